@@ -1,0 +1,98 @@
+//! auth-service ⇄ signer: signing requests and the public keys.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    workflow::{BaseClaims, ClaimPatch, WorkflowRef},
+    Request, TokenKind,
+};
+
+/// Sent by auth-service on `{prefix}signer.v1.issue` (queue group `signer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueRequest {
+    pub event_id: String,
+    /// `m2m` for client_credentials tokens, `access` for user access tokens.
+    pub access_token_kind: TokenKind,
+    pub base_claims: BaseClaims,
+    /// The deployment auth-service dispatched, if any. The signer accepts patches only from it
+    /// and re-reads its declared bindings from the database itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowRef>,
+    pub patches: Vec<ClaimPatch>,
+}
+
+impl IssueRequest {
+    pub fn subject_for(prefix: &str) -> String {
+        format!("{prefix}signer.v1.issue")
+    }
+}
+
+impl Request for IssueRequest {
+    type Response = IssueResponse;
+
+    fn subject(&self, prefix: &str) -> String {
+        Self::subject_for(prefix)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueResponse {
+    pub access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// The claims of the signed access token, so auth-service can answer `scope` and record
+    /// what changed without decoding the JWT.
+    pub access_claims: crate::Claims,
+    pub rejected: Vec<RejectedClaim>,
+}
+
+/// A claim the signer refused to merge, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedClaim {
+    pub workflow_id: String,
+    pub token: TokenKind,
+    pub claim: String,
+    pub reason: RejectionReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionReason {
+    /// The claim is on the token kind's prohibited list.
+    Prohibited,
+    /// The workflow did not declare the binding for this token kind.
+    BindingNotDeclared,
+    /// The patch names a workflow or version that was not the one dispatched.
+    UnknownWorkflow,
+    /// The claims would exceed the size limit.
+    TooLarge,
+}
+
+impl RejectionReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RejectionReason::Prohibited => "claim is prohibited for workflows",
+            RejectionReason::BindingNotDeclared => "binding for this token is not declared",
+            RejectionReason::UnknownWorkflow => "patch is not from the dispatched workflow",
+            RejectionReason::TooLarge => "claims exceed the size limit",
+        }
+    }
+}
+
+/// Asked on `{prefix}signer.v1.jwks`: the public keys, as a JWK set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct JwksRequest {}
+
+impl JwksRequest {
+    pub fn subject_for(prefix: &str) -> String {
+        format!("{prefix}signer.v1.jwks")
+    }
+}
+
+impl Request for JwksRequest {
+    type Response = serde_json::Value;
+
+    fn subject(&self, prefix: &str) -> String {
+        Self::subject_for(prefix)
+    }
+}

@@ -1,0 +1,155 @@
+//! auth-service ⇄ workflow-worker: token-generation events and their outcomes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{event::WorkflowEvent, Claims, Request, TokenKind, Trigger};
+
+/// Which deployed workflow auth-service asks the pool to run. auth-service resolves the live
+/// deployment for the trigger from the database; the worker never chooses what runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowRef {
+    /// `workflowSettings.id`.
+    pub workflow_id: String,
+    pub deployment_id: String,
+    pub version: i32,
+    /// SHA-256 of the transpiled JavaScript, hex: workers cache compiled code under it.
+    pub code_hash: String,
+    /// The bindings the deployment declared (`kinde.m2mToken`, `kinde.fetch`, ...).
+    pub bindings: Vec<String>,
+    /// Wall-time limit of one run, milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// The base claims: what would be issued if no workflow ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BaseClaims {
+    pub access: Claims,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Claims>,
+}
+
+/// Published by auth-service on `{prefix}workflows.v1.<trigger>`; answered by one worker of the
+/// `workflow-workers` queue group with a [`WorkflowOutcome`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenGenerationEvent {
+    pub event_id: String,
+    pub trigger: Trigger,
+    pub workflow: WorkflowRef,
+    /// The object passed to the workflow's default export.
+    pub event: WorkflowEvent,
+    /// Which token kind carries the access claims (`m2m` for client_credentials).
+    pub access_token_kind: TokenKind,
+    pub base_claims: BaseClaims,
+}
+
+impl Request for TokenGenerationEvent {
+    type Response = WorkflowOutcome;
+
+    fn subject(&self, prefix: &str) -> String {
+        workflow_subject(prefix, self.trigger)
+    }
+}
+
+/// `{prefix}workflows.v1.<trigger token>`.
+pub fn workflow_subject(prefix: &str, trigger: Trigger) -> String {
+    format!("{prefix}workflows.v1.{}", trigger.subject_token())
+}
+
+/// The wildcard a worker subscribes to for every trigger.
+pub fn all_workflow_subjects(prefix: &str) -> String {
+    format!("{prefix}workflows.v1.*")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct WorkflowOutcome {
+    pub patches: Vec<ClaimPatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied: Option<Denial>,
+    pub runs: Vec<RunReport>,
+}
+
+/// Claims one workflow set on one token. `set` replaces each named claim's value; setting `[]`
+/// or `{}` is how Kinde workflows empty `permissions` / `feature_flags`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimPatch {
+    pub workflow_id: String,
+    pub version: i32,
+    pub token: TokenKind,
+    pub set: Claims,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Denial {
+    pub workflow_id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    /// The workflow threw, or returned a rejected promise, or its code could not load.
+    Failed,
+    /// The wall-time limit stopped it.
+    TimedOut,
+    /// The V8 heap limit stopped it.
+    OutOfMemory,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::OutOfMemory => "out_of_memory",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// `log`, `info`, `warn` or `error`, after the console method called.
+    pub level: String,
+    pub message: String,
+}
+
+/// What happened in one run, recorded by auth-service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub workflow_id: String,
+    pub deployment_id: String,
+    pub version: i32,
+    pub status: RunStatus,
+    pub duration_us: u64,
+    pub logs: Vec<LogLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Asked by a worker on a cache miss: the transpiled JavaScript of a deployment, by content hash.
+/// Answered by auth-service, which owns the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowCodeRequest {
+    pub code_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowCode {
+    pub code_hash: String,
+    pub code: String,
+}
+
+impl WorkflowCodeRequest {
+    pub fn subject_for(prefix: &str) -> String {
+        format!("{prefix}workflows.v1.code.get")
+    }
+}
+
+impl Request for WorkflowCodeRequest {
+    type Response = WorkflowCode;
+
+    fn subject(&self, prefix: &str) -> String {
+        Self::subject_for(prefix)
+    }
+}
