@@ -1,1 +1,111 @@
+//! claimflow's persistent state through sea-orm: applications, APIs and their authorizations,
+//! workflow deployments and the record of every run.
+//!
+//! SQLite is the embedded default (one file, no server); PostgreSQL is the production backend.
+//! Both run the same migrations and the same queries. Writes that touch more than one row run
+//! in a transaction: an error leaves nothing half-written.
 
+pub mod entity;
+mod migration;
+mod queries;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+pub use queries::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot open the database at {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: DbErr,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] DbErr),
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Opens the database without touching its schema (services that only read).
+    pub async fn open(url: &str) -> Result<Store> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.sqlx_logging(false).max_connections(8);
+        let db = Database::connect(options)
+            .await
+            .map_err(|source| StorageError::Connect { url: redact_password(url), source })?;
+        if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            // NOTE: WAL lets readers (the signer, other pools) proceed while auth-service writes;
+            // the setting is stored in the file, so running it on every open is harmless.
+            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;").await?;
+        }
+        Ok(Store { db })
+    }
+
+    /// Opens the database and brings its schema up to date (the owner: auth-service).
+    pub async fn open_and_migrate(url: &str) -> Result<Store> {
+        let store = Store::open(url).await?;
+        migration::Migrator::up(&store.db, None).await.map_err(StorageError::Migrate)?;
+        Ok(store)
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.db.ping().await?)
+    }
+}
+
+/// The SQLite URL for a database file, created if missing.
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for error messages.
+pub fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &credentials[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact_password("postgres://u:hunter2@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_password("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

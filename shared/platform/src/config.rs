@@ -1,0 +1,75 @@
+//! Configuration from environment variables, validated at start with errors that name the
+//! variable at fault.
+
+use std::{fmt::Display, str::FromStr};
+
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &str, message: impl Into<String>) -> Self {
+        Self { variable: variable.to_owned(), message: message.into() }
+    }
+}
+
+/// The variable's value, or `None` when it is unset or empty.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+/// Parses the variable when set, else returns `default`.
+pub fn parse_or<T>(name: &str, default: T) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|err| ConfigError::new(name, format!("cannot parse {raw:?}: {err}"))),
+    }
+}
+
+/// The NATS subject prefix (`CLAIMFLOW_SUBJECT_PREFIX`), normalised to end with `.` unless empty.
+pub fn subject_prefix() -> Result<String, ConfigError> {
+    let raw = var("CLAIMFLOW_SUBJECT_PREFIX").unwrap_or_else(|| "claimflow".to_owned());
+    normalise_prefix(&raw).map_err(|message| ConfigError::new("CLAIMFLOW_SUBJECT_PREFIX", message))
+}
+
+/// `claimflow` → `claimflow.`; rejects characters NATS subjects cannot carry.
+pub fn normalise_prefix(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().trim_end_matches('.');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if trimmed.chars().any(|c| c.is_whitespace() || c == '*' || c == '>') || trimmed.contains("..") {
+        return Err(format!("{raw:?} is not a valid NATS subject prefix"));
+    }
+    Ok(format!("{trimmed}."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_gets_a_trailing_dot_and_rejects_wildcards() {
+        assert_eq!(normalise_prefix("claimflow").unwrap(), "claimflow.");
+        assert_eq!(normalise_prefix("t1.").unwrap(), "t1.");
+        assert_eq!(normalise_prefix("").unwrap(), "");
+        assert!(normalise_prefix("a.*").is_err());
+    }
+
+    #[test]
+    fn parse_error_names_the_variable() {
+        std::env::set_var("CLAIMFLOW_TEST_PARSE_OR", "abc");
+        let err = parse_or::<u64>("CLAIMFLOW_TEST_PARSE_OR", 1).unwrap_err();
+        assert!(err.to_string().contains("CLAIMFLOW_TEST_PARSE_OR"), "{err}");
+    }
+}

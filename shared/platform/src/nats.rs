@@ -1,0 +1,279 @@
+//! Typed NATS request/reply with W3C trace context in the headers.
+//!
+//! [`request`] sends a [`Request`] and decodes its typed [`Reply`]; [`serve`] answers one subject
+//! in a queue group with bounded concurrency and a graceful drain. Both open spans named after
+//! OpenTelemetry's messaging conventions, linked across the hop through `traceparent`.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use async_nats::{Client, HeaderMap};
+use claimflow_contracts::{Reply, Request, ServiceError, ServiceErrorCode};
+use futures::StreamExt;
+use opentelemetry::propagation::{Extractor, Injector};
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::{Instrument, Span};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot connect to NATS at {url} (set NATS_URL to the right server): {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: async_nats::ConnectError,
+    },
+}
+
+/// Connects to NATS, naming the connection after the service so `nats server report` shows who
+/// is who.
+pub async fn connect(url: &str, service: &str) -> Result<Client, ConnectError> {
+    async_nats::ConnectOptions::new()
+        .name(service)
+        // NOTE: a broker that goes away is normal (restarts, rolling upgrades): keep
+        // reconnecting forever; requests fail fast with a clear error meanwhile.
+        .max_reconnects(None)
+        .connect(url)
+        .await
+        .map_err(|source| ConnectError::Connect { url: url.to_owned(), source })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("nothing is serving {subject} (is the {service} running?)")]
+    NoResponders { subject: String, service: &'static str },
+    #[error("{subject} did not answer within {timeout:?}")]
+    TimedOut { subject: String, timeout: Duration },
+    #[error("NATS request to {subject} failed: {message}")]
+    Transport { subject: String, message: String },
+    #[error("cannot decode the reply from {subject}: {message}")]
+    Decode { subject: String, message: String },
+    #[error("{subject} refused the request: {error}")]
+    Remote { subject: String, #[source] error: ServiceError },
+}
+
+impl RequestError {
+    pub fn remote(&self) -> Option<&ServiceError> {
+        match self {
+            RequestError::Remote { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Sends `request` and waits at most `timeout` for its typed reply.
+pub async fn request<R: Request>(
+    client: &Client,
+    prefix: &str,
+    request: &R,
+    timeout: Duration,
+) -> Result<R::Response, RequestError> {
+    let subject = request.subject(prefix);
+    let span = tracing::info_span!(
+        "nats.request",
+        otel.name = %format!("send {subject}"),
+        otel.kind = "client",
+        messaging.system = "nats",
+        messaging.destination.name = %subject,
+        messaging.operation.type = "send",
+        messaging.message.body.size = tracing::field::Empty,
+    );
+    async {
+        let payload = serde_json::to_vec(request).map_err(|err| RequestError::Transport {
+            subject: subject.clone(),
+            message: format!("cannot encode request: {err}"),
+        })?;
+        Span::current().record("messaging.message.body.size", payload.len());
+        let mut headers = HeaderMap::new();
+        inject_context(&Span::current(), &mut headers);
+        let nats_request = async_nats::Request::new()
+            .payload(payload.into())
+            .headers(headers)
+            .timeout(Some(timeout));
+        let message = client.send_request(subject.clone(), nats_request).await.map_err(|err| {
+            use async_nats::client::RequestErrorKind;
+            match err.kind() {
+                RequestErrorKind::NoResponders => RequestError::NoResponders {
+                    subject: subject.clone(),
+                    service: service_for_subject(&subject),
+                },
+                RequestErrorKind::TimedOut => {
+                    RequestError::TimedOut { subject: subject.clone(), timeout }
+                }
+                _ => RequestError::Transport { subject: subject.clone(), message: err.to_string() },
+            }
+        })?;
+        let reply: Reply<R::Response> =
+            serde_json::from_slice(&message.payload).map_err(|err| RequestError::Decode {
+                subject: subject.clone(),
+                message: err.to_string(),
+            })?;
+        reply.map_err(|error| RequestError::Remote { subject: subject.clone(), error })
+    }
+    .instrument(span)
+    .await
+}
+
+fn service_for_subject(subject: &str) -> &'static str {
+    if subject.contains("signer.") {
+        "signer"
+    } else if subject.contains("workflows.v1.code") {
+        "auth-service"
+    } else if subject.contains("workflows.") {
+        "workflow-worker"
+    } else {
+        "service"
+    }
+}
+
+/// How [`serve`] listens.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub subject: String,
+    pub queue_group: String,
+    /// Messages handled at once by this instance.
+    pub concurrency: usize,
+}
+
+/// Answers `options.subject` in `options.queue_group` until `shutdown` is cancelled, then drains:
+/// the subscription stops taking new messages, those already delivered are answered, in-flight
+/// handlers finish, and the replies are flushed before this returns.
+pub async fn serve<R, H, Fut>(
+    client: Client,
+    options: ServeOptions,
+    shutdown: CancellationToken,
+    handler: H,
+) -> Result<(), async_nats::SubscribeError>
+where
+    R: Request,
+    H: Fn(R) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Reply<R::Response>> + Send + 'static,
+{
+    let mut subscriber =
+        client.queue_subscribe(options.subject.clone(), options.queue_group.clone()).await?;
+    // NOTE: a permit is taken *before* the next message is pulled, so at most `concurrency`
+    // handlers run at once. Core NATS still pushes messages to this subscription while we are
+    // busy; they wait in the client's buffer rather than in a growing pile of tasks.
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let tracker = TaskTracker::new();
+    let mut draining = false;
+    loop {
+        let permit = match permits.clone().acquire_owned().await {
+            Ok(permit) => permit,
+            Err(_) => break,
+        };
+        let next = if draining {
+            subscriber.next().await
+        } else {
+            tokio::select! {
+                message = subscriber.next() => message,
+                _ = shutdown.cancelled() => {
+                    tracing::info!(subject = %options.subject, "draining subscription");
+                    // NOTE: drain unsubscribes at the server, then yields what was already
+                    // delivered and ends: nothing accepted is dropped.
+                    if let Err(err) = subscriber.drain().await {
+                        tracing::warn!(%err, "drain failed; stopping without it");
+                        break;
+                    }
+                    draining = true;
+                    continue;
+                }
+            }
+        };
+        let Some(message) = next else { break };
+        let client = client.clone();
+        let handler = handler.clone();
+        tracker.spawn(async move {
+            handle_message::<R, H, Fut>(&client, message, handler).await;
+            drop(permit);
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+    if let Err(err) = client.flush().await {
+        tracing::warn!(%err, "flushing replies failed");
+    }
+    Ok(())
+}
+
+async fn handle_message<R, H, Fut>(client: &Client, message: async_nats::Message, handler: H)
+where
+    R: Request,
+    H: Fn(R) -> Fut,
+    Fut: Future<Output = Reply<R::Response>>,
+{
+    let subject = message.subject.to_string();
+    let span = tracing::info_span!(
+        "nats.process",
+        otel.name = %format!("process {subject}"),
+        otel.kind = "server",
+        messaging.system = "nats",
+        messaging.destination.name = %subject,
+        messaging.operation.type = "process",
+        messaging.message.body.size = message.payload.len(),
+    );
+    let _ = span.set_parent(extract_context(message.headers.as_ref()));
+    async {
+        let reply: Reply<R::Response> = match serde_json::from_slice::<R>(&message.payload) {
+            Ok(request) => handler(request).await,
+            Err(err) => Err(ServiceError::new(
+                ServiceErrorCode::BadRequest,
+                format!("cannot decode {}: {err}", std::any::type_name::<R>()),
+            )),
+        };
+        if let Err(error) = &reply {
+            tracing::warn!(code = ?error.code, message = %error.message, "request refused");
+        }
+        let Some(reply_to) = message.reply else { return };
+        let payload = match serde_json::to_vec(&reply) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(%err, "cannot encode reply");
+                return;
+            }
+        };
+        if let Err(err) = client.publish(reply_to, payload.into()).await {
+            tracing::warn!(%err, "cannot send reply");
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key, value.as_str());
+    }
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|value| value.as_str())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(name, _)| name.as_ref()).collect()
+    }
+}
+
+/// Writes `span`'s context as `traceparent` / `tracestate` headers.
+pub fn inject_context(span: &Span, headers: &mut HeaderMap) {
+    let context = span.context();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(headers))
+    });
+}
+
+/// Reads the caller's context from `traceparent` / `tracestate` headers.
+pub fn extract_context(headers: Option<&HeaderMap>) -> opentelemetry::Context {
+    match headers {
+        Some(headers) => opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(headers))
+        }),
+        None => opentelemetry::Context::new(),
+    }
+}

@@ -1,0 +1,16 @@
+use sea_orm::entity::prelude::*;
+
+/// The deployment that runs for a trigger: one live workflow per trigger, as in Kinde.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "live_workflows")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub trigger: String,
+    pub deployment_id: String,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

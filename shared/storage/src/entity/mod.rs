@@ -1,0 +1,11 @@
+//! sea-orm entities, one module a table. Times are Unix milliseconds (portable between SQLite and
+//! PostgreSQL without timezone surprises).
+
+pub mod api;
+pub mod api_application;
+pub mod api_application_scope;
+pub mod api_scope;
+pub mod application;
+pub mod live_workflow;
+pub mod workflow_deployment;
+pub mod workflow_run;

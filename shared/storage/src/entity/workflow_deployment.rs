@@ -1,0 +1,30 @@
+use sea_orm::entity::prelude::*;
+
+/// One deployed version of a workflow. Immutable once written: rollbacks point
+/// `live_workflows` at an older row.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "workflow_deployments")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// `workflowSettings.id`.
+    pub workflow_id: String,
+    pub version: i32,
+    pub name: String,
+    pub trigger: String,
+    /// `workflowSettings` as deployed (bindings, failurePolicy, ...).
+    pub settings: Json,
+    /// The file it came from, relative to the deployed directory.
+    pub source_path: String,
+    pub source: String,
+    /// Transpiled JavaScript (an ES module).
+    pub code: String,
+    /// SHA-256 of `code`, hex.
+    pub code_hash: String,
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,404 @@
+//! The queries services run. Each function is one unit of work; multi-row writes are
+//! transactions.
+
+use sea_orm::{
+    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use crate::{
+    entity::{
+        api, api_application, api_application_scope, api_scope, application, live_workflow,
+        workflow_deployment, workflow_run,
+    },
+    now_ms, Result, StorageError, Store,
+};
+
+/// What [`Store::bootstrap_management_api`] makes sure exists.
+pub struct ManagementBootstrap<'a> {
+    pub audience: &'a str,
+    pub scopes: &'a [&'a str],
+    pub admin_client_id: &'a str,
+    pub admin_secret_hash: &'a str,
+}
+
+pub struct NewDeployment {
+    pub workflow_id: String,
+    pub name: String,
+    pub trigger: String,
+    pub settings: serde_json::Value,
+    pub source_path: String,
+    pub source: String,
+    pub code: String,
+    pub code_hash: String,
+}
+
+/// Filters for [`Store::list_runs`].
+#[derive(Debug, Default, Clone)]
+pub struct RunFilter {
+    pub workflow_id: Option<String>,
+    pub status: Option<String>,
+    pub limit: u64,
+}
+
+fn random_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+impl Store {
+    /// Creates the management API (`<issuer>/api`) with every scope, and the admin application
+    /// authorized for it with all of them. Idempotent; the admin secret is replaced when it
+    /// changed (credentials from the environment win).
+    pub async fn bootstrap_management_api(&self, bootstrap: ManagementBootstrap<'_>) -> Result<()> {
+        let txn = self.db.begin().await?;
+        let now = now_ms();
+        let api = match api::Entity::find()
+            .filter(api::Column::Audience.eq(bootstrap.audience))
+            .one(&txn)
+            .await?
+        {
+            Some(api) => api,
+            None => {
+                api::ActiveModel {
+                    id: Set(random_id()),
+                    name: Set("claimflow management API".to_owned()),
+                    audience: Set(bootstrap.audience.to_owned()),
+                    is_management_api: Set(true),
+                    created_at: Set(now),
+                }
+                .insert(&txn)
+                .await?
+            }
+        };
+        let existing: Vec<api_scope::Model> =
+            api_scope::Entity::find().filter(api_scope::Column::ApiId.eq(&api.id)).all(&txn).await?;
+        let mut scope_ids: Vec<String> = existing.iter().map(|scope| scope.id.clone()).collect();
+        for key in bootstrap.scopes {
+            if existing.iter().any(|scope| scope.key == *key) {
+                continue;
+            }
+            let scope = api_scope::ActiveModel {
+                id: Set(random_id()),
+                api_id: Set(api.id.clone()),
+                key: Set((*key).to_owned()),
+                description: Set(String::new()),
+            }
+            .insert(&txn)
+            .await?;
+            scope_ids.push(scope.id);
+        }
+        match application::Entity::find_by_id(bootstrap.admin_client_id).one(&txn).await? {
+            Some(admin) if admin.client_secret_hash.as_deref() == Some(bootstrap.admin_secret_hash) => {}
+            Some(admin) => {
+                let mut admin: application::ActiveModel = admin.into();
+                admin.client_secret_hash = Set(Some(bootstrap.admin_secret_hash.to_owned()));
+                admin.update(&txn).await?;
+            }
+            None => {
+                application::ActiveModel {
+                    id: Set(bootstrap.admin_client_id.to_owned()),
+                    name: Set("claimflow admin".to_owned()),
+                    app_type: Set("m2m".to_owned()),
+                    client_secret_hash: Set(Some(bootstrap.admin_secret_hash.to_owned())),
+                    created_at: Set(now),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        api_application::Entity::insert(api_application::ActiveModel {
+            api_id: Set(api.id.clone()),
+            application_id: Set(bootstrap.admin_client_id.to_owned()),
+            created_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([api_application::Column::ApiId, api_application::Column::ApplicationId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec(&txn)
+        .await?;
+        for scope_id in scope_ids {
+            api_application_scope::Entity::insert(api_application_scope::ActiveModel {
+                api_id: Set(api.id.clone()),
+                application_id: Set(bootstrap.admin_client_id.to_owned()),
+                scope_id: Set(scope_id),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    api_application_scope::Column::ApiId,
+                    api_application_scope::Column::ApplicationId,
+                    api_application_scope::Column::ScopeId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .do_nothing()
+            .exec(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_application(
+        &self,
+        name: &str,
+        app_type: &str,
+        client_secret_hash: Option<String>,
+    ) -> Result<application::Model> {
+        Ok(application::ActiveModel {
+            id: Set(random_id()),
+            name: Set(name.to_owned()),
+            app_type: Set(app_type.to_owned()),
+            client_secret_hash: Set(client_secret_hash),
+            created_at: Set(now_ms()),
+        }
+        .insert(&self.db)
+        .await?)
+    }
+
+    pub async fn find_application(&self, id: &str) -> Result<Option<application::Model>> {
+        Ok(application::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    pub async fn list_applications(&self) -> Result<Vec<application::Model>> {
+        Ok(application::Entity::find().order_by_asc(application::Column::CreatedAt).all(&self.db).await?)
+    }
+
+    pub async fn create_api(&self, name: &str, audience: &str) -> Result<api::Model> {
+        let txn = self.db.begin().await?;
+        if let Some(existing) =
+            api::Entity::find().filter(api::Column::Audience.eq(audience)).one(&txn).await?
+        {
+            return Err(StorageError::Conflict(format!(
+                "audience {audience:?} is already used by API {}",
+                existing.id
+            )));
+        }
+        let api = api::ActiveModel {
+            id: Set(random_id()),
+            name: Set(name.to_owned()),
+            audience: Set(audience.to_owned()),
+            is_management_api: Set(false),
+            created_at: Set(now_ms()),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(api)
+    }
+
+    pub async fn list_apis(&self) -> Result<Vec<api::Model>> {
+        Ok(api::Entity::find().order_by_asc(api::Column::CreatedAt).all(&self.db).await?)
+    }
+
+    pub async fn find_api(&self, id: &str) -> Result<Option<api::Model>> {
+        Ok(api::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    pub async fn find_api_by_audience(&self, audience: &str) -> Result<Option<api::Model>> {
+        Ok(api::Entity::find().filter(api::Column::Audience.eq(audience)).one(&self.db).await?)
+    }
+
+    pub async fn list_api_scopes(&self, api_id: &str) -> Result<Vec<api_scope::Model>> {
+        Ok(api_scope::Entity::find()
+            .filter(api_scope::Column::ApiId.eq(api_id))
+            .order_by_asc(api_scope::Column::Key)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Authorizes and revokes applications for an API in one transaction: an unknown
+    /// application anywhere in the list changes nothing.
+    pub async fn set_api_applications(
+        &self,
+        api_id: &str,
+        authorize: &[String],
+        revoke: &[String],
+    ) -> Result<()> {
+        let txn = self.db.begin().await?;
+        for application_id in authorize.iter().chain(revoke) {
+            if application::Entity::find_by_id(application_id).one(&txn).await?.is_none() {
+                return Err(StorageError::NotFound { what: "application", id: application_id.clone() });
+            }
+        }
+        for application_id in authorize {
+            api_application::Entity::insert(api_application::ActiveModel {
+                api_id: Set(api_id.to_owned()),
+                application_id: Set(application_id.clone()),
+                created_at: Set(now_ms()),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    api_application::Column::ApiId,
+                    api_application::Column::ApplicationId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .do_nothing()
+            .exec(&txn)
+            .await?;
+        }
+        for application_id in revoke {
+            api_application_scope::Entity::delete_many()
+                .filter(api_application_scope::Column::ApiId.eq(api_id))
+                .filter(api_application_scope::Column::ApplicationId.eq(application_id))
+                .exec(&txn)
+                .await?;
+            api_application::Entity::delete_many()
+                .filter(api_application::Column::ApiId.eq(api_id))
+                .filter(api_application::Column::ApplicationId.eq(application_id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The scopes granted to an application for an API, or `None` when it is not authorized.
+    pub async fn granted_scopes(&self, api_id: &str, application_id: &str) -> Result<Option<Vec<String>>> {
+        let authorized = api_application::Entity::find_by_id((api_id.to_owned(), application_id.to_owned()))
+            .one(&self.db)
+            .await?;
+        if authorized.is_none() {
+            return Ok(None);
+        }
+        let granted: Vec<String> = api_application_scope::Entity::find()
+            .filter(api_application_scope::Column::ApiId.eq(api_id))
+            .filter(api_application_scope::Column::ApplicationId.eq(application_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|grant| grant.scope_id)
+            .collect();
+        let mut keys: Vec<String> = api_scope::Entity::find()
+            .filter(api_scope::Column::Id.is_in(granted))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|scope| scope.key)
+            .collect();
+        keys.sort();
+        Ok(Some(keys))
+    }
+
+    /// Stores each workflow as its next version and makes it the live one for its trigger, all
+    /// or nothing.
+    pub async fn deploy_workflows(
+        &self,
+        deployments: Vec<NewDeployment>,
+    ) -> Result<Vec<workflow_deployment::Model>> {
+        let txn = self.db.begin().await?;
+        let now = now_ms();
+        let mut deployed = Vec::with_capacity(deployments.len());
+        for new in deployments {
+            let latest: Option<i32> = workflow_deployment::Entity::find()
+                .select_only()
+                .column_as(workflow_deployment::Column::Version.max(), "latest")
+                .filter(workflow_deployment::Column::WorkflowId.eq(&new.workflow_id))
+                .into_tuple::<Option<i32>>()
+                .one(&txn)
+                .await?
+                .flatten();
+            let deployment = workflow_deployment::ActiveModel {
+                id: Set(random_id()),
+                workflow_id: Set(new.workflow_id),
+                version: Set(latest.unwrap_or(0) + 1),
+                name: Set(new.name),
+                trigger: Set(new.trigger.clone()),
+                settings: Set(new.settings),
+                source_path: Set(new.source_path),
+                source: Set(new.source),
+                code: Set(new.code),
+                code_hash: Set(new.code_hash),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+            live_workflow::Entity::insert(live_workflow::ActiveModel {
+                trigger: Set(new.trigger),
+                deployment_id: Set(deployment.id.clone()),
+                updated_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::column(live_workflow::Column::Trigger)
+                    .update_columns([live_workflow::Column::DeploymentId, live_workflow::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec(&txn)
+            .await?;
+            deployed.push(deployment);
+        }
+        txn.commit().await?;
+        Ok(deployed)
+    }
+
+    /// The deployment that runs for `trigger`, if any.
+    pub async fn live_deployment(&self, trigger: &str) -> Result<Option<workflow_deployment::Model>> {
+        let Some(live) = live_workflow::Entity::find_by_id(trigger).one(&self.db).await? else {
+            return Ok(None);
+        };
+        Ok(workflow_deployment::Entity::find_by_id(live.deployment_id).one(&self.db).await?)
+    }
+
+    pub async fn find_deployment(&self, id: &str) -> Result<Option<workflow_deployment::Model>> {
+        Ok(workflow_deployment::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    pub async fn list_deployments(&self) -> Result<Vec<workflow_deployment::Model>> {
+        Ok(workflow_deployment::Entity::find()
+            .order_by_asc(workflow_deployment::Column::WorkflowId)
+            .order_by_asc(workflow_deployment::Column::Version)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn live_deployment_ids(&self) -> Result<Vec<String>> {
+        Ok(live_workflow::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|live| live.deployment_id)
+            .collect())
+    }
+
+    /// The transpiled code stored under a content hash.
+    pub async fn code_by_hash(&self, code_hash: &str) -> Result<Option<String>> {
+        Ok(workflow_deployment::Entity::find()
+            .filter(workflow_deployment::Column::CodeHash.eq(code_hash))
+            .one(&self.db)
+            .await?
+            .map(|deployment| deployment.code))
+    }
+
+    pub async fn record_runs(&self, runs: Vec<workflow_run::ActiveModel>) -> Result<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        workflow_run::Entity::insert_many(runs).exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Most recent runs first.
+    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<workflow_run::Model>> {
+        let mut query = workflow_run::Entity::find().order_by_desc(workflow_run::Column::CreatedAt);
+        if let Some(workflow_id) = &filter.workflow_id {
+            query = query.filter(workflow_run::Column::WorkflowId.eq(workflow_id));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(workflow_run::Column::Status.eq(status));
+        }
+        Ok(query.limit(filter.limit.clamp(1, 500)).all(&self.db).await?)
+    }
+
+    pub async fn count_runs(&self) -> Result<u64> {
+        Ok(workflow_run::Entity::find().count(&self.db).await?)
+    }
+
+    pub fn new_run_id() -> String {
+        random_id()
+    }
+}
