@@ -66,6 +66,8 @@ pub enum RejectionReason {
     UnknownWorkflow,
     /// The claims would exceed the size limit.
     TooLarge,
+    /// The patch is for a token this request does not issue (an ID token on an M2M request).
+    TokenNotIssued,
 }
 
 impl RejectionReason {
@@ -75,6 +77,7 @@ impl RejectionReason {
             RejectionReason::BindingNotDeclared => "binding for this token is not declared",
             RejectionReason::UnknownWorkflow => "patch is not from the dispatched workflow",
             RejectionReason::TooLarge => "claims exceed the size limit",
+            RejectionReason::TokenNotIssued => "this request does not issue that token",
         }
     }
 }

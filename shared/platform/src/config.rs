@@ -73,3 +73,46 @@ mod tests {
         assert!(err.to_string().contains("CLAIMFLOW_TEST_PARSE_OR"), "{err}");
     }
 }
+
+/// Settings every service reads the same way.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    /// `CLAIMFLOW_DATA_DIR` (default `.claimflow`): signing keys, the SQLite file, generated
+    /// admin credentials.
+    pub data_dir: std::path::PathBuf,
+    /// `DATABASE_URL`, or the SQLite file `claimflow.sqlite` in the data directory.
+    pub database_url: String,
+    /// `NATS_URL` (default `nats://127.0.0.1:4222`).
+    pub nats_url: String,
+    /// `CLAIMFLOW_SUBJECT_PREFIX` (default `claimflow.`).
+    pub subject_prefix: String,
+}
+
+impl CommonConfig {
+    pub fn from_env() -> Result<CommonConfig, ConfigError> {
+        let data_dir: std::path::PathBuf =
+            var("CLAIMFLOW_DATA_DIR").unwrap_or_else(|| ".claimflow".to_owned()).into();
+        Ok(CommonConfig {
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| default_database_url(&data_dir)),
+            data_dir,
+            nats_url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned()),
+            subject_prefix: subject_prefix()?,
+        })
+    }
+
+    /// Creates the data directory, naming the variable when that fails.
+    pub fn ensure_data_dir(&self) -> Result<(), ConfigError> {
+        std::fs::create_dir_all(&self.data_dir).map_err(|err| {
+            ConfigError::new(
+                "CLAIMFLOW_DATA_DIR",
+                format!("cannot create {}: {err}", self.data_dir.display()),
+            )
+        })
+    }
+}
+
+/// The embedded default: a SQLite file in the data directory.
+pub fn default_database_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("claimflow.sqlite").display())
+}
