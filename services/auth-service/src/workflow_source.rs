@@ -1,0 +1,373 @@
+//! Turning a deployed `Workflow.ts` into what workers run: validated `workflowSettings` and an
+//! ES module with the types stripped.
+//!
+//! Settings are read from the syntax tree, not by running the file: deploying must never
+//! execute user code in auth-service. Every error names the file, line and column.
+
+use std::fmt;
+
+use claimflow_contracts::Trigger;
+use deno_ast::{
+    swc::ast::{
+        Decl, Expr, Lit, MemberProp, ModuleDecl, ModuleItem, ObjectLit, Pat, Prop, PropName,
+        PropOrSpread, UnaryOp,
+    },
+    diagnostics::Diagnostic, EmitOptions, MediaType, ModuleSpecifier, ParseParams, SourceMapOption, SourcePos,
+    SourceRangedForSpanned, SourceTextInfo, TranspileModuleOptions, TranspileOptions,
+};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Bindings a workflow may declare (Kinde's names). Declaring anything else is an error.
+pub const KNOWN_BINDINGS: &[&str] = &[
+    "kinde.accessToken",
+    "kinde.idToken",
+    "kinde.m2mToken",
+    "kinde.fetch",
+    "kinde.secureFetch",
+    "kinde.env",
+    "kinde.auth",
+    "kinde.cache",
+    "kinde.widget",
+    "kinde.localization",
+    "kinde.mfa",
+    "kinde.ssoSession",
+    "console",
+    "url",
+];
+
+/// `WorkflowTrigger` members of `@kinde/infrastructure`, for settings written as
+/// `trigger: WorkflowTrigger.M2MTokenGeneration`.
+const WORKFLOW_TRIGGER_MEMBERS: &[(&str, &str)] = &[
+    ("UserTokenGeneration", "user:tokens_generation"),
+    ("UserPreMFA", "user:pre_mfa"),
+    ("PostAuthentication", "user:post_authentication"),
+    ("M2MTokenGeneration", "m2m:token_generation"),
+    ("ExistingPasswordProvided", "user:existing_password_provided"),
+    ("NewPasswordProvided", "user:new_password_provided"),
+    ("PlanSelection", "user:plan_selection"),
+    ("PlanCancellationRequest", "user:plan_cancellation_request"),
+    ("UserPreRegistration", "user:pre_registration"),
+    ("NewUsernameProvided", "user:new_username_provided"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    Stop,
+    Continue,
+}
+
+impl FailurePolicy {
+    pub fn from_settings(settings: &Value) -> FailurePolicy {
+        match settings.pointer("/failurePolicy/action").and_then(Value::as_str) {
+            Some("continue") => FailurePolicy::Continue,
+            _ => FailurePolicy::Stop,
+        }
+    }
+}
+
+/// A workflow ready to store.
+#[derive(Debug, Clone)]
+pub struct CompiledWorkflow {
+    pub workflow_id: String,
+    pub name: String,
+    pub trigger: Trigger,
+    /// `workflowSettings` as written, with `trigger` normalised.
+    pub settings: Value,
+    pub code: String,
+    pub code_hash: String,
+}
+
+/// What is wrong with a workflow file, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.path, self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// Validates and transpiles one workflow file. `path` is relative to the deployed directory.
+pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError> {
+    let at_start = |message: String| SourceError { path: path.to_owned(), line: 1, column: 1, message };
+    let media_type = match path.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+        Some("ts") | Some("mts") => MediaType::TypeScript,
+        Some("js") | Some("mjs") => MediaType::JavaScript,
+        _ => return Err(at_start("a workflow must be a .ts or .js file".to_owned())),
+    };
+    let specifier = ModuleSpecifier::parse(&format!("file:///{}", path.trim_start_matches('/')))
+        .map_err(|err| at_start(format!("invalid file name: {err}")))?;
+    let parsed = deno_ast::parse_module(ParseParams {
+        specifier,
+        text: source.into(),
+        media_type,
+        capture_tokens: false,
+        scope_analysis: false,
+        maybe_syntax: None,
+    })
+    .map_err(|diagnostic| {
+        let position = diagnostic.display_position();
+        SourceError {
+            path: path.to_owned(),
+            line: position.line_number,
+            column: position.column_number,
+            message: format!("syntax error: {}", diagnostic.message()),
+        }
+    })?;
+    let locate = Locator { path, text: parsed.text_info_lazy() };
+
+    let program = parsed.program();
+    let module = program.as_module().ok_or_else(|| at_start("a workflow must be an ES module".to_owned()))?;
+    let mut settings_expr = None;
+    let mut has_default_export = false;
+    for item in &module.body {
+        let ModuleItem::ModuleDecl(decl) = item else { continue };
+        match decl {
+            ModuleDecl::ExportDefaultDecl(_) | ModuleDecl::ExportDefaultExpr(_) => has_default_export = true,
+            ModuleDecl::ExportDecl(export) => {
+                let Decl::Var(var) = &export.decl else { continue };
+                for declarator in &var.decls {
+                    if let Pat::Ident(ident) = &declarator.name {
+                        if ident.id.sym == *"workflowSettings" {
+                            settings_expr = Some((declarator.init.as_deref(), declarator.start()));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let (init, declared_at) = settings_expr.ok_or_else(|| {
+        at_start("does not export `workflowSettings` (export const workflowSettings = { id, trigger, ... })".to_owned())
+    })?;
+    let init = init.ok_or_else(|| locate.error(declared_at, "`workflowSettings` has no value".to_owned()))?;
+    let settings = static_value(init, "workflowSettings", &locate)?;
+    let Value::Object(mut settings) = settings else {
+        return Err(locate.error(init.start(), "`workflowSettings` must be an object literal".to_owned()));
+    };
+    let settings_at = init.start();
+    let workflow_id = match settings.get("id") {
+        Some(Value::String(id)) if valid_workflow_id(id) => id.clone(),
+        Some(Value::String(id)) => {
+            return Err(locate.error(settings_at, format!("workflowSettings.id {id:?} must be 1 to 64 letters, digits, `_` or `-`")))
+        }
+        Some(_) => return Err(locate.error(settings_at, "workflowSettings.id must be a string".to_owned())),
+        None => return Err(locate.error(settings_at, "workflowSettings.id is missing".to_owned())),
+    };
+    let trigger = match settings.get("trigger") {
+        Some(Value::String(name)) => Trigger::parse(name).ok_or_else(|| {
+            let supported: Vec<&str> = Trigger::ALL.iter().map(|t| t.as_str()).collect();
+            locate.error(settings_at, format!("workflowSettings.trigger {name:?} is not a trigger claimflow runs (supported: {})", supported.join(", ")))
+        })?,
+        Some(_) => return Err(locate.error(settings_at, "workflowSettings.trigger must be a string".to_owned())),
+        None => return Err(locate.error(settings_at, "workflowSettings.trigger is missing".to_owned())),
+    };
+    settings.insert("trigger".to_owned(), Value::String(trigger.as_str().to_owned()));
+    if let Some(action) = settings.get("failurePolicy").map(|policy| policy.get("action")) {
+        match action.and_then(Value::as_str) {
+            Some("stop") | Some("continue") => {}
+            _ => return Err(locate.error(settings_at, "workflowSettings.failurePolicy.action must be \"stop\" or \"continue\"".to_owned())),
+        }
+    }
+    match settings.get("bindings") {
+        None => {}
+        Some(Value::Object(bindings)) => {
+            if let Some(unknown) = bindings.keys().find(|key| !KNOWN_BINDINGS.contains(&key.as_str())) {
+                return Err(locate.error(settings_at, format!("workflowSettings.bindings: unknown binding {unknown:?} (known: {})", KNOWN_BINDINGS.join(", "))));
+            }
+        }
+        Some(_) => return Err(locate.error(settings_at, "workflowSettings.bindings must be an object".to_owned())),
+    }
+    if !has_default_export {
+        return Err(at_start("has no default export: export default async function handler(event) { ... }".to_owned()));
+    }
+    let name = settings.get("name").and_then(Value::as_str).unwrap_or(&workflow_id).to_owned();
+
+    let emitted = parsed
+        .transpile(
+            &TranspileOptions::default(),
+            &TranspileModuleOptions::default(),
+            &EmitOptions { source_map: SourceMapOption::None, ..Default::default() },
+        )
+        .map_err(|err| at_start(format!("cannot transpile: {err}")))?
+        .into_source();
+    let code_hash = hex::encode(Sha256::digest(emitted.text.as_bytes()));
+    Ok(CompiledWorkflow { workflow_id, name, trigger, settings: Value::Object(settings), code: emitted.text, code_hash })
+}
+
+fn valid_workflow_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+struct Locator<'a> {
+    path: &'a str,
+    text: &'a SourceTextInfo,
+}
+
+impl Locator<'_> {
+    fn error(&self, at: SourcePos, message: String) -> SourceError {
+        let position = self.text.line_and_column_display(at);
+        SourceError { path: self.path.to_owned(), line: position.line_number, column: position.column_number, message }
+    }
+}
+
+/// Evaluates a literal expression (objects, arrays, strings, numbers, booleans, `null`, and
+/// `WorkflowTrigger.X`) without running anything.
+fn static_value(expr: &Expr, path: &str, locate: &Locator<'_>) -> Result<Value, SourceError> {
+    let not_literal = || {
+        locate.error(expr.start(), format!("{path} must be a literal value (settings are read without running the workflow)"))
+    };
+    Ok(match expr {
+        Expr::Paren(inner) => static_value(&inner.expr, path, locate)?,
+        Expr::TsAs(inner) => static_value(&inner.expr, path, locate)?,
+        Expr::TsSatisfies(inner) => static_value(&inner.expr, path, locate)?,
+        Expr::TsConstAssertion(inner) => static_value(&inner.expr, path, locate)?,
+        Expr::TsTypeAssertion(inner) => static_value(&inner.expr, path, locate)?,
+        Expr::Lit(Lit::Str(text)) => Value::String(text.value.to_string_lossy().into_owned()),
+        Expr::Lit(Lit::Bool(value)) => Value::Bool(value.value),
+        Expr::Lit(Lit::Null(_)) => Value::Null,
+        Expr::Lit(Lit::Num(number)) => serde_json::Number::from_f64(number.value).map(Value::Number).ok_or_else(not_literal)?,
+        Expr::Unary(unary) if unary.op == UnaryOp::Minus => match static_value(&unary.arg, path, locate)? {
+            Value::Number(n) => n.as_f64().and_then(|n| serde_json::Number::from_f64(-n)).map(Value::Number).ok_or_else(not_literal)?,
+            _ => return Err(not_literal()),
+        },
+        Expr::Tpl(template) if template.exprs.is_empty() => Value::String(
+            template.quasis.iter().map(|quasi| quasi.raw.to_string()).collect(),
+        ),
+        Expr::Array(array) => Value::Array(
+            array
+                .elems
+                .iter()
+                .enumerate()
+                .map(|(index, element)| match element {
+                    Some(element) if element.spread.is_none() => static_value(&element.expr, &format!("{path}[{index}]"), locate),
+                    _ => Err(not_literal()),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Object(object) => Value::Object(static_object(object, path, locate)?),
+        Expr::Member(member) => {
+            let is_trigger_enum = matches!(&*member.obj, Expr::Ident(ident) if ident.sym == *"WorkflowTrigger");
+            let MemberProp::Ident(property) = &member.prop else { return Err(not_literal()) };
+            if !is_trigger_enum {
+                return Err(not_literal());
+            }
+            let value = WORKFLOW_TRIGGER_MEMBERS
+                .iter()
+                .find(|(member, _)| property.sym == **member)
+                .map(|(_, value)| *value)
+                .ok_or_else(|| locate.error(expr.start(), format!("{path}: WorkflowTrigger has no member {}", property.sym)))?;
+            Value::String(value.to_owned())
+        }
+        _ => return Err(not_literal()),
+    })
+}
+
+fn static_object(object: &ObjectLit, path: &str, locate: &Locator<'_>) -> Result<Map<String, Value>, SourceError> {
+    let mut map = Map::new();
+    for property in &object.props {
+        let PropOrSpread::Prop(property) = property else {
+            return Err(locate.error(object.start(), format!("{path}: spread (`...`) is not allowed in settings")));
+        };
+        let (key, value) = match &**property {
+            Prop::KeyValue(pair) => {
+                let key = match &pair.key {
+                    PropName::Ident(ident) => ident.sym.to_string(),
+                    PropName::Str(text) => text.value.to_string_lossy().into_owned(),
+                    PropName::Num(number) => number.value.to_string(),
+                    _ => return Err(locate.error(pair.key.start(), format!("{path}: computed keys are not allowed in settings"))),
+                };
+                let value = static_value(&pair.value, &format!("{path}.{key}"), locate)?;
+                (key, value)
+            }
+            other => {
+                return Err(locate.error(other.start(), format!("{path}: only `key: value` properties are allowed in settings")));
+            }
+        };
+        map.insert(key, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELLO: &str = r#"import { WorkflowSettings, WorkflowTrigger } from "@kinde/infrastructure";
+
+export const workflowSettings: WorkflowSettings = {
+  id: "m2mHello",
+  name: "Hello claim",
+  trigger: WorkflowTrigger.M2MTokenGeneration,
+  failurePolicy: { action: "stop" },
+  bindings: { "kinde.m2mToken": {} },
+};
+
+export default async function handle(event: any): Promise<void> {
+  const who: string = "world";
+  kinde.m2mToken.setCustomClaim("hello", who);
+}
+"#;
+
+    #[test]
+    fn typescript_workflow_compiles_to_javascript_with_settings() {
+        let compiled = compile("environment/workflows/hello/Workflow.ts", HELLO).unwrap();
+        assert_eq!(compiled.workflow_id, "m2mHello");
+        assert_eq!(compiled.trigger, Trigger::M2mTokenGeneration);
+        assert_eq!(compiled.settings["bindings"]["kinde.m2mToken"], serde_json::json!({}));
+        assert!(!compiled.code.contains(": string"), "types must be stripped: {}", compiled.code);
+        assert!(compiled.code.contains("setCustomClaim"));
+        assert_eq!(compiled.code_hash.len(), 64);
+    }
+
+    #[test]
+    fn syntax_error_names_file_and_line() {
+        let err = compile("wf/Workflow.ts", "export const workflowSettings = {\n  id: \"x\",,\n};\n").unwrap_err();
+        assert_eq!(err.path, "wf/Workflow.ts");
+        assert_eq!(err.line, 2, "{err}");
+        assert!(err.message.starts_with("syntax error"), "{err}");
+    }
+
+    #[test]
+    fn unknown_trigger_is_rejected_at_its_line() {
+        let source = HELLO.replace("WorkflowTrigger.M2MTokenGeneration", "\"m2m:nope\"");
+        let err = compile("Workflow.ts", &source).unwrap_err();
+        assert!(err.message.contains("\"m2m:nope\""), "{err}");
+        assert_eq!(err.line, 3);
+    }
+
+    #[test]
+    fn missing_id_is_rejected() {
+        let source = HELLO.replace("id: \"m2mHello\",", "");
+        let err = compile("Workflow.ts", &source).unwrap_err();
+        assert!(err.to_string().contains("workflowSettings.id is missing"), "{err}");
+    }
+
+    #[test]
+    fn missing_settings_export_is_rejected() {
+        let err = compile("Workflow.ts", "export default async function () {}\n").unwrap_err();
+        assert!(err.message.contains("workflowSettings"), "{err}");
+    }
+
+    #[test]
+    fn unknown_binding_is_rejected() {
+        let source = HELLO.replace("\"kinde.m2mToken\": {}", "\"kinde.filesystem\": {}");
+        let err = compile("Workflow.ts", &source).unwrap_err();
+        assert!(err.message.contains("kinde.filesystem"), "{err}");
+    }
+
+    #[test]
+    fn tokens_spelling_of_m2m_trigger_is_accepted_and_normalised() {
+        let source = HELLO.replace("WorkflowTrigger.M2MTokenGeneration", "\"m2m:tokens_generation\"");
+        let compiled = compile("Workflow.ts", &source).unwrap();
+        assert_eq!(compiled.settings["trigger"], "m2m:token_generation");
+    }
+}
