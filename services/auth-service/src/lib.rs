@@ -1,1 +1,154 @@
+//! auth-service: claimflow's HTTP face.
+//!
+//! It authenticates OAuth clients, builds the base claims, asks the workflow-worker pool to run
+//! the live workflow for the trigger, and asks the signer to sign. It owns the database (and
+//! migrates it) and serves the management API. It never holds a private key.
+
+pub mod config;
+mod discovery;
+mod http_trace;
+pub mod jwks;
+mod management;
+mod oauth_error;
+pub mod secrets;
+mod token;
 pub mod workflow_source;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+    Router,
+};
+use claimflow_contracts::{
+    queue_groups,
+    workflow::{WorkflowCode, WorkflowCodeRequest},
+    ServiceError, ServiceErrorCode,
+};
+use claimflow_platform::nats::{self, ServeOptions};
+use claimflow_storage::{ManagementBootstrap, Store};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{AdminCredentials, Config};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Storage(#[from] claimflow_storage::StorageError),
+    #[error(transparent)]
+    Nats(#[from] nats::ConnectError),
+    #[error("cannot subscribe: {0}")]
+    Subscribe(#[from] async_nats::SubscribeError),
+    #[error("cannot listen on {addr} (CLAIMFLOW_HTTP_ADDR): {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    config: Arc<Config>,
+    store: Store,
+    nats: async_nats::Client,
+    jwks: jwks::JwksCache,
+}
+
+/// Binds `CLAIMFLOW_HTTP_ADDR` and runs until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .map_err(|source| Error::Bind { addr: config.http_addr, source })?;
+    run_with_listener(config, listener, shutdown).await
+}
+
+/// Runs on an already-bound listener (tests bind port 0 first to learn the issuer URL).
+pub async fn run_with_listener(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
+    let store = Store::open_and_migrate(&config.common.database_url).await?;
+    let management_audience = config.management_audience();
+    store
+        .bootstrap_management_api(ManagementBootstrap {
+            audience: &management_audience,
+            scopes: management::SCOPES,
+            admin_client_id: &config.admin.client_id,
+            admin_secret_hash: &secrets::hash_secret(&config.admin.client_secret),
+        })
+        .await?;
+    let client = nats::connect(&config.common.nats_url, "auth-service").await?;
+    let prefix = config.common.subject_prefix.clone();
+    let state = AppState {
+        jwks: jwks::JwksCache::new(client.clone(), prefix.clone()),
+        config: Arc::new(config),
+        store: store.clone(),
+        nats: client.clone(),
+    };
+
+    // Workers fetch a deployment's code by content hash on a cache miss.
+    let code_server = {
+        let store = store.clone();
+        tokio::spawn(nats::serve(
+            client.clone(),
+            ServeOptions {
+                subject: WorkflowCodeRequest::subject_for(&prefix),
+                queue_group: queue_groups::AUTH_SERVICE.to_owned(),
+                concurrency: 8,
+            },
+            shutdown.clone(),
+            move |request: WorkflowCodeRequest| {
+                let store = store.clone();
+                async move {
+                    match store.code_by_hash(&request.code_hash).await {
+                        Ok(Some(code)) => Ok(WorkflowCode { code_hash: request.code_hash, code }),
+                        Ok(None) => Err(ServiceError::new(ServiceErrorCode::NotFound, format!("no workflow code with hash {}", request.code_hash))),
+                        Err(err) => Err(ServiceError::new(ServiceErrorCode::Internal, err.to_string())),
+                    }
+                }
+            },
+        ))
+    };
+
+    let app = router(state);
+    let addr = listener.local_addr().map_err(Error::Serve)?;
+    tracing::info!(%addr, "auth-service listening");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .map_err(Error::Serve)?;
+    shutdown.cancel();
+    match code_server.await {
+        Ok(result) => result?,
+        Err(err) => tracing::error!(%err, "code server task failed"),
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
+    Ok(())
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/oauth2/token", post(token::token))
+        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .nest("/api/v1", management::router())
+        .layer(axum::middleware::from_fn(http_trace::trace_request))
+        .with_state(state)
+}
+
+/// Ready when NATS is connected and the database answers.
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.nats.connection_state() != async_nats::connection::State::Connected {
+        return (StatusCode::SERVICE_UNAVAILABLE, "nats: not connected");
+    }
+    if state.store.ping().await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database: not reachable");
+    }
+    (StatusCode::OK, "ready")
+}

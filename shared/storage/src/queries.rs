@@ -33,6 +33,21 @@ pub struct NewDeployment {
     pub code_hash: String,
 }
 
+/// One run to record.
+pub struct NewRun {
+    pub event_id: String,
+    pub deployment_id: String,
+    pub workflow_id: String,
+    pub version: i32,
+    pub trigger: String,
+    pub status: String,
+    pub duration_us: i64,
+    pub logs: serde_json::Value,
+    pub claims_set: serde_json::Value,
+    pub rejected: serde_json::Value,
+    pub error: Option<String>,
+}
+
 /// Filters for [`Store::list_runs`].
 #[derive(Debug, Default, Clone)]
 pub struct RunFilter {
@@ -374,11 +389,27 @@ impl Store {
             .map(|deployment| deployment.code))
     }
 
-    pub async fn record_runs(&self, runs: Vec<workflow_run::ActiveModel>) -> Result<()> {
+    pub async fn record_runs(&self, runs: Vec<NewRun>) -> Result<()> {
         if runs.is_empty() {
             return Ok(());
         }
-        workflow_run::Entity::insert_many(runs).exec(&self.db).await?;
+        let now = now_ms();
+        let rows = runs.into_iter().map(|run| workflow_run::ActiveModel {
+            id: Set(random_id()),
+            event_id: Set(run.event_id),
+            deployment_id: Set(run.deployment_id),
+            workflow_id: Set(run.workflow_id),
+            version: Set(run.version),
+            trigger: Set(run.trigger),
+            status: Set(run.status),
+            duration_us: Set(run.duration_us),
+            logs: Set(run.logs),
+            claims_set: Set(run.claims_set),
+            rejected: Set(run.rejected),
+            error: Set(run.error),
+            created_at: Set(now),
+        });
+        workflow_run::Entity::insert_many(rows).exec(&self.db).await?;
         Ok(())
     }
 
@@ -398,7 +429,34 @@ impl Store {
         Ok(workflow_run::Entity::find().count(&self.db).await?)
     }
 
-    pub fn new_run_id() -> String {
-        random_id()
+    /// Grants one of an API's scopes to an application already authorized for it.
+    pub async fn grant_scope(&self, api_id: &str, application_id: &str, scope_id: &str) -> Result<()> {
+        let scope = api_scope::Entity::find_by_id(scope_id)
+            .one(&self.db)
+            .await?
+            .filter(|scope| scope.api_id == api_id)
+            .ok_or_else(|| StorageError::NotFound { what: "scope", id: scope_id.to_owned() })?;
+        api_application::Entity::find_by_id((api_id.to_owned(), application_id.to_owned()))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StorageError::Conflict(format!("application {application_id} is not authorized for API {api_id}; authorize it first")))?;
+        api_application_scope::Entity::insert(api_application_scope::ActiveModel {
+            api_id: Set(api_id.to_owned()),
+            application_id: Set(application_id.to_owned()),
+            scope_id: Set(scope.id),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                api_application_scope::Column::ApiId,
+                api_application_scope::Column::ApplicationId,
+                api_application_scope::Column::ScopeId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .do_nothing()
+        .exec(&self.db)
+        .await?;
+        Ok(())
     }
 }

@@ -1,0 +1,120 @@
+//! auth-service configuration from the environment.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use claimflow_platform::config::{self, CommonConfig, ConfigError};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// `CLAIMFLOW_HTTP_ADDR` (default `127.0.0.1:8080`).
+    pub http_addr: SocketAddr,
+    /// `CLAIMFLOW_ISSUER` (default `http://<CLAIMFLOW_HTTP_ADDR>`), without a trailing slash.
+    pub issuer: String,
+    pub admin: AdminCredentials,
+    /// `CLAIMFLOW_M2M_TOKEN_LIFETIME_SECS` (default 86400, as Kinde).
+    pub m2m_token_lifetime: Duration,
+    /// `CLAIMFLOW_WORKFLOW_TIMEOUT_MS` (default 5000): a run's wall-time limit.
+    pub workflow_timeout: Duration,
+    /// `CLAIMFLOW_SIGNER_TIMEOUT_MS` (default 2000).
+    pub signer_timeout: Duration,
+}
+
+/// The admin application's credentials. From `CLAIMFLOW_ADMIN_CLIENT_ID` /
+/// `CLAIMFLOW_ADMIN_CLIENT_SECRET` when set; otherwise generated once and kept in
+/// `<data dir>/admin-credentials.json` (mode 0600).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AdminCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for AdminCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminCredentials").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let common = CommonConfig::from_env()?;
+        let http_addr: SocketAddr = config::parse_or("CLAIMFLOW_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
+        let issuer = match config::var("CLAIMFLOW_ISSUER") {
+            Some(issuer) => validate_issuer(&issuer).map_err(|message| ConfigError::new("CLAIMFLOW_ISSUER", message))?,
+            None => format!("http://{http_addr}"),
+        };
+        common.ensure_data_dir()?;
+        let admin = AdminCredentials::from_env_or_data_dir(&common.data_dir)?;
+        Ok(Config {
+            http_addr,
+            issuer,
+            admin,
+            m2m_token_lifetime: Duration::from_secs(config::parse_or("CLAIMFLOW_M2M_TOKEN_LIFETIME_SECS", 86_400)?),
+            workflow_timeout: Duration::from_millis(config::parse_or("CLAIMFLOW_WORKFLOW_TIMEOUT_MS", 5_000)?),
+            signer_timeout: Duration::from_millis(config::parse_or("CLAIMFLOW_SIGNER_TIMEOUT_MS", 2_000)?),
+            common,
+        })
+    }
+
+    /// The management API's audience: `<issuer>/api`.
+    pub fn management_audience(&self) -> String {
+        format!("{}/api", self.issuer)
+    }
+}
+
+/// An issuer is an absolute http(s) URL; stored without a trailing slash.
+pub fn validate_issuer(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw.trim()).map_err(|err| format!("{raw:?} is not a URL: {err}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{raw:?} must be an http(s) URL without query or fragment"));
+    }
+    Ok(raw.trim().trim_end_matches('/').to_owned())
+}
+
+impl AdminCredentials {
+    pub const FILE: &'static str = "admin-credentials.json";
+
+    pub fn from_env_or_data_dir(data_dir: &Path) -> Result<AdminCredentials, ConfigError> {
+        match (config::var("CLAIMFLOW_ADMIN_CLIENT_ID"), config::var("CLAIMFLOW_ADMIN_CLIENT_SECRET")) {
+            (Some(client_id), Some(client_secret)) => {
+                if client_secret.len() < 16 {
+                    return Err(ConfigError::new("CLAIMFLOW_ADMIN_CLIENT_SECRET", "must be at least 16 characters"));
+                }
+                Ok(AdminCredentials { client_id, client_secret })
+            }
+            (Some(_), None) => Err(ConfigError::new("CLAIMFLOW_ADMIN_CLIENT_SECRET", "must be set with CLAIMFLOW_ADMIN_CLIENT_ID")),
+            (None, Some(_)) => Err(ConfigError::new("CLAIMFLOW_ADMIN_CLIENT_ID", "must be set with CLAIMFLOW_ADMIN_CLIENT_SECRET")),
+            (None, None) => Self::load_or_generate(&data_dir.join(Self::FILE)),
+        }
+    }
+
+    fn load_or_generate(path: &Path) -> Result<AdminCredentials, ConfigError> {
+        let error = |message: String| ConfigError::new("CLAIMFLOW_DATA_DIR", format!("{}: {message}", path.display()));
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| error(format!("not valid admin credentials: {err}"))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let credentials = AdminCredentials {
+                    client_id: crate::secrets::new_client_id(),
+                    client_secret: crate::secrets::new_client_secret(),
+                };
+                let json = serde_json::to_vec_pretty(&credentials).map_err(|err| error(err.to_string()))?;
+                write_private(path, &json).map_err(|err| error(err.to_string()))?;
+                Ok(credentials)
+            }
+            Err(err) => Err(error(err.to_string())),
+        }
+    }
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}

@@ -1,0 +1,198 @@
+//! The management API under `/api/v1`, with Kinde's paths and JSON shapes.
+//!
+//! Every route needs a bearer token issued for the management API's audience (`<issuer>/api`)
+//! carrying the route's scope. Errors are `{"errors": [{"code", "message"}]}` as in Kinde, and a
+//! message names the field at fault.
+
+mod apis;
+mod applications;
+mod workflows;
+
+use axum::{
+    extract::{rejection::JsonRejection, FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, patch, post},
+    Json, Router,
+};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+
+/// Scopes of the management API, Kinde's names plus claimflow's own for workflows.
+pub const SCOPES: &[&str] = &[
+    "read:applications",
+    "create:applications",
+    "update:applications",
+    "delete:applications",
+    "read:application_properties",
+    "update:application_properties",
+    "read:apis",
+    "create:apis",
+    "update:apis",
+    "delete:apis",
+    "read:api_scopes",
+    "create:api_scopes",
+    "update:api_scopes",
+    "delete:api_scopes",
+    "read:organizations",
+    "create:organizations",
+    "update:organizations",
+    "delete:organizations",
+    "read:properties",
+    "create:properties",
+    "update:properties",
+    "delete:properties",
+    "read:environment_variables",
+    "create:environment_variables",
+    "update:environment_variables",
+    "delete:environment_variables",
+    "read:workflows",
+    "create:workflows",
+    "update:workflows",
+    "delete:workflows",
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/apis", get(apis::list).post(apis::create))
+        .route("/apis/{api_id}", get(apis::get_one))
+        .route("/apis/{api_id}/applications", patch(apis::update_applications))
+        .route("/apis/{api_id}/scopes", get(apis::list_scopes))
+        .route("/apis/{api_id}/applications/{application_id}/scopes/{scope_id}", post(apis::grant_scope))
+        .route("/applications", get(applications::list).post(applications::create))
+        .route("/applications/{application_id}", get(applications::get_one))
+        .route("/workflows", get(workflows::list))
+        .route("/workflows/deployments", post(workflows::deploy))
+        .route("/workflows/runs", get(workflows::list_runs))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "the requested API route does not exist") })
+}
+
+/// A management API error.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("{what} {id} does not exist"))
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(%err, "management API failure");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error; see the auth-service log")
+    }
+}
+
+impl From<claimflow_storage::StorageError> for ApiError {
+    fn from(err: claimflow_storage::StorageError) -> Self {
+        use claimflow_storage::StorageError;
+        match err {
+            StorageError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "CONFLICT", message),
+            StorageError::NotFound { what, id } => ApiError::not_found(what, &id),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "errors": [{ "code": self.code, "message": self.message }] });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A JSON body whose rejections (malformed JSON, unknown or missing fields) are [`ApiError`]s
+/// naming the problem.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::JsonDataError(err) => ApiError::bad_request("INVALID_BODY", err.body_text()),
+                JsonRejection::JsonSyntaxError(err) => ApiError::bad_request("INVALID_JSON", err.body_text()),
+                JsonRejection::MissingJsonContentType(_) => {
+                    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "INVALID_CONTENT_TYPE", "send the body as application/json")
+                }
+                other => ApiError::bad_request("INVALID_BODY", other.body_text()),
+            }),
+        }
+    }
+}
+
+/// The caller of a management route: an application holding a valid management token.
+pub struct Caller {
+    pub client_id: String,
+    scopes: Vec<String>,
+}
+
+impl Caller {
+    /// 403 naming the scope when the token lacks it.
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.scopes.iter().any(|granted| granted == scope) {
+            tracing::debug!(client_id = %self.client_id, scope, "management call authorized");
+            Ok(())
+        } else {
+            Err(ApiError::new(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", format!("this route needs the scope {scope}")))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .ok_or_else(|| unauthorized("a bearer token for the management API is required"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("the bearer token is not a JWT"))?;
+        let kid = header.kid.ok_or_else(|| unauthorized("the bearer token has no kid"))?;
+        let key = state
+            .jwks
+            .key(&kid)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| unauthorized("the bearer token was not signed by this issuer"))?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_audience(&[state.config.management_audience()]);
+        validation.set_issuer(&[state.config.issuer.as_str()]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+            .map_err(|err| unauthorized(&format!("the bearer token is not valid for the management API: {err}")))?
+            .claims;
+        let scopes = claims
+            .get("scp")
+            .and_then(|scp| scp.as_array())
+            .map(|scp| scp.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let client_id = claims.get("azp").and_then(|azp| azp.as_str()).unwrap_or_default().to_owned();
+        Ok(Caller { client_id, scopes })
+    }
+}
+
+/// `{"code": "OK", "message": "Success", ...fields}`.
+pub fn ok(code: &str, message: &str, fields: serde_json::Value) -> Json<serde_json::Value> {
+    let mut body = serde_json::json!({ "code": code, "message": message });
+    if let (Some(body), serde_json::Value::Object(fields)) = (body.as_object_mut(), fields) {
+        body.extend(fields);
+    }
+    Json(body)
+}

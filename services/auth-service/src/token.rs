@@ -1,0 +1,391 @@
+//! `POST /oauth2/token`: client authentication, base claims, the workflow round trip and the
+//! signer round trip.
+//!
+//! Every refusal is an RFC 6749 error and issues nothing.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+    Json,
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use claimflow_contracts::{
+    event::{EventApplication, EventContext, EventDomains, EventRequest, EventRequestAuth, EventWorkflow, WorkflowEvent},
+    signer::{IssueRequest, IssueResponse, RejectedClaim},
+    workflow::{BaseClaims, RunReport, RunStatus, TokenGenerationEvent, WorkflowOutcome, WorkflowRef},
+    Claims, TokenKind, Trigger,
+};
+use claimflow_platform::nats::{self, RequestError};
+use claimflow_storage::entity::workflow_deployment;
+use serde_json::{json, Value};
+
+use crate::{oauth_error::OAuthError, secrets, workflow_source::FailurePolicy, AppState};
+
+/// The form parameters, each present at most once (RFC 6749 §3.2).
+struct TokenForm(HashMap<String, String>);
+
+impl TokenForm {
+    fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, OAuthError> {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !content_type.starts_with("application/x-www-form-urlencoded") {
+            return Err(OAuthError::invalid_request(
+                "the token request must be sent as application/x-www-form-urlencoded",
+            ));
+        }
+        let mut params = HashMap::new();
+        for (name, value) in url::form_urlencoded::parse(body) {
+            if params.insert(name.to_string(), value.into_owned()).is_some() {
+                return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")));
+            }
+        }
+        Ok(TokenForm(params))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|value| !value.is_empty())
+    }
+}
+
+/// Credentials from HTTP Basic (`client_secret_basic`) or the form (`client_secret_post`).
+struct ClientCredentials {
+    client_id: String,
+    client_secret: String,
+    basic: bool,
+}
+
+fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Result<ClientCredentials, OAuthError> {
+    if let Some(authorization) = headers.get(header::AUTHORIZATION) {
+        let decoded = authorization
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Basic "))
+            .and_then(|encoded| STANDARD.decode(encoded.trim()).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| OAuthError::invalid_client("the Authorization header is not valid HTTP Basic", true))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| OAuthError::invalid_client("the Authorization header is not valid HTTP Basic", true))?;
+        let decode = |part: &str| url::form_urlencoded::parse(format!("x={part}").as_bytes()).next().map(|(_, v)| v.into_owned());
+        if form.get("client_secret").is_some() {
+            return Err(OAuthError::invalid_request("use one client authentication method, not both"));
+        }
+        return Ok(ClientCredentials {
+            client_id: decode(id).unwrap_or_default(),
+            client_secret: decode(secret).unwrap_or_default(),
+            basic: true,
+        });
+    }
+    match (form.get("client_id"), form.get("client_secret")) {
+        (Some(id), Some(secret)) => Ok(ClientCredentials { client_id: id.to_owned(), client_secret: secret.to_owned(), basic: false }),
+        (None, _) => Err(OAuthError::invalid_client("client authentication is required: client_id is missing", false)),
+        (Some(_), None) => Err(OAuthError::invalid_client("client authentication is required: client_secret is missing", false)),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+    scope: String,
+    token_type: &'static str,
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let grant = tracing::Span::current();
+    match issue_token(&state, peer, &headers, &body).await {
+        Ok(response) => {
+            let mut response = Json(response).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            grant.in_scope(|| tracing::info!(error = error.error, description = %error.description, "token request refused"));
+            error.into_response()
+        }
+    }
+}
+
+async fn issue_token(state: &AppState, peer: SocketAddr, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, OAuthError> {
+    let form = TokenForm::parse(headers, body)?;
+    let grant_type = form.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if grant_type != "client_credentials" {
+        return Err(OAuthError::unsupported_grant_type(format!("grant_type {grant_type:?} is not supported here; use client_credentials")));
+    }
+    let credentials = client_credentials(headers, &form)?;
+    let application = state
+        .store
+        .find_application(&credentials.client_id)
+        .await
+        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?;
+    // NOTE: unknown client and wrong secret get the same answer, so client ids cannot be probed.
+    let authenticated = application.as_ref().is_some_and(|app| {
+        app.client_secret_hash.as_deref().is_some_and(|hash| secrets::verify_secret(&credentials.client_secret, hash))
+    });
+    let Some(application) = application.filter(|_| authenticated) else {
+        return Err(OAuthError::invalid_client("client authentication failed", credentials.basic));
+    };
+    if application.app_type != "m2m" {
+        return Err(OAuthError::unauthorized_client(format!(
+            "application {} is a {} application; client_credentials needs an m2m application",
+            application.id, application.app_type
+        )));
+    }
+    let audience = form
+        .get("audience")
+        .or_else(|| form.get("resource"))
+        .ok_or_else(|| OAuthError::invalid_request("audience is required: the audience of the API the token is for"))?;
+    let api = state
+        .store
+        .find_api_by_audience(audience)
+        .await
+        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?
+        .ok_or_else(|| OAuthError::invalid_target(format!("no API has the audience {audience:?}")))?;
+    let granted = state
+        .store
+        .granted_scopes(&api.id, &application.id)
+        .await
+        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?
+        .ok_or_else(|| OAuthError::access_denied(format!("application {} is not authorized for the API {audience:?}", application.id)))?;
+    let scopes = match form.get("scope") {
+        None => granted,
+        Some(requested) => {
+            let requested: Vec<String> = requested.split_whitespace().map(str::to_owned).collect();
+            if let Some(missing) = requested.iter().find(|scope| !granted.contains(scope)) {
+                return Err(OAuthError::invalid_scope(format!("scope {missing:?} is not granted to this application for {audience:?}")));
+            }
+            requested
+        }
+    };
+
+    let now = time_now();
+    let lifetime = state.config.m2m_token_lifetime.as_secs();
+    let base = json!({
+        "aud": [audience],
+        "azp": application.id,
+        "exp": now + lifetime,
+        "gty": ["client_credentials"],
+        "iat": now,
+        "iss": state.config.issuer,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "scope": scopes.join(" "),
+        "scp": scopes,
+        "v": "2",
+    });
+    let base = BaseClaims { access: as_claims(base), id: None };
+    let event_id = uuid::Uuid::new_v4().to_string();
+    tracing::Span::current().record("event_id", event_id.as_str());
+
+    // NOTE: tokens for the management API never run workflows: a workflow calling
+    // createKindeAPI would otherwise re-enter itself, and a broken workflow must not lock the
+    // admin out of fixing it.
+    let deployment = if api.is_management_api {
+        None
+    } else {
+        state
+            .store
+            .live_deployment(Trigger::M2mTokenGeneration.as_str())
+            .await
+            .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?
+    };
+    let event = WorkflowEvent {
+        request: EventRequest {
+            auth: EventRequestAuth { audience: vec![audience.to_owned()] },
+            ip: peer.ip().to_string(),
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            locale: None,
+        },
+        context: EventContext {
+            domains: EventDomains { kinde_domain: state.config.issuer.clone() },
+            workflow: EventWorkflow { trigger: Trigger::M2mTokenGeneration },
+            application: EventApplication { client_id: application.id.clone() },
+        },
+    };
+    let dispatch = match &deployment {
+        Some(deployment) => Some(run_workflow(state, deployment, &event_id, event, &base).await?),
+        None => None,
+    };
+    let (workflow, outcome) = match dispatch {
+        Some((workflow, outcome)) => (Some(workflow), outcome),
+        None => (None, WorkflowOutcome::default()),
+    };
+    let issue = IssueRequest {
+        event_id: event_id.clone(),
+        access_token_kind: TokenKind::M2m,
+        base_claims: base,
+        workflow: workflow.clone(),
+        patches: outcome.patches.clone(),
+    };
+    let issued = nats::request(&state.nats, &state.config.common.subject_prefix, &issue, state.config.signer_timeout)
+        .await
+        .map_err(|err| signer_unavailable(&err))?;
+    if let Some(deployment) = &deployment {
+        record_runs(state, deployment, &event_id, &outcome, &issued).await;
+    }
+    Ok(TokenResponse {
+        access_token: issued.access_token,
+        expires_in: lifetime,
+        scope: issued.access_claims.get("scope").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        token_type: "bearer",
+    })
+}
+
+fn signer_unavailable(err: &RequestError) -> OAuthError {
+    tracing::error!(%err, "signer request failed");
+    match err {
+        RequestError::NoResponders { .. } | RequestError::TimedOut { .. } => {
+            OAuthError::temporarily_unavailable("the token signer is unavailable; try again shortly")
+        }
+        _ => OAuthError::server_error("the token could not be signed"),
+    }
+}
+
+/// Asks the worker pool to run the live workflow; applies its failure policy.
+async fn run_workflow(
+    state: &AppState,
+    deployment: &workflow_deployment::Model,
+    event_id: &str,
+    event: WorkflowEvent,
+    base: &BaseClaims,
+) -> Result<(WorkflowRef, WorkflowOutcome), OAuthError> {
+    let bindings: Vec<String> = deployment
+        .settings
+        .get("bindings")
+        .and_then(Value::as_object)
+        .map(|bindings| bindings.keys().cloned().collect())
+        .unwrap_or_default();
+    let timeout = state.config.workflow_timeout;
+    let workflow = WorkflowRef {
+        workflow_id: deployment.workflow_id.clone(),
+        deployment_id: deployment.id.clone(),
+        version: deployment.version,
+        code_hash: deployment.code_hash.clone(),
+        bindings,
+        timeout_ms: timeout.as_millis() as u64,
+    };
+    let request = TokenGenerationEvent {
+        event_id: event_id.to_owned(),
+        trigger: Trigger::M2mTokenGeneration,
+        workflow: workflow.clone(),
+        event,
+        access_token_kind: TokenKind::M2m,
+        base_claims: base.clone(),
+    };
+    let policy = FailurePolicy::from_settings(&deployment.settings);
+    // NOTE: the worker enforces the run's wall time itself; the extra second covers fetching
+    // code on a cold worker and the NATS round trip, so a slow run ends as `timed_out` in the
+    // worker's report rather than as a lost reply here.
+    let wait = timeout + Duration::from_secs(1);
+    let mut outcome = match nats::request(&state.nats, &state.config.common.subject_prefix, &request, wait).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            tracing::error!(%err, workflow_id = %workflow.workflow_id, "workflow dispatch failed");
+            let (status, message) = match &err {
+                RequestError::TimedOut { .. } => (RunStatus::TimedOut, "no workflow-worker answered in time".to_owned()),
+                RequestError::NoResponders { .. } => (RunStatus::Failed, "no workflow-worker is running".to_owned()),
+                other => (RunStatus::Failed, other.to_string()),
+            };
+            WorkflowOutcome {
+                patches: vec![],
+                denied: None,
+                runs: vec![RunReport {
+                    workflow_id: workflow.workflow_id.clone(),
+                    deployment_id: workflow.deployment_id.clone(),
+                    version: workflow.version,
+                    status,
+                    duration_us: 0,
+                    logs: vec![],
+                    error: Some(message),
+                }],
+            }
+        }
+    };
+    if let Some(denied) = &outcome.denied {
+        record_runs(state, deployment, event_id, &outcome, &no_issue()).await;
+        return Err(OAuthError::access_denied(denied.reason.clone()));
+    }
+    let failure = outcome.runs.iter().find(|run| run.status != RunStatus::Ok).cloned();
+    if let Some(failed) = failure {
+        let detail = failed.error.clone().unwrap_or_else(|| failed.status.as_str().to_owned());
+        match policy {
+            FailurePolicy::Stop => {
+                record_runs(state, deployment, event_id, &outcome, &no_issue()).await;
+                return Err(OAuthError::server_error(format!(
+                    "workflow {:?} (version {}) {}: {detail}",
+                    failed.workflow_id,
+                    failed.version,
+                    match failed.status {
+                        RunStatus::TimedOut => "timed out",
+                        RunStatus::OutOfMemory => "ran out of memory",
+                        _ => "failed",
+                    }
+                )));
+            }
+            FailurePolicy::Continue => {
+                tracing::warn!(workflow_id = %failed.workflow_id, %detail, "workflow failed; issuing without its claims (failurePolicy: continue)");
+                outcome.patches.retain(|patch| patch.workflow_id != failed.workflow_id);
+            }
+        }
+    }
+    Ok((workflow, outcome))
+}
+
+fn no_issue() -> IssueResponse {
+    IssueResponse { access_token: String::new(), id_token: None, access_claims: Claims::new(), rejected: vec![] }
+}
+
+/// Writes one row per run: status, console output, claims set, claims the signer dropped.
+async fn record_runs(
+    state: &AppState,
+    deployment: &workflow_deployment::Model,
+    event_id: &str,
+    outcome: &WorkflowOutcome,
+    issued: &IssueResponse,
+) {
+    let runs = outcome
+        .runs
+        .iter()
+        .map(|run| {
+            let mut claims_set = serde_json::Map::new();
+            for patch in outcome.patches.iter().filter(|p| p.workflow_id == run.workflow_id) {
+                claims_set.insert(patch.token.as_str().to_owned(), Value::Object(patch.set.clone()));
+            }
+            let rejected: Vec<&RejectedClaim> = issued.rejected.iter().filter(|r| r.workflow_id == run.workflow_id).collect();
+            claimflow_storage::NewRun {
+                event_id: event_id.to_owned(),
+                deployment_id: run.deployment_id.clone(),
+                workflow_id: run.workflow_id.clone(),
+                version: run.version,
+                trigger: deployment.trigger.clone(),
+                status: run.status.as_str().to_owned(),
+                duration_us: run.duration_us as i64,
+                logs: serde_json::to_value(&run.logs).unwrap_or_default(),
+                claims_set: Value::Object(claims_set),
+                rejected: serde_json::to_value(&rejected).unwrap_or_default(),
+                error: run.error.clone(),
+            }
+        })
+        .collect();
+    if let Err(err) = state.store.record_runs(runs).await {
+        tracing::error!(%err, event_id, "cannot record workflow runs");
+    }
+}
+
+fn as_claims(value: Value) -> Claims {
+    match value {
+        Value::Object(map) => map,
+        _ => Claims::new(),
+    }
+}
+
+fn time_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
