@@ -1,1 +1,72 @@
+//! The workflow sandbox: runs a deployed workflow (an ES module) in V8 through deno_core, with
+//! Kinde's `kinde` global and `@kinde/infrastructure` module, under limits enforced from outside
+//! the isolate.
+//!
+//! This crate never does network or NATS I/O and is testable on its own. What a workflow can do
+//! is exactly what the ops in [`sandbox`] allow; it must never see `Deno`, the file system or
+//! another run's state.
 
+mod engine;
+mod sandbox;
+
+use std::time::Duration;
+
+use claimflow_contracts::{
+    workflow::{LogLine, RunStatus},
+    Claims, TokenKind,
+};
+
+pub use engine::Engine;
+
+/// Limits of one run. Every limit is enforced outside the workflow's control.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall time, enforced by a watchdog thread that terminates the isolate.
+    pub wall_time: Duration,
+    /// V8 heap; reaching it ends the run as `out_of_memory` (the process survives).
+    pub heap_bytes: usize,
+    /// Console output kept per run; more is dropped with a note.
+    pub max_log_bytes: usize,
+    /// JSON size of the claims one run may set on one token.
+    pub max_claims_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            wall_time: Duration::from_secs(5),
+            heap_bytes: 64 * 1024 * 1024,
+            max_log_bytes: 64 * 1024,
+            max_claims_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// One run to do.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The workflow's ES module (types already stripped).
+    pub code: std::sync::Arc<str>,
+    /// Where the module appears to come from, for stack traces (`Workflow.ts`).
+    pub source_name: String,
+    /// `workflowSettings.bindings` keys.
+    pub bindings: Vec<String>,
+    /// The `event` argument, Kinde's shape.
+    pub event: serde_json::Value,
+    /// The token claims before the workflow, per token kind it may patch.
+    pub base_claims: Vec<(TokenKind, Claims)>,
+    pub limits: Limits,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    /// Claims the workflow set, per token kind, in the order set.
+    pub claims_set: Vec<(TokenKind, Claims)>,
+    /// `kinde.auth.denyAccess(reason)`.
+    pub denied: Option<String>,
+    pub logs: Vec<LogLine>,
+    pub error: Option<String>,
+    pub duration: Duration,
+}

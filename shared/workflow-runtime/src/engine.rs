@@ -1,0 +1,166 @@
+//! A fixed pool of OS threads, each owning at most one live isolate at a time, and the watchdog
+//! that stops runs over their wall time.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        mpsc, Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use deno_core::v8;
+use tokio::sync::oneshot;
+
+use crate::{sandbox, RunOutcome, RunRequest};
+
+type Job = (RunRequest, oneshot::Sender<RunOutcome>);
+
+/// Runs workflows on `threads` dedicated threads. Cloning shares the pool.
+#[derive(Clone)]
+pub struct Engine {
+    jobs: mpsc::SyncSender<Job>,
+    threads: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the workflow engine has stopped")]
+    Stopped,
+    #[error("cannot start a workflow thread: {0}")]
+    Spawn(#[source] std::io::Error),
+}
+
+impl Engine {
+    /// Starts the pool. Call from the process's main thread before anything else uses V8:
+    /// all isolates must share a platform initialized by a parent thread.
+    pub fn start(threads: usize) -> Result<Engine, EngineError> {
+        deno_core::JsRuntime::init_platform(None);
+        let threads = threads.max(1);
+        // NOTE: the queue holds one job per thread at most; callers bound their own
+        // concurrency to `threads()`, so a full queue means a caller ignored that.
+        let (jobs, receiver) = mpsc::sync_channel::<Job>(threads);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..threads {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("workflow-{index}"))
+                .spawn(move || pool_thread(receiver))
+                .map_err(EngineError::Spawn)?;
+        }
+        Ok(Engine { jobs, threads })
+    }
+
+    /// How many runs can proceed at once.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs one workflow to completion (or to its limits).
+    pub async fn run(&self, request: RunRequest) -> Result<RunOutcome, EngineError> {
+        let (reply, outcome) = oneshot::channel();
+        let jobs = self.jobs.clone();
+        // NOTE: `send` blocks only while every thread is busy and the queue is full.
+        tokio::task::spawn_blocking(move || jobs.send((request, reply)))
+            .await
+            .map_err(|_| EngineError::Stopped)?
+            .map_err(|_| EngineError::Stopped)?;
+        outcome.await.map_err(|_| EngineError::Stopped)
+    }
+}
+
+fn pool_thread(receiver: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(%err, "cannot start a workflow thread's runtime");
+            return;
+        }
+    };
+    let watchdog = Watchdog::start();
+    loop {
+        let job = {
+            let Ok(receiver) = receiver.lock() else { return };
+            receiver.recv()
+        };
+        let Ok((request, reply)) = job else { return };
+        // NOTE: the isolate is created inside `block_on` so V8's delayed tasks find a tokio
+        // runtime; it is dropped before the next job, so nothing leaks between runs.
+        let outcome = runtime.block_on(sandbox::run(request, &watchdog));
+        let _ = reply.send(outcome);
+    }
+}
+
+/// Terminates an isolate whose run passed its deadline. One per pool thread, so arming costs a
+/// channel send, not a thread spawn.
+pub(crate) struct Watchdog {
+    commands: mpsc::Sender<WatchdogCommand>,
+    next_id: AtomicU64,
+}
+
+enum WatchdogCommand {
+    Arm { id: u64, deadline: Instant, handle: v8::IsolateHandle, fired: Arc<AtomicBool> },
+    Disarm { id: u64 },
+}
+
+/// Disarms the watchdog when the run ends, however it ends.
+pub(crate) struct Armed<'a> {
+    watchdog: &'a Watchdog,
+    id: u64,
+}
+
+impl Drop for Armed<'_> {
+    fn drop(&mut self) {
+        let _ = self.watchdog.commands.send(WatchdogCommand::Disarm { id: self.id });
+    }
+}
+
+impl Watchdog {
+    fn start() -> Watchdog {
+        let (commands, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("workflow-watchdog".into())
+            .spawn(move || watch(receiver))
+            .expect("cannot start the workflow watchdog thread");
+        Watchdog { commands, next_id: AtomicU64::new(0) }
+    }
+
+    pub(crate) fn arm(&self, handle: v8::IsolateHandle, limit: Duration, fired: Arc<AtomicBool>) -> Armed<'_> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let _ = self.commands.send(WatchdogCommand::Arm { id, deadline: Instant::now() + limit, handle, fired });
+        Armed { watchdog: self, id }
+    }
+}
+
+fn watch(commands: mpsc::Receiver<WatchdogCommand>) {
+    let mut armed: Option<(u64, Instant, v8::IsolateHandle, Arc<AtomicBool>)> = None;
+    loop {
+        let command = match &armed {
+            Some((_, deadline, _, _)) => {
+                match commands.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(command) => Some(command),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            None => match commands.recv() {
+                Ok(command) => Some(command),
+                Err(_) => return,
+            },
+        };
+        match command {
+            Some(WatchdogCommand::Arm { id, deadline, handle, fired }) => armed = Some((id, deadline, handle, fired)),
+            Some(WatchdogCommand::Disarm { id }) => {
+                if armed.as_ref().is_some_and(|(armed_id, ..)| *armed_id == id) {
+                    armed = None;
+                }
+            }
+            None => {
+                if let Some((_, _, handle, fired)) = armed.take() {
+                    fired.store(true, Ordering::SeqCst);
+                    handle.terminate_execution();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! One run inside a fresh isolate: the ops user code reaches through `kinde`, the module loader
+//! that only knows the workflow and `@kinde/infrastructure`, and the run itself.
+
+use std::{
+    cell::Cell,
+    rc::Rc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Instant,
+};
+
+use claimflow_contracts::{
+    workflow::{LogLine, RunStatus},
+    Claims, ProhibitedClaims, TokenKind,
+};
+use deno_core::{
+    error::{CoreError, CoreErrorKind},
+    op2, serde_v8, v8, JsRuntime, ModuleLoadOptions, ModuleLoadReferrer, ModuleLoadResponse, ModuleLoader,
+    ModuleSource, ModuleSourceCode, ModuleSpecifier, ModuleType, OpState, PollEventLoopOptions, ResolutionKind,
+    RuntimeOptions,
+};
+use deno_error::JsErrorBox;
+
+use crate::{engine::Watchdog, RunOutcome, RunRequest};
+
+const INFRASTRUCTURE_SPECIFIER: &str = "claimflow:kinde-infrastructure";
+const BOOTSTRAP: &str = include_str!("js/bootstrap.js");
+const INFRASTRUCTURE: &str = include_str!("js/infrastructure.js");
+
+/// Per-run state the ops read and write. Taken out of the isolate when the run ends.
+struct RunState {
+    base: Vec<(TokenKind, Claims)>,
+    set: Vec<(TokenKind, Claims)>,
+    denied: Option<String>,
+    logs: Vec<LogLine>,
+    log_bytes: usize,
+    logs_truncated: bool,
+    max_log_bytes: usize,
+    max_claims_bytes: usize,
+}
+
+impl RunState {
+    fn set_for(&mut self, kind: TokenKind) -> &mut Claims {
+        if let Some(index) = self.set.iter().position(|(k, _)| *k == kind) {
+            return &mut self.set[index].1;
+        }
+        self.set.push((kind, Claims::new()));
+        &mut self.set.last_mut().expect("just pushed").1
+    }
+}
+
+fn token_kind(kind: &str) -> Result<TokenKind, JsErrorBox> {
+    match kind {
+        "access" => Ok(TokenKind::Access),
+        "id" => Ok(TokenKind::Id),
+        "m2m" => Ok(TokenKind::M2m),
+        other => Err(JsErrorBox::type_error(format!("unknown token kind {other}"))),
+    }
+}
+
+/// The token's current custom claims: base claims a workflow may change, then what was set.
+#[op2]
+#[serde]
+fn op_claims_get(state: &mut OpState, #[string] kind: String) -> Result<Claims, JsErrorBox> {
+    let kind = token_kind(&kind)?;
+    let run = state.borrow::<RunState>();
+    let mut claims: Claims = run
+        .base
+        .iter()
+        .filter(|(k, _)| *k == kind)
+        .flat_map(|(_, claims)| claims.iter())
+        .filter(|(name, _)| !ProhibitedClaims::is_prohibited(kind, name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    for (k, set) in &run.set {
+        if *k == kind {
+            claims.extend(set.iter().map(|(name, value)| (name.clone(), value.clone())));
+        }
+    }
+    Ok(claims)
+}
+
+#[op2(fast)]
+fn op_claims_set(
+    state: &mut OpState,
+    #[string] kind: &str,
+    #[string] name: &str,
+    #[string] value_json: &str,
+) -> Result<(), JsErrorBox> {
+    let kind = token_kind(kind)?;
+    let value: serde_json::Value = serde_json::from_str(value_json)
+        .map_err(|err| JsErrorBox::type_error(format!("setCustomClaim({name}): value is not JSON: {err}")))?;
+    let run = state.borrow_mut::<RunState>();
+    let limit = run.max_claims_bytes;
+    let claims = run.set_for(kind);
+    let previous = claims.insert(name.to_owned(), value);
+    let size = serde_json::to_vec(claims).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
+    if size > limit {
+        // NOTE: undo, so the limit error leaves the claims as they were.
+        match previous {
+            Some(previous) => claims.insert(name.to_owned(), previous),
+            None => claims.remove(name),
+        };
+        return Err(JsErrorBox::range_error(format!(
+            "setCustomClaim({name}): the claims set on the {} token would be {size} bytes, over the limit of {limit}",
+            kind.as_str()
+        )));
+    }
+    Ok(())
+}
+
+#[op2(fast)]
+fn op_console(state: &mut OpState, #[string] level: &str, #[string] message: &str) {
+    let run = state.borrow_mut::<RunState>();
+    if run.logs_truncated {
+        return;
+    }
+    if run.log_bytes + message.len() > run.max_log_bytes {
+        run.logs_truncated = true;
+        run.logs.push(LogLine { level: "warn".into(), message: format!("console output truncated at {} bytes", run.max_log_bytes) });
+        return;
+    }
+    run.log_bytes += message.len();
+    let level = match level {
+        "info" | "warn" | "error" => level,
+        _ => "log",
+    };
+    run.logs.push(LogLine { level: level.to_owned(), message: message.to_owned() });
+}
+
+#[op2(fast)]
+fn op_deny_access(state: &mut OpState, #[string] reason: &str) {
+    state.borrow_mut::<RunState>().denied.get_or_insert_with(|| reason.to_owned());
+}
+
+deno_core::extension!(
+    claimflow_sandbox,
+    ops = [op_claims_get, op_claims_set, op_console, op_deny_access],
+);
+
+/// Resolves the workflow itself and `@kinde/infrastructure`; nothing else exists.
+struct WorkflowLoader {
+    main: ModuleSpecifier,
+}
+
+impl ModuleLoader for WorkflowLoader {
+    fn resolve(&self, specifier: &str, referrer: &str, _kind: ResolutionKind) -> Result<ModuleSpecifier, JsErrorBox> {
+        match specifier {
+            "@kinde/infrastructure" | "npm:@kinde/infrastructure" | INFRASTRUCTURE_SPECIFIER => {
+                ModuleSpecifier::parse(INFRASTRUCTURE_SPECIFIER).map_err(JsErrorBox::from_err)
+            }
+            _ if specifier == self.main.as_str() => Ok(self.main.clone()),
+            _ => Err(JsErrorBox::type_error(format!(
+                "cannot import {specifier:?} from {referrer}: workflows may only import \"@kinde/infrastructure\""
+            ))),
+        }
+    }
+
+    fn load(
+        &self,
+        specifier: &ModuleSpecifier,
+        _referrer: Option<&ModuleLoadReferrer>,
+        _options: ModuleLoadOptions,
+    ) -> ModuleLoadResponse {
+        ModuleLoadResponse::Sync(if specifier.as_str() == INFRASTRUCTURE_SPECIFIER {
+            Ok(ModuleSource::new(
+                ModuleType::JavaScript,
+                ModuleSourceCode::String(deno_core::FastString::from_static(INFRASTRUCTURE)),
+                specifier,
+                None,
+            ))
+        } else {
+            Err(JsErrorBox::type_error(format!("module {specifier} is not available")))
+        })
+    }
+}
+
+/// Runs one workflow in a fresh isolate. Must be called inside a tokio runtime on the thread
+/// that owns the isolate.
+pub(crate) async fn run(request: RunRequest, watchdog: &Watchdog) -> RunOutcome {
+    let started = Instant::now();
+    let limits = request.limits.clone();
+    let main = ModuleSpecifier::parse(&format!("file:///workflow/{}", request.source_name.trim_start_matches('/')))
+        .unwrap_or_else(|_| ModuleSpecifier::parse("file:///workflow/Workflow.js").expect("static URL"));
+    let mut runtime = JsRuntime::new(RuntimeOptions {
+        extensions: vec![claimflow_sandbox::init()],
+        module_loader: Some(Rc::new(WorkflowLoader { main: main.clone() })),
+        create_params: Some(v8::CreateParams::default().heap_limits(0, limits.heap_bytes)),
+        ..Default::default()
+    });
+    runtime.op_state().borrow_mut().put(RunState {
+        base: request.base_claims,
+        set: Vec::new(),
+        denied: None,
+        logs: Vec::new(),
+        log_bytes: 0,
+        logs_truncated: false,
+        max_log_bytes: limits.max_log_bytes,
+        max_claims_bytes: limits.max_claims_bytes,
+    });
+
+    // NOTE: V8 calls this when the heap nears its limit. Raising the limit gives the isolate room
+    // to unwind after we terminate it; returning the same limit would abort the whole process.
+    let out_of_memory = Rc::new(Cell::new(false));
+    {
+        let flag = out_of_memory.clone();
+        let handle = runtime.v8_isolate().thread_safe_handle();
+        runtime.add_near_heap_limit_callback(move |current, _initial| {
+            flag.set(true);
+            handle.terminate_execution();
+            current * 2
+        });
+    }
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let guard = watchdog.arm(runtime.v8_isolate().thread_safe_handle(), limits.wall_time, timed_out.clone());
+    // NOTE: termination only interrupts running JavaScript; the tokio timeout also bounds time
+    // spent waiting on ops.
+    let result = tokio::time::timeout(
+        limits.wall_time + std::time::Duration::from_millis(50),
+        execute(&mut runtime, &main, request.code, request.bindings, request.event),
+    )
+    .await;
+    drop(guard);
+
+    let state = runtime.op_state().borrow_mut().take::<RunState>();
+    let (status, error) = match result {
+        Ok(Ok(())) => (RunStatus::Ok, None),
+        _ if out_of_memory.get() => (
+            RunStatus::OutOfMemory,
+            Some(format!("the workflow exceeded the V8 heap limit of {} MiB", limits.heap_bytes / (1024 * 1024))),
+        ),
+        Err(_) => (RunStatus::TimedOut, Some(format!("the workflow exceeded its time limit of {:?}", limits.wall_time))),
+        Ok(Err(_)) if timed_out.load(Ordering::SeqCst) => {
+            (RunStatus::TimedOut, Some(format!("the workflow exceeded its time limit of {:?}", limits.wall_time)))
+        }
+        Ok(Err(message)) => (RunStatus::Failed, Some(message)),
+    };
+    // A denial only counts from a run that completed.
+    let denied = if status == RunStatus::Ok { state.denied } else { None };
+    let claims_set = if status == RunStatus::Ok { state.set } else { Vec::new() };
+    RunOutcome { status, claims_set, denied, logs: state.logs, error, duration: started.elapsed() }
+}
+
+/// Bootstraps the sandbox, evaluates the module, calls its default export with the event.
+async fn execute(
+    runtime: &mut JsRuntime,
+    main: &ModuleSpecifier,
+    code: Arc<str>,
+    bindings: Vec<String>,
+    event: serde_json::Value,
+) -> Result<(), String> {
+    let bindings = serde_json::to_string(&bindings).map_err(|err| err.to_string())?;
+    runtime
+        .execute_script("[claimflow:bootstrap]", format!("{BOOTSTRAP}(Deno.core.ops, {bindings});"))
+        .map_err(|err| describe_js_error(&err))?;
+    let module = runtime.load_main_es_module_from_code(main, code).await.map_err(|err| describe(&err))?;
+    let evaluation = runtime.mod_evaluate(module);
+    runtime.run_event_loop(PollEventLoopOptions::default()).await.map_err(|err| describe(&err))?;
+    evaluation.await.map_err(|err| describe(&err))?;
+    let namespace = runtime.get_module_namespace(module).map_err(|err| describe(&err))?;
+    let (function, argument) = {
+        deno_core::scope!(scope, runtime);
+        let namespace = v8::Local::new(scope, namespace);
+        let key = v8::String::new(scope, "default").ok_or("cannot allocate a string")?;
+        let export = namespace.get(scope, key.into()).ok_or("cannot read the default export")?;
+        let function = v8::Local::<v8::Function>::try_from(export)
+            .map_err(|_| "the workflow's default export is not a function".to_owned())?;
+        let argument = serde_v8::to_v8(scope, &event).map_err(|err| format!("cannot pass the event: {err}"))?;
+        (v8::Global::new(scope, function), v8::Global::new(scope, argument))
+    };
+    let call = runtime.call_with_args(&function, &[argument]);
+    runtime
+        .with_event_loop_promise(call, PollEventLoopOptions::default())
+        .await
+        .map_err(|err| describe(&err))?;
+    Ok(())
+}
+
+fn describe(err: &CoreError) -> String {
+    match err.as_kind() {
+        CoreErrorKind::Js(js) => describe_js_error(js),
+        _ => err.to_string(),
+    }
+}
+
+/// `Uncaught Error: boom (Workflow.ts:12:9)`: the message and where it was thrown, no stack dump.
+fn describe_js_error(err: &deno_core::error::JsError) -> String {
+    let location = err.frames.iter().find(|frame| {
+        frame.file_name.as_deref().is_some_and(|name| name.starts_with("file:///workflow/"))
+    });
+    match location {
+        Some(frame) => format!(
+            "{} ({}:{}:{})",
+            err.exception_message,
+            frame.file_name.as_deref().unwrap_or_default().trim_start_matches("file:///workflow/"),
+            frame.line_number.unwrap_or_default(),
+            frame.column_number.unwrap_or_default()
+        ),
+        None => err.exception_message.clone(),
+    }
+}
