@@ -6,6 +6,6 @@ async fn main() -> anyhow::Result<()> {
     let config = auth_service::Config::from_env()?;
     let shutdown = claimflow_platform::shutdown::on_signal();
     let result = auth_service::run(config, shutdown).await.context("auth-service failed");
-    telemetry.shutdown();
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
     result
 }

@@ -6,6 +6,6 @@ async fn main() -> anyhow::Result<()> {
     let config = signer::Config::from_env()?;
     let shutdown = claimflow_platform::shutdown::on_signal();
     let result = signer::run(config, shutdown).await.context("signer failed");
-    telemetry.shutdown();
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
     result
 }

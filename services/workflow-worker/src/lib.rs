@@ -1,1 +1,198 @@
-pub fn x(){}
+//! workflow-worker: one member of the pool that runs deployed workflows.
+//!
+//! It queue-subscribes to `{prefix}workflows.v1.*` in the `workflow-workers` group, fetches a
+//! deployment's code by content hash (cached, verified), runs it in the sandbox with the bindings
+//! the deployment declared, and replies with claim patches and a run report. It runs untrusted
+//! code, so it holds no secrets and nothing it says is trusted: the signer re-checks every patch.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use claimflow_contracts::{
+    queue_groups,
+    workflow::{
+        all_workflow_subjects, ClaimPatch, Denial, RunReport, RunStatus, TokenGenerationEvent, WorkflowCodeRequest,
+        WorkflowOutcome,
+    },
+    Reply, ServiceError, ServiceErrorCode, TokenKind,
+};
+use claimflow_platform::{
+    config::{self, CommonConfig, ConfigError},
+    nats::{self, ServeOptions},
+};
+use claimflow_workflow_runtime::{Engine, Limits, RunRequest};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// `CLAIMFLOW_WORKER_THREADS` (default: the number of CPUs): runs at once.
+    pub threads: usize,
+    /// `CLAIMFLOW_WORKFLOW_HEAP_MB` (default 64).
+    pub heap_bytes: usize,
+    /// `CLAIMFLOW_MAX_CLAIMS_BYTES` (default 16384).
+    pub max_claims_bytes: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let heap_mb: usize = config::parse_or("CLAIMFLOW_WORKFLOW_HEAP_MB", 64)?;
+        if !(8..=4096).contains(&heap_mb) {
+            return Err(ConfigError::new("CLAIMFLOW_WORKFLOW_HEAP_MB", "must be between 8 and 4096"));
+        }
+        Ok(Config {
+            common: CommonConfig::from_env()?,
+            threads: config::parse_or("CLAIMFLOW_WORKER_THREADS", cpus)?,
+            heap_bytes: heap_mb * 1024 * 1024,
+            max_claims_bytes: config::parse_or("CLAIMFLOW_MAX_CLAIMS_BYTES", 16 * 1024)?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Nats(#[from] nats::ConnectError),
+    #[error("cannot subscribe: {0}")]
+    Subscribe(#[from] async_nats::SubscribeError),
+}
+
+/// Serves token-generation events until `shutdown`, then finishes in-flight runs and drains.
+/// `engine` must have been started on the main thread (see [`Engine::start`]).
+pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) -> Result<(), Error> {
+    let client = nats::connect(&config.common.nats_url, "workflow-worker").await?;
+    let worker = Arc::new(Worker {
+        engine: engine.clone(),
+        client: client.clone(),
+        prefix: config.common.subject_prefix.clone(),
+        heap_bytes: config.heap_bytes,
+        max_claims_bytes: config.max_claims_bytes,
+        code: Mutex::default(),
+    });
+    tracing::info!(threads = engine.threads(), "workflow-worker ready");
+    nats::serve(
+        client.clone(),
+        ServeOptions {
+            subject: all_workflow_subjects(&config.common.subject_prefix),
+            queue_group: queue_groups::WORKFLOW_WORKERS.to_owned(),
+            // NOTE: one message per free isolate thread: a busy worker leaves work to idle ones.
+            concurrency: engine.threads(),
+        },
+        shutdown,
+        move |event: TokenGenerationEvent| {
+            let worker = worker.clone();
+            async move { worker.handle(event).await }
+        },
+    )
+    .await?;
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
+    Ok(())
+}
+
+struct Worker {
+    engine: Engine,
+    client: async_nats::Client,
+    prefix: String,
+    heap_bytes: usize,
+    max_claims_bytes: usize,
+    /// Transpiled code by content hash. Content-addressed, so entries never go stale.
+    code: Mutex<HashMap<String, Arc<str>>>,
+}
+
+/// Cached code is bounded; workflows are few, so clearing on overflow is enough.
+const MAX_CACHED_CODE: usize = 256;
+
+impl Worker {
+    #[tracing::instrument(
+        name = "workflow.run",
+        skip_all,
+        fields(
+            otel.name = %format!("run workflow {}", event.workflow.workflow_id),
+            workflow.id = %event.workflow.workflow_id,
+            workflow.version = event.workflow.version,
+            workflow.trigger = event.trigger.as_str(),
+            event_id = %event.event_id,
+            workflow.status = tracing::field::Empty,
+            workflow.duration_us = tracing::field::Empty,
+        )
+    )]
+    async fn handle(&self, event: TokenGenerationEvent) -> Reply<WorkflowOutcome> {
+        let workflow = event.workflow.clone();
+        let code = self.code(&workflow.code_hash).await?;
+        let mut base_claims = vec![(event.access_token_kind, event.base_claims.access.clone())];
+        if let Some(id) = &event.base_claims.id {
+            base_claims.push((TokenKind::Id, id.clone()));
+        }
+        let request = RunRequest {
+            code,
+            source_name: format!("{}.js", workflow.workflow_id),
+            bindings: workflow.bindings.clone(),
+            event: serde_json::to_value(&event.event)
+                .map_err(|err| ServiceError::new(ServiceErrorCode::BadRequest, err.to_string()))?,
+            base_claims,
+            limits: Limits {
+                wall_time: Duration::from_millis(workflow.timeout_ms.clamp(10, 60_000)),
+                heap_bytes: self.heap_bytes,
+                max_claims_bytes: self.max_claims_bytes,
+                ..Limits::default()
+            },
+        };
+        let outcome = self
+            .engine
+            .run(request)
+            .await
+            .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, err.to_string()))?;
+        let span = tracing::Span::current();
+        span.record("workflow.status", outcome.status.as_str());
+        span.record("workflow.duration_us", outcome.duration.as_micros() as u64);
+        if outcome.status != RunStatus::Ok {
+            tracing::warn!(status = outcome.status.as_str(), error = outcome.error.as_deref().unwrap_or_default(), "workflow run did not complete");
+        }
+        let patches = outcome
+            .claims_set
+            .into_iter()
+            .map(|(token, set)| ClaimPatch { workflow_id: workflow.workflow_id.clone(), version: workflow.version, token, set })
+            .collect();
+        Ok(WorkflowOutcome {
+            patches,
+            denied: outcome.denied.map(|reason| Denial { workflow_id: workflow.workflow_id.clone(), reason }),
+            runs: vec![RunReport {
+                workflow_id: workflow.workflow_id.clone(),
+                deployment_id: workflow.deployment_id.clone(),
+                version: workflow.version,
+                status: outcome.status,
+                duration_us: outcome.duration.as_micros() as u64,
+                logs: outcome.logs,
+                error: outcome.error,
+            }],
+        })
+    }
+
+    /// The deployment's code: from the cache, or fetched from auth-service and verified against
+    /// its hash.
+    async fn code(&self, code_hash: &str) -> Result<Arc<str>, ServiceError> {
+        if let Some(code) = self.code.lock().expect("code cache poisoned").get(code_hash) {
+            return Ok(code.clone());
+        }
+        let request = WorkflowCodeRequest { code_hash: code_hash.to_owned() };
+        let fetched = nats::request(&self.client, &self.prefix, &request, Duration::from_secs(2))
+            .await
+            .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, format!("cannot fetch workflow code: {err}")))?;
+        let actual = hex::encode(Sha256::digest(fetched.code.as_bytes()));
+        if actual != code_hash {
+            return Err(ServiceError::new(ServiceErrorCode::Internal, format!("workflow code for {code_hash} has hash {actual}")));
+        }
+        let code: Arc<str> = fetched.code.into();
+        let mut cache = self.code.lock().expect("code cache poisoned");
+        if cache.len() >= MAX_CACHED_CODE {
+            cache.clear();
+        }
+        cache.insert(code_hash.to_owned(), code.clone());
+        Ok(code)
+    }
+}

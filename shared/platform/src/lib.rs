@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod nats;
+pub mod nats_server;
 pub mod shutdown;
 pub mod telemetry;
 

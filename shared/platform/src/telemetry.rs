@@ -80,7 +80,7 @@ fn install(service_name: &str, provider: SdkTracerProvider) -> Result<TelemetryG
     let tracer = provider.tracer(service_name.to_owned());
     let filter = config::var("CLAIMFLOW_LOG")
         .or_else(|| config::var("RUST_LOG"))
-        .unwrap_or_else(|| "info,sqlx=warn,sea_orm=warn".to_owned());
+        .unwrap_or_else(|| "info,sqlx=warn,sea_orm=warn,async_nats=warn".to_owned());
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = config::var("CLAIMFLOW_LOG_FORMAT").is_some_and(|format| format == "json");
     let fmt = if json {

@@ -1,0 +1,71 @@
+//! `claimflow deploy <dir>`: finds the workflows of a Kinde-style project and deploys them in one
+//! all-or-nothing request.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use crate::management::{Connection, ManagementClient};
+
+#[derive(clap::Args, Debug)]
+pub struct DeployArgs {
+    /// The project directory (holding kinde.json or kindeSrc/).
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub connection: Connection,
+    /// Print the server's answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
+    let files = collect_workflows(&args.dir)?;
+    let client = ManagementClient::connect(&args.connection).await?;
+    let bundle: Vec<Value> = files.iter().map(|(path, content)| json!({ "path": path, "content": content })).collect();
+    let answer = client.post("workflows/deployments", &json!({ "files": bundle })).await.context("deploy failed")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    println!("{:<24} {:>7}  {:<24} SOURCE", "WORKFLOW", "VERSION", "TRIGGER");
+    for deployment in answer.get("deployments").and_then(Value::as_array).into_iter().flatten() {
+        let field = |name: &str| deployment.get(name).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+        println!("{:<24} {:>7}  {:<24} {}", field("workflow_id"), field("version"), field("trigger"), field("source_path"));
+    }
+    Ok(())
+}
+
+/// `(path relative to dir, content)` for every `*workflow.ts|js` under
+/// `<rootDir>/environment/workflows`, where rootDir comes from `kinde.json` (default `kindeSrc`).
+pub fn collect_workflows(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    if !dir.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    let root = match std::fs::read_to_string(dir.join("kinde.json")) {
+        Ok(text) => {
+            let config: Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", dir.join("kinde.json").display()))?;
+            config.get("rootDir").and_then(Value::as_str).unwrap_or("kindeSrc").to_owned()
+        }
+        Err(_) => "kindeSrc".to_owned(),
+    };
+    let workflows_dir = dir.join(&root).join("environment").join("workflows");
+    if !workflows_dir.is_dir() {
+        bail!("{} does not exist: a project keeps its workflows in <rootDir>/environment/workflows/<name>/Workflow.ts", workflows_dir.display());
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(&workflows_dir).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot read {}", workflows_dir.display()))?;
+        let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
+        if !entry.file_type().is_file() || !(name.ends_with("workflow.ts") || name.ends_with("workflow.js")) {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let content = std::fs::read_to_string(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
+        files.push((relative.to_string_lossy().replace('\\', "/"), content));
+    }
+    if files.is_empty() {
+        bail!("no Workflow.ts or Workflow.js under {}", workflows_dir.display());
+    }
+    Ok(files)
+}

@@ -1,0 +1,128 @@
+//! `claimflow dev`: the whole system on one machine. auth-service, signer and one
+//! workflow-worker run as tasks of this process; NATS is a `nats-server` child process (or
+//! `NATS_URL`); storage is a SQLite file in the data directory (or `DATABASE_URL`).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use claimflow_platform::{config::CommonConfig, nats_server::NatsServer};
+use claimflow_workflow_runtime::Engine;
+use tokio::task::JoinSet;
+
+#[derive(clap::Args, Debug)]
+pub struct DevArgs {
+    /// Workflow runs at once in the worker (default: the number of CPUs).
+    #[arg(long, env = "CLAIMFLOW_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
+}
+
+pub fn run(args: DevArgs) -> anyhow::Result<()> {
+    let mut worker_config = workflow_worker::Config::from_env()?;
+    if let Some(threads) = args.worker_threads {
+        worker_config.threads = threads;
+    }
+    // NOTE: V8's platform must be initialized on the main thread before any isolate thread.
+    let engine = Engine::start(worker_config.threads).context("cannot start the workflow engine")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let telemetry = claimflow_platform::telemetry::init("claimflow-dev")?;
+        let result = serve(worker_config, engine).await;
+        tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+        result
+    })
+}
+
+async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> anyhow::Result<()> {
+    let shutdown = claimflow_platform::shutdown::on_signal();
+    let common = CommonConfig::from_env()?;
+    common.ensure_data_dir()?;
+    let (nats_server, nats_url) = match claimflow_platform::config::var("NATS_URL") {
+        Some(url) => (None, url),
+        None => {
+            let store = common.data_dir.join("nats");
+            std::fs::create_dir_all(&store).with_context(|| format!("cannot create {}", store.display()))?;
+            let server = NatsServer::start(&store).await?;
+            let url = server.url();
+            (Some(server), url)
+        }
+    };
+    let mut auth_config = auth_service::Config::from_env()?;
+    let mut signer_config = signer::Config::from_env()?;
+    auth_config.common.nats_url = nats_url.clone();
+    signer_config.common.nats_url = nats_url.clone();
+    worker_config.common.nats_url = nats_url.clone();
+    let listener = tokio::net::TcpListener::bind(auth_config.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (set CLAIMFLOW_HTTP_ADDR to another address)", auth_config.http_addr))?;
+
+    let issuer = auth_config.issuer.clone();
+    let admin = auth_config.admin.clone();
+    let database = claimflow_storage::redact_password(&auth_config.common.database_url);
+    let mut services = JoinSet::new();
+    {
+        let shutdown = shutdown.clone();
+        services.spawn(async move { signer::run(signer_config, shutdown).await.context("signer") });
+    }
+    {
+        let shutdown = shutdown.clone();
+        services.spawn(async move { workflow_worker::run(worker_config, engine, shutdown).await.context("workflow-worker") });
+    }
+    {
+        let shutdown = shutdown.clone();
+        services.spawn(async move { auth_service::run_with_listener(auth_config, listener, shutdown).await.context("auth-service") });
+    }
+    wait_until_ready(&issuer).await;
+    println!(
+        "\nclaimflow is running\n\
+         \n  issuer         {issuer}\
+         \n  admin client   {}\
+         \n  admin secret   {}\
+         \n  nats           {nats_url}{}\
+         \n  database       {database}\
+         \n\nUse the admin credentials with the CLI:\
+         \n  export CLAIMFLOW_ISSUER={issuer} CLAIMFLOW_CLIENT_ID={} CLAIMFLOW_CLIENT_SECRET={}\
+         \n  claimflow deploy examples/m2m-hello\n\nPress Ctrl-C to stop.",
+        admin.client_id,
+        admin.client_secret,
+        if nats_server.is_some() { " (child process)" } else { "" },
+        admin.client_id,
+        admin.client_secret,
+    );
+
+    // NOTE: if one service stops (an error, or the signal), stop the others and wait for their
+    // drain, so in-flight requests are answered before the broker goes away.
+    let mut first_error = None;
+    while let Some(joined) = services.join_next().await {
+        shutdown.cancel();
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                eprintln!("error: {err:#}");
+                first_error.get_or_insert(err);
+            }
+            Err(err) => {
+                first_error.get_or_insert(anyhow::anyhow!("a service task failed: {err}"));
+            }
+        }
+    }
+    if let Some(server) = nats_server {
+        server.kill().await;
+    }
+    match first_error {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+async fn wait_until_ready(issuer: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if let Ok(response) = client.get(format!("{issuer}/readyz")).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("warning: {issuer}/readyz did not report ready within 10 s");
+}

@@ -1,0 +1,95 @@
+//! A `nats-server` child process for `claimflow dev` and tests: on a free loopback port, with
+//! JetStream in its own directory, killed when dropped.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use tokio::process::{Child, Command};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NatsServerError {
+    #[error(
+        "nats-server was not found on PATH. Install it (Debian/Ubuntu: `apt-get install nats-server`; \
+         macOS: `brew install nats-server`; others: the release binaries of nats-io/nats-server), \
+         or set NATS_URL to a running NATS server"
+    )]
+    NotInstalled,
+    #[error("cannot start {binary}: {source}")]
+    Spawn {
+        binary: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot find a free port: {0}")]
+    Port(#[source] std::io::Error),
+    #[error("nats-server did not accept connections on port {port} within {waited:?}")]
+    NotReady { port: u16, waited: Duration },
+}
+
+pub struct NatsServer {
+    child: Child,
+    port: u16,
+}
+
+impl NatsServer {
+    /// Finds `nats-server` on PATH (and the usual system directories).
+    pub fn find_binary() -> Option<PathBuf> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .chain(["/usr/sbin", "/usr/local/bin", "/usr/bin"].map(PathBuf::from))
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    }
+
+    /// Starts a server on a free port, storing JetStream data under `store_dir`.
+    pub async fn start(store_dir: &Path) -> Result<NatsServer, NatsServerError> {
+        let port = free_port().map_err(NatsServerError::Port)?;
+        Self::start_on(store_dir, port).await
+    }
+
+    /// Starts a server on `port` (used to restart a broker on the same address).
+    pub async fn start_on(store_dir: &Path, port: u16) -> Result<NatsServer, NatsServerError> {
+        let binary = Self::find_binary().ok_or(NatsServerError::NotInstalled)?;
+        let child = Command::new(&binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| NatsServerError::Spawn { binary, source })?;
+        let server = NatsServer { child, port };
+        let started = Instant::now();
+        let limit = Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if started.elapsed() > limit {
+                return Err(NatsServerError::NotReady { port, waited: limit });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server at once (tests use this to take the broker away).
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
