@@ -1,1 +1,10 @@
+//! End-to-end: every test starts its own stack (nats-server child, database, auth-service,
+//! signer, workflow-worker) and checks what a user of claimflow would see.
 
+mod broker;
+mod client_authentication;
+mod deploy;
+mod m2m_token;
+mod management_api;
+mod trace;
+mod workflow_policy;

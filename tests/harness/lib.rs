@@ -1,1 +1,319 @@
+//! The end-to-end test harness: a whole claimflow stack per test, in-process, against a real
+//! `nats-server` child process, a real database (a SQLite file, or a fresh PostgreSQL database
+//! when `DATABASE_URL` is set) and real V8. Each stack has its own broker, database, data
+//! directory and subject prefix, so tests run in parallel and may kill their broker.
 
+use std::{sync::OnceLock, time::Duration};
+
+use anyhow::{bail, Context};
+use auth_service::AdminCredentials;
+use claimflow_platform::{
+    config::{normalise_prefix, CommonConfig},
+    nats_server::NatsServer,
+};
+use claimflow_workflow_runtime::Engine;
+use opentelemetry_sdk::trace::InMemorySpanExporter;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+/// One workflow engine per test process (V8's platform is per process).
+pub fn engine() -> Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::start(2).expect("the workflow engine starts")).clone()
+}
+
+/// Spans of every stack in this process, exported as they end.
+pub fn spans() -> &'static InMemorySpanExporter {
+    static EXPORTER: OnceLock<InMemorySpanExporter> = OnceLock::new();
+    EXPORTER.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let guard = claimflow_platform::telemetry::init_with_exporter("claimflow-e2e", exporter.clone())
+            .expect("telemetry installs once");
+        // NOTE: the provider must outlive every test; the process exit ends it.
+        std::mem::forget(guard);
+        exporter
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub workflow_timeout: Duration,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions { workflow_timeout: Duration::from_secs(5) }
+    }
+}
+
+pub struct Stack {
+    pub issuer: String,
+    pub admin: AdminCredentials,
+    pub http: reqwest::Client,
+    pub nats: Option<NatsServer>,
+    pub database_url: String,
+    pub prefix: String,
+    shutdown: CancellationToken,
+    services: tokio::task::JoinSet<anyhow::Result<()>>,
+    /// `(server URL, database)` to drop when the stack goes.
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Stack::start_with(StackOptions::default()).await
+    }
+
+    pub async fn start_with(options: StackOptions) -> Stack {
+        spans();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let nats_store = dir.path().join("nats");
+        std::fs::create_dir_all(&nats_store).expect("nats store dir");
+        let nats = NatsServer::start(&nats_store).await.expect("nats-server starts (is it installed?)");
+        let (database_url, postgres) = test_database(dir.path()).await;
+        let prefix = normalise_prefix(&format!("t{}", hex::encode(rand::random::<[u8; 4]>()))).expect("prefix");
+        let common = CommonConfig {
+            data_dir: dir.path().to_owned(),
+            database_url: database_url.clone(),
+            nats_url: nats.url(),
+            subject_prefix: prefix.clone(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let http_addr = listener.local_addr().expect("local addr");
+        let issuer = format!("http://{http_addr}");
+        let admin = AdminCredentials {
+            client_id: hex::encode(rand::random::<[u8; 16]>()),
+            client_secret: hex::encode(rand::random::<[u8; 32]>()),
+        };
+        let auth_config = auth_service::Config {
+            common: common.clone(),
+            http_addr,
+            issuer: issuer.clone(),
+            admin: admin.clone(),
+            m2m_token_lifetime: Duration::from_secs(3600),
+            workflow_timeout: options.workflow_timeout,
+            signer_timeout: Duration::from_secs(5),
+        };
+        let signer_config = signer::Config {
+            common: common.clone(),
+            key_dir: dir.path().join("signing-keys"),
+            concurrency: 8,
+            max_patch_bytes: 16 * 1024,
+        };
+        let worker_config = workflow_worker::Config {
+            common,
+            threads: 2,
+            heap_bytes: 64 * 1024 * 1024,
+            max_claims_bytes: 16 * 1024,
+        };
+        let shutdown = CancellationToken::new();
+        let mut services = tokio::task::JoinSet::new();
+        // auth-service first: it owns the schema the signer reads.
+        let token = shutdown.clone();
+        services.spawn(async move { Ok(auth_service::run_with_listener(auth_config, listener, token).await?) });
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
+        wait_for(&http, &format!("{issuer}/readyz")).await;
+        let token = shutdown.clone();
+        services.spawn(async move { Ok(signer::run(signer_config, token).await?) });
+        let token = shutdown.clone();
+        let engine = engine();
+        services.spawn(async move { Ok(workflow_worker::run(worker_config, engine, token).await?) });
+        let stack = Stack { issuer, admin, http, nats: Some(nats), database_url, prefix, shutdown, services, postgres, _dir: dir };
+        // Ready when the signer publishes keys.
+        for _ in 0..200 {
+            if let Ok(response) = stack.http.get(stack.url("/.well-known/jwks.json")).send().await {
+                if response.status().is_success() {
+                    return stack;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the signer did not publish keys within 5 s");
+    }
+
+    /// Stops every service and waits for them (drains NATS).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        while let Some(joined) = self.services.join_next().await {
+            joined??;
+        }
+        Ok(())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// POSTs a token request form.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(self.url("/oauth2/token")).form(form).send().await.expect("token endpoint answers")
+    }
+
+    /// A client_credentials token, or the error body.
+    pub async fn m2m_token(&self, client_id: &str, client_secret: &str, audience: &str) -> Result<Value, (u16, Value)> {
+        let response = self
+            .token_request(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+                ("audience", audience),
+            ])
+            .await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("token endpoint answers JSON");
+        if status == 200 {
+            Ok(body)
+        } else {
+            Err((status, body))
+        }
+    }
+
+    pub async fn management_token(&self) -> String {
+        let audience = format!("{}/api", self.issuer);
+        let body = self
+            .m2m_token(&self.admin.client_id, &self.admin.client_secret, &audience)
+            .await
+            .expect("the admin gets a management token");
+        body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Calls the management API as the admin; returns status and JSON body.
+    pub async fn management(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let token = self.management_token().await;
+        let mut request = self.http.request(method, self.url(&format!("/api/v1/{path}"))).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("management API answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates an API and an M2M application authorized for it: `(client_id, client_secret)`.
+    pub async fn m2m_client_for(&self, audience: &str) -> (String, String) {
+        let (status, api) =
+            self.management(reqwest::Method::POST, "apis", Some(json!({ "name": audience, "audience": audience }))).await;
+        assert_eq!(status, 200, "create API: {api}");
+        let api_id = api["api"]["id"].as_str().expect("api id").to_owned();
+        let (status, app) = self
+            .management(reqwest::Method::POST, "applications", Some(json!({ "name": "backend", "type": "m2m" })))
+            .await;
+        assert_eq!(status, 200, "create application: {app}");
+        let client_id = app["application"]["client_id"].as_str().expect("client_id").to_owned();
+        let client_secret = app["application"]["client_secret"].as_str().expect("client_secret").to_owned();
+        let (status, body) = self
+            .management(
+                reqwest::Method::PATCH,
+                &format!("apis/{api_id}/applications"),
+                Some(json!({ "applications": [{ "id": client_id }] })),
+            )
+            .await;
+        assert_eq!(status, 200, "authorize application: {body}");
+        (client_id, client_secret)
+    }
+
+    /// Deploys workflow files `(path, content)`; returns status and body.
+    pub async fn deploy(&self, files: &[(&str, &str)]) -> (u16, Value) {
+        let files: Vec<Value> = files.iter().map(|(path, content)| json!({ "path": path, "content": content })).collect();
+        self.management(reqwest::Method::POST, "workflows/deployments", Some(json!({ "files": files }))).await
+    }
+
+    /// Verifies a JWT against the published JWKS like any relying party would.
+    pub async fn verify(&self, token: &str, audience: &str) -> anyhow::Result<Value> {
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            self.http.get(self.url("/.well-known/jwks.json")).send().await?.json().await?;
+        let header = jsonwebtoken::decode_header(token)?;
+        if header.alg != jsonwebtoken::Algorithm::RS256 {
+            bail!("token is signed with {:?}, not RS256", header.alg);
+        }
+        let kid = header.kid.context("token has no kid")?;
+        let jwk = jwks.find(&kid).with_context(|| format!("kid {kid} is not in the JWKS"))?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk)?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[self.issuer.as_str()]);
+        Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
+    }
+
+    /// The recorded workflow runs, newest first.
+    pub async fn runs(&self) -> Vec<Value> {
+        let (status, body) = self.management(reqwest::Method::GET, "workflows/runs", None).await;
+        assert_eq!(status, 200, "list runs: {body}");
+        body["runs"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some((server_url, name)) = self.postgres.take() {
+            // NOTE: Drop cannot await; a short-lived thread with its own runtime drops the test
+            // database (FORCE ends the connections of services still shutting down).
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                runtime.block_on(async {
+                    use sea_orm::ConnectionTrait;
+                    let admin = sea_orm::Database::connect(&server_url).await.ok()?;
+                    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                    admin.close().await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+async fn wait_for(http: &reqwest::Client, url: &str) {
+    for _ in 0..400 {
+        if let Ok(response) = http.get(url).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{url} did not become ready within 10 s");
+}
+
+/// A SQLite file in the test's directory, or a fresh database on the PostgreSQL server named by
+/// `DATABASE_URL`.
+async fn test_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
+    match claimflow_platform::config::var("DATABASE_URL") {
+        Some(url) if url.starts_with("postgres") => {
+            let (database_url, name) = fresh_postgres_database(&url).await.expect("a fresh PostgreSQL database");
+            (database_url, Some((url, name)))
+        }
+        _ => (claimflow_storage::sqlite_url(&dir.join("claimflow.sqlite")), None),
+    }
+}
+
+async fn fresh_postgres_database(server_url: &str) -> anyhow::Result<(String, String)> {
+    use sea_orm::{ConnectionTrait, Database};
+    let name = format!("claimflow_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let admin = Database::connect(server_url).await.with_context(|| format!("DATABASE_URL {server_url}"))?;
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+    admin.close().await?;
+    let mut url = url::Url::parse(server_url)?;
+    url.set_path(&format!("/{name}"));
+    Ok((url.to_string(), name))
+}
+
+/// A `Workflow.ts` for the M2M trigger with the given settings extras and body.
+pub fn m2m_workflow(id: &str, settings_extra: &str, bindings: &str, body: &str) -> String {
+    format!(
+        r#"import {{ WorkflowSettings, WorkflowTrigger, m2mTokenClaims }} from "@kinde/infrastructure";
+
+export const workflowSettings: WorkflowSettings = {{
+  id: "{id}",
+  trigger: WorkflowTrigger.M2MTokenGeneration,
+  {settings_extra}
+  bindings: {{ {bindings} }},
+}};
+
+export default async function handle(event: any): Promise<void> {{
+{body}
+}}
+"#
+    )
+}

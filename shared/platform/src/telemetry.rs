@@ -52,7 +52,15 @@ pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
             .map_err(|err| TelemetryError::Exporter(err.to_string()))?;
         builder = builder.with_batch_exporter(exporter);
     }
-    install(service_name, builder.build())
+    install(service_name, builder.build(), LogOutput::Stderr)
+}
+
+/// Where log lines go: stderr for services, the test harness's captured output for tests
+/// (shown only for failing tests).
+#[derive(Clone, Copy, PartialEq)]
+enum LogOutput {
+    Stderr,
+    Test,
 }
 
 /// Installs tracing with a given exporter whose spans are exported as they end (tests).
@@ -64,7 +72,7 @@ where
         .with_resource(resource(service_name))
         .with_simple_exporter(exporter)
         .build();
-    install(service_name, provider)
+    install(service_name, provider, LogOutput::Test)
 }
 
 /// Spans exported: ours at info and above, none of the libraries' internals.
@@ -74,7 +82,7 @@ fn resource(service_name: &str) -> Resource {
     Resource::builder().with_service_name(service_name.to_owned()).build()
 }
 
-fn install(service_name: &str, provider: SdkTracerProvider) -> Result<TelemetryGuard, TelemetryError> {
+fn install(service_name: &str, provider: SdkTracerProvider, output: LogOutput) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     opentelemetry::global::set_tracer_provider(provider.clone());
     let tracer = provider.tracer(service_name.to_owned());
@@ -83,7 +91,9 @@ fn install(service_name: &str, provider: SdkTracerProvider) -> Result<TelemetryG
         .unwrap_or_else(|| "info,sqlx=warn,sea_orm=warn,async_nats=warn".to_owned());
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = config::var("CLAIMFLOW_LOG_FORMAT").is_some_and(|format| format == "json");
-    let fmt = if json {
+    let fmt = if output == LogOutput::Test {
+        tracing_subscriber::fmt::layer().compact().with_test_writer().boxed()
+    } else if json {
         tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
