@@ -75,18 +75,18 @@ async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> an
     println!(
         "\nclaimflow is running\n\
          \n  issuer         {issuer}\
-         \n  admin client   {}\
-         \n  admin secret   {}\
-         \n  nats           {nats_url}{}\
+         \n  admin client   {id}\
+         \n  admin secret   {secret}\
+         \n  nats           {nats_url}{child}\
          \n  database       {database}\
-         \n\nUse the admin credentials with the CLI:\
-         \n  export CLAIMFLOW_ISSUER={issuer} CLAIMFLOW_CLIENT_ID={} CLAIMFLOW_CLIENT_SECRET={}\
-         \n  claimflow deploy examples/m2m-hello\n\nPress Ctrl-C to stop.",
-        admin.client_id,
-        admin.client_secret,
-        if nats_server.is_some() { " (child process)" } else { "" },
-        admin.client_id,
-        admin.client_secret,
+         \n\nA management token:\
+         \n  curl -d grant_type=client_credentials -d client_id={id} -d client_secret={secret} -d audience={issuer}/api {issuer}/oauth2/token\
+         \n\nThe M2M tour (API, application, workflow, token with a custom claim):\
+         \n  examples/m2m-hello/try.sh\
+         \n\nPress Ctrl-C to stop.",
+        id = admin.client_id,
+        secret = admin.client_secret,
+        child = if nats_server.is_some() { " (child process)" } else { "" },
     );
 
     // NOTE: if one service stops (an error, or the signal), stop the others and wait for their
@@ -114,15 +114,23 @@ async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> an
     }
 }
 
+/// Ready when auth-service is ready and the signer publishes its keys (on first start the
+/// signer generates an RSA key, which takes a moment).
 async fn wait_until_ready(issuer: &str) {
     let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if let Ok(response) = client.get(format!("{issuer}/readyz")).send().await {
-            if response.status().is_success() {
-                return;
+    for path in ["/readyz", "/.well-known/jwks.json"] {
+        let mut ready = false;
+        for _ in 0..300 {
+            if let Ok(response) = client.get(format!("{issuer}{path}")).send().await {
+                if response.status().is_success() {
+                    ready = true;
+                    break;
+                }
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !ready {
+            eprintln!("warning: {issuer}{path} did not answer within 30 s");
+        }
     }
-    eprintln!("warning: {issuer}/readyz did not report ready within 10 s");
 }

@@ -1,0 +1,230 @@
+//! The README's path with the real `claimflow` binary: `claimflow dev` starts the stack,
+//! `claimflow deploy` deploys the example, a token carries the workflow's claim, and the spans
+//! reach an OTLP/HTTP receiver.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+const CLAIMFLOW: &str = env!("CARGO_BIN_EXE_claimflow");
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Collects the JSON bodies posted to `/v1/traces`.
+async fn otlp_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                if let Ok(value) = serde_json::from_slice::<Value>(&body) {
+                    sink.lock().unwrap().push(value);
+                }
+                axum::Json(json!({}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+struct Dev {
+    child: Child,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_stack_deploys_the_example_and_issues_a_traced_token() {
+    let data = tempfile::tempdir().unwrap();
+    let (otlp, received) = otlp_receiver().await;
+    let addr = format!("127.0.0.1:{}", free_port());
+    let issuer = format!("http://{addr}");
+    let mut child = Command::new(CLAIMFLOW)
+        .arg("dev")
+        .env("CLAIMFLOW_DATA_DIR", data.path())
+        .env("CLAIMFLOW_HTTP_ADDR", &addr)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env_remove("NATS_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("CLAIMFLOW_ADMIN_CLIENT_ID")
+        .env_remove("CLAIMFLOW_ADMIN_CLIENT_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("claimflow dev starts");
+    let stdout = child.stdout.take().unwrap();
+    let dev = Dev { child };
+    let banner = tokio::task::spawn_blocking(move || {
+        let mut banner = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.contains("Press Ctrl-C") {
+                break;
+            }
+        }
+        banner
+    })
+    .await
+    .unwrap();
+    assert!(banner.contains(&format!("issuer         {issuer}")), "{banner}");
+
+    let credentials: Value =
+        serde_json::from_slice(&std::fs::read(data.path().join("admin-credentials.json")).unwrap()).unwrap();
+    let admin_id = credentials["client_id"].as_str().unwrap().to_owned();
+    let admin_secret = credentials["client_secret"].as_str().unwrap().to_owned();
+    assert!(banner.contains(&admin_id) && banner.contains(&admin_secret), "the banner shows the admin credentials");
+
+    let deploy = |dir: std::path::PathBuf| {
+        Command::new(CLAIMFLOW)
+            .arg("deploy")
+            .arg(dir)
+            .env("CLAIMFLOW_ISSUER", &issuer)
+            .env("CLAIMFLOW_CLIENT_ID", &admin_id)
+            .env("CLAIMFLOW_CLIENT_SECRET", &admin_secret)
+            .output()
+            .unwrap()
+    };
+    let output = deploy(repo_root().join("examples/m2m-hello"));
+    assert!(output.status.success(), "deploy failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("m2mHello"));
+
+    // A broken project is refused with the file and line, and exits non-zero.
+    let broken = tempfile::tempdir().unwrap();
+    let workflow_dir = broken.path().join("kindeSrc/environment/workflows/broken");
+    std::fs::create_dir_all(&workflow_dir).unwrap();
+    std::fs::write(workflow_dir.join("Workflow.ts"), "export const workflowSettings = {\n  id: 'x',\n  trigger: 'nope',\n};\nexport default async function () {}\n").unwrap();
+    let output = deploy(broken.path().to_owned());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("kindeSrc/environment/workflows/broken/Workflow.ts:1:"), "{stderr}");
+    assert!(stderr.contains("\"nope\""), "{stderr}");
+
+    // The M2M path with plain HTTP, as try.sh does.
+    let http = reqwest::Client::new();
+    let token = |form: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        let issuer = issuer.clone();
+        async move {
+            let response = http.post(format!("{issuer}/oauth2/token")).form(&form).send().await.unwrap();
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let management = token(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", admin_id.clone()),
+        ("client_secret", admin_secret.clone()),
+        ("audience", format!("{issuer}/api")),
+    ])
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = |path: &str, body: Value| {
+        http.post(format!("{issuer}/api/v1/{path}")).bearer_auth(&management).json(&body).send()
+    };
+    let api: Value = call("apis", json!({"name": "Acme", "audience": "acme"})).await.unwrap().json().await.unwrap();
+    let app: Value = call("applications", json!({"name": "svc", "type": "m2m"})).await.unwrap().json().await.unwrap();
+    let client_id = app["application"]["client_id"].as_str().unwrap().to_owned();
+    let client_secret = app["application"]["client_secret"].as_str().unwrap().to_owned();
+    let authorized = http
+        .patch(format!("{issuer}/api/v1/apis/{}/applications", api["api"]["id"].as_str().unwrap()))
+        .bearer_auth(&management)
+        .json(&json!({"applications": [{"id": client_id}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorized.status(), 200);
+
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response: Value = http
+        .post(format!("{issuer}/oauth2/token"))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", client_secret.as_str()),
+            ("audience", "acme"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access_token = response["access_token"].as_str().expect("a token");
+    let payload = access_token.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["hello"], "world");
+    assert_eq!(claims["applicationId"], client_id);
+
+    // The spans of that request reach the OTLP receiver.
+    let wanted = ["POST /oauth2/token", "run workflow m2mHello", "signer.issue"];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut names: Vec<String> = Vec::new();
+    while Instant::now() < deadline {
+        names = span_names(&received.lock().unwrap(), trace_id);
+        if wanted.iter().all(|w| names.iter().any(|n| n == w)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for w in wanted {
+        assert!(names.iter().any(|n| n == w), "span {w:?} not exported for the trace: {names:?}");
+    }
+
+    // SIGTERM stops the stack gracefully.
+    let mut dev = dev;
+    let status = Command::new("kill").arg("-TERM").arg(dev.child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = dev.child.try_wait().unwrap() {
+            assert!(status.success(), "claimflow dev exited with {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "claimflow dev did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn span_names(bodies: &[Value], trace_id: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for body in bodies {
+        for resource in body["resourceSpans"].as_array().into_iter().flatten() {
+            for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                for span in scope["spans"].as_array().into_iter().flatten() {
+                    if span["traceId"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(trace_id)) {
+                        names.push(span["name"].as_str().unwrap_or_default().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
