@@ -19,7 +19,7 @@ type Job = (RunRequest, oneshot::Sender<RunOutcome>);
 /// Runs workflows on `threads` dedicated threads. Cloning shares the pool.
 #[derive(Clone)]
 pub struct Engine {
-    jobs: mpsc::SyncSender<Job>,
+    jobs: tokio::sync::mpsc::Sender<Job>,
     threads: usize,
 }
 
@@ -39,7 +39,7 @@ impl Engine {
         let threads = threads.max(1);
         // NOTE: the queue holds one job per thread at most; callers bound their own
         // concurrency to `threads()`, so a full queue means a caller ignored that.
-        let (jobs, receiver) = mpsc::sync_channel::<Job>(threads);
+        let (jobs, receiver) = tokio::sync::mpsc::channel::<Job>(threads);
         let receiver = Arc::new(Mutex::new(receiver));
         for index in 0..threads {
             let receiver = receiver.clone();
@@ -59,17 +59,13 @@ impl Engine {
     /// Runs one workflow to completion (or to its limits).
     pub async fn run(&self, request: RunRequest) -> Result<RunOutcome, EngineError> {
         let (reply, outcome) = oneshot::channel();
-        let jobs = self.jobs.clone();
-        // NOTE: `send` blocks only while every thread is busy and the queue is full.
-        tokio::task::spawn_blocking(move || jobs.send((request, reply)))
-            .await
-            .map_err(|_| EngineError::Stopped)?
-            .map_err(|_| EngineError::Stopped)?;
+        // NOTE: waits only while every thread is busy and the queue is full.
+        self.jobs.send((request, reply)).await.map_err(|_| EngineError::Stopped)?;
         outcome.await.map_err(|_| EngineError::Stopped)
     }
 }
 
-fn pool_thread(receiver: Arc<Mutex<mpsc::Receiver<Job>>>) {
+fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -79,11 +75,12 @@ fn pool_thread(receiver: Arc<Mutex<mpsc::Receiver<Job>>>) {
     };
     let watchdog = Watchdog::start();
     loop {
+        // NOTE: idle threads queue on the mutex; the one holding it waits for the next job.
         let job = {
-            let Ok(receiver) = receiver.lock() else { return };
-            receiver.recv()
+            let Ok(mut receiver) = receiver.lock() else { return };
+            receiver.blocking_recv()
         };
-        let Ok((request, reply)) = job else { return };
+        let Some((request, reply)) = job else { return };
         // NOTE: the isolate is created inside `block_on` so V8's delayed tasks find a tokio
         // runtime; it is dropped before the next job, so nothing leaks between runs.
         let outcome = runtime.block_on(sandbox::run(request, &watchdog));
