@@ -99,7 +99,7 @@ impl AdminCredentials {
                     client_secret: crate::secrets::new_client_secret(),
                 };
                 let json = serde_json::to_vec_pretty(&credentials).map_err(|err| error(err.to_string()))?;
-                write_private(path, &json).map_err(|err| error(err.to_string()))?;
+                claimflow_platform::config::write_private_file(path, &json).map_err(|err| error(err.to_string()))?;
                 Ok(credentials)
             }
             Err(err) => Err(error(err.to_string())),
@@ -107,14 +107,3 @@ impl AdminCredentials {
     }
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(contents)
-}

@@ -82,22 +82,11 @@ fn create_key(dir: &Path) -> Result<PathBuf, KeyError> {
         .map(|d| d.as_secs())
         .unwrap_or_default();
     let path = dir.join(format!("{created:012}-{}.pem", fingerprint(&key)));
-    write_private(&path, pem.as_bytes()).map_err(|source| KeyError::Io { path: path.clone(), source })?;
+    claimflow_platform::config::write_private_file(&path, pem.as_bytes()).map_err(|source| KeyError::Io { path: path.clone(), source })?;
     tracing::info!(path = %path.display(), "created a new signing key");
     Ok(path)
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(contents)
-}
 
 fn load_key(path: &Path) -> Result<SigningKey, KeyError> {
     let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.to_owned(), source })?;

@@ -2,7 +2,7 @@
 //! transactions.
 
 use sea_orm::{
-    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait,
+    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
@@ -54,6 +54,46 @@ pub struct RunFilter {
     pub workflow_id: Option<String>,
     pub status: Option<String>,
     pub limit: u64,
+}
+
+/// Authorizes an application for an API; already authorized is fine.
+async fn insert_authorization(db: &impl ConnectionTrait, api_id: &str, application_id: &str) -> Result<()> {
+    api_application::Entity::insert(api_application::ActiveModel {
+        api_id: Set(api_id.to_owned()),
+        application_id: Set(application_id.to_owned()),
+        created_at: Set(now_ms()),
+    })
+    .on_conflict(
+        OnConflict::columns([api_application::Column::ApiId, api_application::Column::ApplicationId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .do_nothing()
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Grants a scope to an authorized application; already granted is fine.
+async fn insert_grant(db: &impl ConnectionTrait, api_id: &str, application_id: &str, scope_id: String) -> Result<()> {
+    api_application_scope::Entity::insert(api_application_scope::ActiveModel {
+        api_id: Set(api_id.to_owned()),
+        application_id: Set(application_id.to_owned()),
+        scope_id: Set(scope_id),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            api_application_scope::Column::ApiId,
+            api_application_scope::Column::ApplicationId,
+            api_application_scope::Column::ScopeId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .do_nothing()
+    .exec(db)
+    .await?;
+    Ok(())
 }
 
 fn random_id() -> String {
@@ -121,37 +161,9 @@ impl Store {
                 .await?;
             }
         }
-        api_application::Entity::insert(api_application::ActiveModel {
-            api_id: Set(api.id.clone()),
-            application_id: Set(bootstrap.admin_client_id.to_owned()),
-            created_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::columns([api_application::Column::ApiId, api_application::Column::ApplicationId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .do_nothing()
-        .exec(&txn)
-        .await?;
+        insert_authorization(&txn, &api.id, bootstrap.admin_client_id).await?;
         for scope_id in scope_ids {
-            api_application_scope::Entity::insert(api_application_scope::ActiveModel {
-                api_id: Set(api.id.clone()),
-                application_id: Set(bootstrap.admin_client_id.to_owned()),
-                scope_id: Set(scope_id),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    api_application_scope::Column::ApiId,
-                    api_application_scope::Column::ApplicationId,
-                    api_application_scope::Column::ScopeId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .do_nothing()
-            .exec(&txn)
-            .await?;
+            insert_grant(&txn, &api.id, bootstrap.admin_client_id, scope_id).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -240,22 +252,7 @@ impl Store {
             }
         }
         for application_id in authorize {
-            api_application::Entity::insert(api_application::ActiveModel {
-                api_id: Set(api_id.to_owned()),
-                application_id: Set(application_id.clone()),
-                created_at: Set(now_ms()),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    api_application::Column::ApiId,
-                    api_application::Column::ApplicationId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .do_nothing()
-            .exec(&txn)
-            .await?;
+            insert_authorization(&txn, api_id, application_id).await?;
         }
         for application_id in revoke {
             api_application_scope::Entity::delete_many()
@@ -440,23 +437,6 @@ impl Store {
             .one(&self.db)
             .await?
             .ok_or_else(|| StorageError::Conflict(format!("application {application_id} is not authorized for API {api_id}; authorize it first")))?;
-        api_application_scope::Entity::insert(api_application_scope::ActiveModel {
-            api_id: Set(api_id.to_owned()),
-            application_id: Set(application_id.to_owned()),
-            scope_id: Set(scope.id),
-        })
-        .on_conflict(
-            OnConflict::columns([
-                api_application_scope::Column::ApiId,
-                api_application_scope::Column::ApplicationId,
-                api_application_scope::Column::ScopeId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .do_nothing()
-        .exec(&self.db)
-        .await?;
-        Ok(())
+        insert_grant(&self.db, api_id, application_id, scope.id).await
     }
 }
