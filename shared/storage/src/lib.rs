@@ -6,12 +6,16 @@
 //! in a transaction: an error leaves nothing half-written.
 
 pub mod entity;
+mod environment;
 mod migration;
+mod organizations;
+mod properties;
 mod queries;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 
+pub use properties::{ApplicationPropertyValue, NewProperty};
 pub use queries::*;
 
 #[derive(Debug, thiserror::Error)]

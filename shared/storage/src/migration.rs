@@ -7,7 +7,7 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(Initial), Box::new(PropertiesOrganizationsEnvironment)]
     }
 }
 
@@ -294,6 +294,160 @@ impl MigrationTrait for Initial {
                     .table(WorkflowRuns::Table)
                     .col(WorkflowRuns::WorkflowId)
                     .col(WorkflowRuns::CreatedAt)
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Properties, organizations and environment variables (workflow runtime: `createKindeAPI`,
+/// `kinde.env`).
+struct PropertiesOrganizationsEnvironment;
+
+impl MigrationName for PropertiesOrganizationsEnvironment {
+    fn name(&self) -> &str {
+        "m20261123_000002_properties_organizations_environment"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Properties {
+    Table,
+    Id,
+    Key,
+    Name,
+    Description,
+    Context,
+    IsPrivate,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ApplicationProperties {
+    Table,
+    ApplicationId,
+    PropertyId,
+    Value,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ApplicationTokenProperties {
+    Table,
+    ApplicationId,
+    PropertyId,
+}
+
+#[derive(DeriveIden)]
+enum Organizations {
+    Table,
+    Code,
+    Name,
+    ExternalId,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum EnvironmentVariables {
+    Table,
+    Id,
+    Key,
+    Value,
+    IsSecret,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for PropertiesOrganizationsEnvironment {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Properties::Table)
+                    .col(string(Properties::Id).primary_key())
+                    .col(string(Properties::Key).unique_key())
+                    .col(string(Properties::Name))
+                    .col(string(Properties::Description))
+                    .col(string(Properties::Context))
+                    .col(boolean(Properties::IsPrivate))
+                    .col(big_integer(Properties::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApplicationProperties::Table)
+                    .col(string(ApplicationProperties::ApplicationId))
+                    .col(string(ApplicationProperties::PropertyId))
+                    .col(text(ApplicationProperties::Value))
+                    .col(big_integer(ApplicationProperties::UpdatedAt))
+                    .primary_key(
+                        Index::create().col(ApplicationProperties::ApplicationId).col(ApplicationProperties::PropertyId),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ApplicationProperties::Table, ApplicationProperties::ApplicationId)
+                            .to(Applications::Table, Applications::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ApplicationProperties::Table, ApplicationProperties::PropertyId)
+                            .to(Properties::Table, Properties::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApplicationTokenProperties::Table)
+                    .col(string(ApplicationTokenProperties::ApplicationId))
+                    .col(string(ApplicationTokenProperties::PropertyId))
+                    .primary_key(
+                        Index::create()
+                            .col(ApplicationTokenProperties::ApplicationId)
+                            .col(ApplicationTokenProperties::PropertyId),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ApplicationTokenProperties::Table, ApplicationTokenProperties::ApplicationId)
+                            .to(Applications::Table, Applications::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ApplicationTokenProperties::Table, ApplicationTokenProperties::PropertyId)
+                            .to(Properties::Table, Properties::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Organizations::Table)
+                    .col(string(Organizations::Code).primary_key())
+                    .col(string(Organizations::Name))
+                    .col(string_null(Organizations::ExternalId))
+                    .col(big_integer(Organizations::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(EnvironmentVariables::Table)
+                    .col(string(EnvironmentVariables::Id).primary_key())
+                    .col(string(EnvironmentVariables::Key).unique_key())
+                    .col(text(EnvironmentVariables::Value))
+                    .col(boolean(EnvironmentVariables::IsSecret))
+                    .col(big_integer(EnvironmentVariables::CreatedAt))
+                    .col(big_integer(EnvironmentVariables::UpdatedAt))
                     .to_owned(),
             )
             .await

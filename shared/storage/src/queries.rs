@@ -96,7 +96,7 @@ async fn insert_grant(db: &impl ConnectionTrait, api_id: &str, application_id: &
     Ok(())
 }
 
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 

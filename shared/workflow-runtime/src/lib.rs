@@ -7,7 +7,9 @@
 //! another run's state.
 
 mod engine;
+pub mod network;
 mod sandbox;
+pub mod token_cache;
 
 use std::time::Duration;
 
@@ -17,6 +19,8 @@ use claimflow_contracts::{
 };
 
 pub use engine::Engine;
+pub use network::{AllowList, FetchLimits, Network};
+pub use token_cache::TokenCache;
 
 /// Limits of one run. Every limit is enforced outside the workflow's control.
 #[derive(Debug, Clone)]
@@ -29,6 +33,7 @@ pub struct Limits {
     pub max_log_bytes: usize,
     /// JSON size of the claims one run may set on one token.
     pub max_claims_bytes: usize,
+    pub fetch: FetchLimits,
 }
 
 impl Default for Limits {
@@ -38,17 +43,44 @@ impl Default for Limits {
             heap_bytes: 64 * 1024 * 1024,
             max_log_bytes: 64 * 1024,
             max_claims_bytes: 16 * 1024,
+            fetch: FetchLimits::default(),
         }
     }
 }
 
+/// What a run may reach outside the isolate, shared by the runs of one worker.
+pub struct Services {
+    pub network: Network,
+    /// `kinde.cache`, kept across runs.
+    pub token_cache: TokenCache,
+}
+
+/// An environment variable as `kinde.env.get` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentVariable {
+    pub key: String,
+    pub value: String,
+    pub is_secret: bool,
+}
+
 /// One run to do.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunRequest {
     /// The workflow's ES module (types already stripped).
     pub code: std::sync::Arc<str>,
-    /// Where the module appears to come from, for stack traces (`Workflow.ts`).
+    /// The original file, for stack traces (`kindeSrc/environment/workflows/x/Workflow.ts`).
     pub source_name: String,
+    /// Maps `code` back to the original TypeScript, so errors name its lines.
+    pub source_map: Option<std::sync::Arc<str>>,
+    /// The workflow's id: `kinde.cache` entries are kept per workflow.
+    pub workflow_id: String,
+    /// `kinde.env`, when the workflow declared it.
+    pub environment: Vec<EnvironmentVariable>,
+    /// The issuer's host: `createKindeAPI` calls it, so it is reachable whatever its address.
+    pub trusted_host: Option<String>,
+    pub services: std::sync::Arc<Services>,
+    /// The span runs and their fetches are recorded under.
+    pub span: tracing::Span,
     /// `workflowSettings.bindings` keys.
     pub bindings: Vec<String>,
     /// The `event` argument, Kinde's shape.

@@ -23,7 +23,11 @@ use deno_core::{
 };
 use deno_error::JsErrorBox;
 
-use crate::{engine::Watchdog, RunOutcome, RunRequest};
+use crate::{
+    engine::Watchdog,
+    network::{FetchLimits, FetchRequest, FetchResponse},
+    EnvironmentVariable, RunOutcome, RunRequest, Services,
+};
 
 const INFRASTRUCTURE_SPECIFIER: &str = "claimflow:kinde-infrastructure";
 const BOOTSTRAP: &str = include_str!("js/bootstrap.js");
@@ -39,6 +43,31 @@ struct RunState {
     logs_truncated: bool,
     max_log_bytes: usize,
     max_claims_bytes: usize,
+    environment: Vec<EnvironmentVariable>,
+    services: Arc<Services>,
+    trusted_host: Option<String>,
+    workflow_id: String,
+    fetch_limits: FetchLimits,
+    fetches: u32,
+    deadline: Instant,
+    span: tracing::Span,
+}
+
+impl RunState {
+    /// Replaces every secret environment value in `text` (console output, errors).
+    fn redact(&self, text: &str) -> String {
+        redact_secrets(&self.environment, text)
+    }
+}
+
+fn redact_secrets(environment: &[EnvironmentVariable], text: &str) -> String {
+    let mut text = text.to_owned();
+    for variable in environment.iter().filter(|v| v.is_secret && v.value.len() >= 4) {
+        if text.contains(&variable.value) {
+            text = text.replace(&variable.value, "[redacted]");
+        }
+    }
+    text
 }
 
 impl RunState {
@@ -127,7 +156,132 @@ fn op_console(state: &mut OpState, #[string] level: &str, #[string] message: &st
         "info" | "warn" | "error" => level,
         _ => "log",
     };
-    run.logs.push(LogLine { level: level.to_owned(), message: message.to_owned() });
+    let message = run.redact(message);
+    run.logs.push(LogLine { level: level.to_owned(), message });
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvironmentValue {
+    value: String,
+    is_secret: bool,
+}
+
+/// `kinde.env.get(key)`: `{value, isSecret}`, or nothing for an unknown key.
+#[op2]
+#[serde]
+fn op_env_get(state: &mut OpState, #[string] key: &str) -> Option<EnvironmentValue> {
+    state
+        .borrow::<RunState>()
+        .environment
+        .iter()
+        .find(|variable| variable.key == key)
+        .map(|variable| EnvironmentValue { value: variable.value.clone(), is_secret: variable.is_secret })
+}
+
+/// `kinde.fetch`: blocks the isolate's thread until the answer, within the run's time.
+#[op2]
+#[serde]
+fn op_fetch(state: &mut OpState, #[serde] request: FetchRequest) -> Result<FetchResponse, JsErrorBox> {
+    let run = state.borrow_mut::<RunState>();
+    if run.fetches >= run.fetch_limits.max_fetches {
+        return Err(JsErrorBox::generic(format!(
+            "kinde.fetch: this run already made {} requests, the limit",
+            run.fetch_limits.max_fetches
+        )));
+    }
+    run.fetches += 1;
+    let shown_url = url::Url::parse(&request.url).map(|url| crate::network::redact_url(&url)).unwrap_or_else(|_| request.url.clone());
+    let method = request.method.clone().unwrap_or_else(|| "GET".to_owned()).to_ascii_uppercase();
+    let span = tracing::info_span!(
+        parent: &run.span,
+        "kinde.fetch",
+        otel.name = %format!("{method} {shown_url}"),
+        otel.kind = "client",
+        http.request.method = %method,
+        url.full = %shown_url,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let result = span.in_scope(|| {
+        run.services.network.fetch_blocking(request, run.trusted_host.clone(), &run.fetch_limits, run.deadline)
+    });
+    match &result {
+        Ok(response) => {
+            span.record("http.response.status_code", response.status);
+        }
+        Err(err) => {
+            let _guard = span.enter();
+            tracing::warn!(error = %run.redact(err), "kinde.fetch failed");
+        }
+    }
+    let elapsed = started.elapsed();
+    result.map_err(|err| {
+        JsErrorBox::generic(format!("kinde.fetch {method} {shown_url} failed after {elapsed:?}: {}", run.redact(&err)))
+    })
+}
+
+/// `kinde.cache.jwtToken`: the cached token for this workflow and name, if still valid.
+#[op2]
+#[string]
+fn op_cache_get(state: &mut OpState, #[string] name: &str) -> Option<String> {
+    let run = state.borrow::<RunState>();
+    run.services.token_cache.get(&run.workflow_id, name)
+}
+
+#[op2(fast)]
+fn op_cache_put(
+    state: &mut OpState,
+    #[string] name: &str,
+    #[string] token: &str,
+    #[string] jwks_url: &str,
+) -> Result<(), JsErrorBox> {
+    let run = state.borrow_mut::<RunState>();
+    run.services
+        .token_cache
+        .put(&run.workflow_id, name, token, jwks_url, &run.services.network, run.trusted_host.clone(), &run.fetch_limits, run.deadline)
+        .map_err(|err| JsErrorBox::generic(format!("kinde.cache.jwtToken({name}): {err}")))
+}
+
+#[derive(serde::Serialize)]
+struct UrlParts {
+    href: String,
+    origin: String,
+    protocol: String,
+    username: String,
+    password: String,
+    host: String,
+    hostname: String,
+    port: String,
+    pathname: String,
+    search: String,
+    hash: String,
+}
+
+/// The `url` binding's `URL` parses with the WHATWG URL parser of the `url` crate.
+#[op2]
+#[serde]
+fn op_url_parse(#[string] href: &str, #[string] base: Option<String>) -> Result<UrlParts, JsErrorBox> {
+    let parsed = match base {
+        Some(base) => url::Url::parse(&base).and_then(|base| base.join(href)),
+        None => url::Url::parse(href),
+    }
+    .map_err(|err| JsErrorBox::type_error(format!("Invalid URL {href:?}: {err}")))?;
+    let port = parsed.port().map(|p| p.to_string()).unwrap_or_default();
+    let hostname = parsed.host_str().unwrap_or_default().to_owned();
+    Ok(UrlParts {
+        origin: parsed.origin().ascii_serialization(),
+        protocol: format!("{}:", parsed.scheme()),
+        username: parsed.username().to_owned(),
+        password: parsed.password().unwrap_or_default().to_owned(),
+        host: if port.is_empty() { hostname.clone() } else { format!("{hostname}:{port}") },
+        hostname,
+        port,
+        pathname: parsed.path().to_owned(),
+        search: parsed.query().filter(|q| !q.is_empty()).map(|q| format!("?{q}")).unwrap_or_default(),
+        hash: parsed.fragment().filter(|f| !f.is_empty()).map(|f| format!("#{f}")).unwrap_or_default(),
+        href: parsed.into(),
+    })
 }
 
 #[op2(fast)]
@@ -137,12 +291,23 @@ fn op_deny_access(state: &mut OpState, #[string] reason: &str) {
 
 deno_core::extension!(
     claimflow_sandbox,
-    ops = [op_claims_get, op_claims_set, op_console, op_deny_access],
+    ops = [
+        op_claims_get,
+        op_claims_set,
+        op_console,
+        op_deny_access,
+        op_env_get,
+        op_fetch,
+        op_cache_get,
+        op_cache_put,
+        op_url_parse,
+    ],
 );
 
 /// Resolves the workflow itself and `@kinde/infrastructure`; nothing else exists.
 struct WorkflowLoader {
     main: ModuleSpecifier,
+    source_map: Option<Arc<str>>,
 }
 
 impl ModuleLoader for WorkflowLoader {
@@ -175,6 +340,14 @@ impl ModuleLoader for WorkflowLoader {
             Err(JsErrorBox::type_error(format!("module {specifier} is not available")))
         })
     }
+
+    /// Lets V8's stack traces name lines of the original TypeScript.
+    fn get_source_map(&self, file_name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        if file_name != self.main.as_str() {
+            return None;
+        }
+        self.source_map.as_deref().map(|map| std::borrow::Cow::Borrowed(map.as_bytes()))
+    }
 }
 
 /// Runs one workflow in a fresh isolate. Must be called inside a tokio runtime on the thread
@@ -186,7 +359,7 @@ pub(crate) async fn run(request: RunRequest, watchdog: &Watchdog) -> RunOutcome 
         .unwrap_or_else(|_| ModuleSpecifier::parse("file:///workflow/Workflow.js").expect("static URL"));
     let mut runtime = JsRuntime::new(RuntimeOptions {
         extensions: vec![claimflow_sandbox::init()],
-        module_loader: Some(Rc::new(WorkflowLoader { main: main.clone() })),
+        module_loader: Some(Rc::new(WorkflowLoader { main: main.clone(), source_map: request.source_map.clone() })),
         create_params: Some(v8::CreateParams::default().heap_limits(0, limits.heap_bytes)),
         ..Default::default()
     });
@@ -199,6 +372,14 @@ pub(crate) async fn run(request: RunRequest, watchdog: &Watchdog) -> RunOutcome 
         logs_truncated: false,
         max_log_bytes: limits.max_log_bytes,
         max_claims_bytes: limits.max_claims_bytes,
+        environment: request.environment.clone(),
+        services: request.services.clone(),
+        trusted_host: request.trusted_host.clone(),
+        workflow_id: request.workflow_id.clone(),
+        fetch_limits: limits.fetch.clone(),
+        fetches: 0,
+        deadline: started + limits.wall_time,
+        span: request.span.clone(),
     });
 
     // NOTE: V8 calls this when the heap nears its limit. Raising the limit gives the isolate room
@@ -235,7 +416,7 @@ pub(crate) async fn run(request: RunRequest, watchdog: &Watchdog) -> RunOutcome 
         Ok(Err(_)) if timed_out.load(Ordering::SeqCst) => {
             (RunStatus::TimedOut, Some(format!("the workflow exceeded its time limit of {:?}", limits.wall_time)))
         }
-        Ok(Err(message)) => (RunStatus::Failed, Some(message)),
+        Ok(Err(message)) => (RunStatus::Failed, Some(redact_secrets(&request.environment, &message))),
     };
     // A denial only counts from a run that completed.
     let denied = if status == RunStatus::Ok { state.denied } else { None };

@@ -9,3 +9,8 @@ pub mod application;
 pub mod live_workflow;
 pub mod workflow_deployment;
 pub mod workflow_run;
+pub mod application_property;
+pub mod application_token_property;
+pub mod environment_variable;
+pub mod organization;
+pub mod property;

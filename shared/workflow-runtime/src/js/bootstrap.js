@@ -6,7 +6,17 @@
 // closure that checks its arguments.
 ((ops, bindings) => {
   "use strict";
-  const { op_claims_get, op_claims_set, op_console, op_deny_access } = ops;
+  const {
+    op_claims_get,
+    op_claims_set,
+    op_console,
+    op_deny_access,
+    op_env_get,
+    op_fetch,
+    op_cache_get,
+    op_cache_put,
+    op_url_parse,
+  } = ops;
   const declared = new Set(bindings);
 
   const describe = (value) => {
@@ -51,6 +61,155 @@
     kinde.auth = Object.freeze({
       denyAccess: (reason) => op_deny_access(String(reason ?? "access denied by workflow")),
     });
+  }
+
+  // --- url binding: URLSearchParams and URL (WHATWG behaviour for what workflows use) ---
+  const formEncode = (text) =>
+    encodeURIComponent(text).replace(/[!'()~]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase()).replace(/%20/g, "+");
+  const formDecode = (text) => {
+    try {
+      return decodeURIComponent(text.replace(/\+/g, " "));
+    } catch {
+      return text;
+    }
+  };
+  class URLSearchParams {
+    #entries = [];
+    #onChange = null;
+    constructor(init = "") {
+      if (typeof init === "string") {
+        const query = init.startsWith("?") ? init.slice(1) : init;
+        for (const pair of query.split("&")) {
+          if (pair === "") continue;
+          const at = pair.indexOf("=");
+          const name = at < 0 ? pair : pair.slice(0, at);
+          const value = at < 0 ? "" : pair.slice(at + 1);
+          this.#entries.push([formDecode(name), formDecode(value)]);
+        }
+      } else if (init instanceof URLSearchParams) {
+        this.#entries = [...init.entries()];
+      } else if (init !== null && typeof init === "object") {
+        const pairs = typeof init[Symbol.iterator] === "function" ? init : Object.entries(init);
+        for (const pair of pairs) {
+          const [name, value] = pair;
+          this.#entries.push([String(name), String(value)]);
+        }
+      }
+    }
+    static _bind(params, onChange) {
+      params.#onChange = onChange;
+      return params;
+    }
+    #changed() {
+      if (this.#onChange) this.#onChange(this.toString());
+    }
+    get size() { return this.#entries.length; }
+    append(name, value) { this.#entries.push([String(name), String(value)]); this.#changed(); }
+    delete(name) { this.#entries = this.#entries.filter(([n]) => n !== String(name)); this.#changed(); }
+    get(name) { const found = this.#entries.find(([n]) => n === String(name)); return found ? found[1] : null; }
+    getAll(name) { return this.#entries.filter(([n]) => n === String(name)).map(([, v]) => v); }
+    has(name) { return this.#entries.some(([n]) => n === String(name)); }
+    set(name, value) {
+      name = String(name);
+      const index = this.#entries.findIndex(([n]) => n === name);
+      if (index < 0) {
+        this.#entries.push([name, String(value)]);
+      } else {
+        this.#entries[index][1] = String(value);
+        this.#entries = this.#entries.filter(([n], i) => n !== name || i === index);
+      }
+      this.#changed();
+    }
+    sort() { this.#entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)); this.#changed(); }
+    forEach(callback, thisArg) { for (const [n, v] of this.#entries) callback.call(thisArg, v, n, this); }
+    keys() { return this.#entries.map(([n]) => n)[Symbol.iterator](); }
+    values() { return this.#entries.map(([, v]) => v)[Symbol.iterator](); }
+    entries() { return this.#entries.map(([n, v]) => [n, v])[Symbol.iterator](); }
+    [Symbol.iterator]() { return this.entries(); }
+    toString() { return this.#entries.map(([n, v]) => formEncode(n) + "=" + formEncode(v)).join("&"); }
+  }
+  class URL {
+    #parts;
+    #searchParams;
+    constructor(url, base) {
+      this.#parts = op_url_parse(String(url), base === undefined ? null : String(base));
+      this.#searchParams = URLSearchParams._bind(new URLSearchParams(this.#parts.search), (query) => {
+        this.#parts = op_url_parse(this.#parts.href.split("#")[0].split("?")[0] + (query ? "?" + query : "") + this.#parts.hash, null);
+      });
+    }
+    get href() { return this.#parts.href; }
+    get origin() { return this.#parts.origin; }
+    get protocol() { return this.#parts.protocol; }
+    get username() { return this.#parts.username; }
+    get password() { return this.#parts.password; }
+    get host() { return this.#parts.host; }
+    get hostname() { return this.#parts.hostname; }
+    get port() { return this.#parts.port; }
+    get pathname() { return this.#parts.pathname; }
+    get search() { return this.#parts.search; }
+    get hash() { return this.#parts.hash; }
+    get searchParams() { return this.#searchParams; }
+    toString() { return this.href; }
+    toJSON() { return this.href; }
+  }
+
+  // --- kinde.fetch: synchronous, as Kinde's runtime (and `await` works on the result too) ---
+  const headerPairs = (headers) => {
+    if (!headers) return [];
+    const entries = typeof headers.entries === "function" && !Array.isArray(headers) ? [...headers.entries()] : Array.isArray(headers) ? headers : Object.entries(headers);
+    return entries.map(([name, value]) => [String(name), String(value)]);
+  };
+  const requestBody = (body) => {
+    if (body === undefined || body === null) return null;
+    if (typeof body === "string") return body;
+    if (body instanceof URLSearchParams) return body.toString();
+    return JSON.stringify(body);
+  };
+  const kindeFetch = (url, options = {}) => {
+    const response = op_fetch({
+      url: String(url),
+      method: options.method ? String(options.method) : null,
+      headers: headerPairs(options.headers),
+      body: requestBody(options.body),
+    });
+    const headers = Object.fromEntries(response.headers);
+    const result = { status: response.status, ok: response.status >= 200 && response.status < 300, headers };
+    const contentType = headers["content-type"] || "";
+    const format = options.responseFormat || (contentType.includes("json") ? "json" : "text");
+    if (format === "json") {
+      try {
+        result.json = response.body === "" ? null : JSON.parse(response.body);
+      } catch {
+        throw new Error(`kinde.fetch ${url}: the response (status ${response.status}) is not JSON`);
+      }
+    } else {
+      result.text = response.body;
+    }
+    return result;
+  };
+
+  if (declared.has("kinde.env")) {
+    kinde.env = Object.freeze({ get: (key) => op_env_get(String(key)) ?? undefined });
+  }
+  if (declared.has("kinde.fetch")) kinde.fetch = kindeFetch;
+  if (declared.has("kinde.fetch") || declared.has("kinde.cache")) {
+    kinde.cache = Object.freeze({
+      jwtToken: async (name, options = {}) => {
+        const cached = op_cache_get(String(name));
+        if (cached) return cached;
+        if (typeof options.onMissingOrExpired !== "function") {
+          throw new TypeError("kinde.cache.jwtToken: onMissingOrExpired must be a function");
+        }
+        const token = await options.onMissingOrExpired();
+        const jwksUrl = options.validation?.key?.jwks?.url;
+        if (typeof token === "string" && jwksUrl) op_cache_put(String(name), token, String(jwksUrl));
+        return token;
+      },
+    });
+  }
+  if (declared.has("url")) {
+    Object.defineProperty(globalThis, "URLSearchParams", { value: URLSearchParams, enumerable: false, writable: true });
+    Object.defineProperty(globalThis, "URL", { value: URL, enumerable: false, writable: true });
   }
 
   Object.defineProperty(globalThis, "kinde", { value: Object.freeze(kinde), enumerable: false });

@@ -3,12 +3,46 @@
 use std::{sync::OnceLock, time::Duration};
 
 use claimflow_contracts::{workflow::RunStatus, Claims, TokenKind};
-use claimflow_workflow_runtime::{Engine, Limits, RunOutcome, RunRequest};
+use claimflow_workflow_runtime::{
+    AllowList, Engine, EnvironmentVariable, Limits, Network, RunOutcome, RunRequest, Services, TokenCache,
+};
 use serde_json::json;
 
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| Engine::start(2).expect("engine starts"))
+}
+
+fn services() -> std::sync::Arc<Services> {
+    static SERVICES: OnceLock<std::sync::Arc<Services>> = OnceLock::new();
+    SERVICES
+        .get_or_init(|| {
+            std::sync::Arc::new(Services {
+                network: Network::new(AllowList::default()).expect("network starts"),
+                token_cache: TokenCache::default(),
+            })
+        })
+        .clone()
+}
+
+fn request(code: &str, bindings: &[&str], limits: Limits) -> RunRequest {
+    RunRequest {
+        code: code.into(),
+        source_name: "Workflow.ts".into(),
+        source_map: None,
+        workflow_id: "test".into(),
+        environment: vec![
+            EnvironmentVariable { key: "PLAIN".into(), value: "visible".into(), is_secret: false },
+            EnvironmentVariable { key: "API_KEY".into(), value: "sk_live_hunter2".into(), is_secret: true },
+        ],
+        trusted_host: None,
+        services: services(),
+        span: tracing::Span::none(),
+        bindings: bindings.iter().map(|b| b.to_string()).collect(),
+        event: m2m_event(),
+        base_claims: base_m2m(),
+        limits,
+    }
 }
 
 fn m2m_event() -> serde_json::Value {
@@ -28,17 +62,7 @@ fn base_m2m() -> Vec<(TokenKind, Claims)> {
 }
 
 async fn run_with(code: &str, bindings: &[&str], limits: Limits) -> RunOutcome {
-    engine()
-        .run(RunRequest {
-            code: code.into(),
-            source_name: "Workflow.ts".into(),
-            bindings: bindings.iter().map(|b| b.to_string()).collect(),
-            event: m2m_event(),
-            base_claims: base_m2m(),
-            limits,
-        })
-        .await
-        .expect("engine runs")
+    engine().run(request(code, bindings, limits)).await.expect("engine runs")
 }
 
 async fn run(code: &str, bindings: &[&str]) -> RunOutcome {
@@ -211,4 +235,185 @@ async fn nothing_a_run_does_is_visible_to_the_next_run() {
     )
     .await;
     assert_eq!(m2m_claims(&second)["leak"], "undefined");
+}
+
+fn services_allowing_loopback() -> std::sync::Arc<Services> {
+    static SERVICES: OnceLock<std::sync::Arc<Services>> = OnceLock::new();
+    SERVICES
+        .get_or_init(|| {
+            std::sync::Arc::new(Services {
+                network: Network::new(AllowList::parse("127.0.0.1").unwrap()).expect("network starts"),
+                token_cache: TokenCache::default(),
+            })
+        })
+        .clone()
+}
+
+/// A tiny HTTP server on loopback: `/json` answers JSON, `/echo` echoes the request line and
+/// body, `/redirect-metadata` redirects to the cloud metadata address.
+fn http_server() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let (status, headers, payload) = match path.as_str() {
+                "/json" => ("200 OK", "content-type: application/json\r\n".to_owned(), r#"{"tier":"gold"}"#.to_owned()),
+                "/redirect-metadata" => ("302 Found", "location: http://169.254.169.254/latest/meta-data\r\n".to_owned(), String::new()),
+                _ => (
+                    "200 OK",
+                    "content-type: text/plain\r\n".to_owned(),
+                    format!("{} {}", request_line.trim(), String::from_utf8_lossy(&body)),
+                ),
+            };
+            let _ = write!(stream, "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{payload}", payload.len());
+        }
+    });
+    format!("http://{address}")
+}
+
+async fn run_allowing_loopback(code: &str, bindings: &[&str]) -> RunOutcome {
+    let mut request = request(code, bindings, Limits::default());
+    request.services = services_allowing_loopback();
+    engine().run(request).await.expect("engine runs")
+}
+
+#[tokio::test]
+async fn env_binding_returns_value_and_secret_flag() {
+    let outcome = run(
+        r#"export default async function () {
+            kinde.m2mToken.setCustomClaim("plain", kinde.env.get("PLAIN"));
+            kinde.m2mToken.setCustomClaim("secret", kinde.env.get("API_KEY").isSecret);
+            kinde.m2mToken.setCustomClaim("missing", kinde.env.get("NOPE") === undefined);
+        }"#,
+        &["kinde.m2mToken", "kinde.env"],
+    )
+    .await;
+    let claims = m2m_claims(&outcome);
+    assert_eq!(claims["plain"], json!({"value": "visible", "isSecret": false}), "{:?}", outcome.error);
+    assert_eq!(claims["secret"], true);
+    assert_eq!(claims["missing"], true);
+}
+
+#[tokio::test]
+async fn secret_values_are_redacted_from_console_output_and_errors() {
+    let outcome = run(
+        r#"export default async function () {
+            const key = kinde.env.get("API_KEY").value;
+            console.log("calling CRM with", key);
+            throw new Error("CRM refused key " + key);
+        }"#,
+        &["kinde.env"],
+    )
+    .await;
+    assert_eq!(outcome.logs[0].message, "calling CRM with [redacted]");
+    let error = outcome.error.unwrap();
+    assert!(error.contains("[redacted]") && !error.contains("hunter2"), "{error}");
+}
+
+#[tokio::test]
+async fn url_binding_provides_url_search_params_and_url() {
+    let outcome = run(
+        r#"export default async function () {
+            const params = new URLSearchParams({ grant_type: "client_credentials", scope: "a b" });
+            params.append("x", "1&2");
+            const url = new URL("/api/v1/organization?code=org_1", "https://acme.example:8443");
+            url.searchParams.set("page", "2");
+            kinde.m2mToken.setCustomClaim("form", params.toString());
+            kinde.m2mToken.setCustomClaim("url", [url.hostname, url.port, url.pathname, url.searchParams.get("code"), url.href]);
+        }"#,
+        &["kinde.m2mToken", "url"],
+    )
+    .await;
+    let claims = m2m_claims(&outcome);
+    assert_eq!(claims["form"], "grant_type=client_credentials&scope=a+b&x=1%262", "{:?}", outcome.error);
+    assert_eq!(
+        claims["url"],
+        json!(["acme.example", "8443", "/api/v1/organization", "org_1", "https://acme.example:8443/api/v1/organization?code=org_1&page=2"])
+    );
+}
+
+#[tokio::test]
+async fn url_binding_is_absent_unless_declared() {
+    let outcome = run(
+        r#"export default async function () { kinde.m2mToken.setCustomClaim("t", typeof URLSearchParams); }"#,
+        &["kinde.m2mToken"],
+    )
+    .await;
+    assert_eq!(m2m_claims(&outcome)["t"], "undefined");
+}
+
+#[tokio::test]
+async fn fetch_works_synchronously_and_with_await() {
+    let base = http_server();
+    let code = format!(
+        r#"export default async function () {{
+            const direct = kinde.fetch("{base}/json", {{ responseFormat: "json" }});
+            const awaited = await kinde.fetch("{base}/json");
+            const posted = kinde.fetch("{base}/echo", {{ method: "POST", responseFormat: "text", body: new URLSearchParams({{ a: "1" }}) }});
+            kinde.m2mToken.setCustomClaim("direct", direct.json.tier);
+            kinde.m2mToken.setCustomClaim("awaited", awaited.json.tier);
+            kinde.m2mToken.setCustomClaim("posted", posted.text);
+        }}"#
+    );
+    let outcome = run_allowing_loopback(&code, &["kinde.m2mToken", "kinde.fetch", "url"]).await;
+    let claims = m2m_claims(&outcome);
+    assert_eq!(claims["direct"], "gold", "{:?}", outcome.error);
+    assert_eq!(claims["awaited"], "gold");
+    assert_eq!(claims["posted"], "POST /echo HTTP/1.1 a=1");
+}
+
+#[tokio::test]
+async fn fetch_to_loopback_is_refused_unless_allowed() {
+    let base = http_server();
+    let code = format!(r#"export default async function () {{ kinde.fetch("{base}/json"); }}"#);
+    let outcome = run(&code, &["kinde.fetch"]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.error.unwrap();
+    assert!(error.contains("loopback") && error.contains("CLAIMFLOW_FETCH_ALLOW"), "{error}");
+}
+
+#[tokio::test]
+async fn fetch_to_cloud_metadata_is_refused_directly_and_through_redirects() {
+    let outcome = run(r#"export default async function () { kinde.fetch("http://169.254.169.254/latest/meta-data"); }"#, &["kinde.fetch"]).await;
+    assert!(outcome.error.unwrap().contains("link-local"));
+    let base = http_server();
+    let code = format!(r#"export default async function () {{ kinde.fetch("{base}/redirect-metadata"); }}"#);
+    let outcome = run_allowing_loopback(&code, &["kinde.fetch"]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(outcome.error.unwrap().contains("169.254.169.254"));
+}
+
+#[tokio::test]
+async fn fetch_count_is_limited_per_run() {
+    let base = http_server();
+    let code = format!(r#"export default async function () {{ for (let i = 0; i < 25; i++) kinde.fetch("{base}/json"); }}"#);
+    let outcome = run_allowing_loopback(&code, &["kinde.fetch"]).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(outcome.error.unwrap().contains("the limit"));
+}
+
+#[tokio::test]
+async fn fetch_query_secrets_are_not_shown_in_errors() {
+    let outcome = run(r#"export default async function () { kinde.fetch("http://127.0.0.1:9/x?api_key=topsecret"); }"#, &["kinde.fetch"]).await;
+    let error = outcome.error.unwrap();
+    assert!(!error.contains("topsecret"), "{error}");
 }
