@@ -94,6 +94,7 @@ impl Stack {
             m2m_token_lifetime: Duration::from_secs(3600),
             workflow_timeout: options.workflow_timeout,
             signer_timeout: Duration::from_secs(5),
+            secrets: auth_service::secret_box::SecretBox::from_key(&rand::random()),
         };
         let signer_config = signer::Config {
             common: common.clone(),
@@ -106,6 +107,7 @@ impl Stack {
             threads: 2,
             heap_bytes: 64 * 1024 * 1024,
             max_claims_bytes: 16 * 1024,
+            fetch_allow: Default::default(),
         };
         let shutdown = CancellationToken::new();
         let mut services = tokio::task::JoinSet::new();
@@ -236,6 +238,47 @@ impl Stack {
         Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
     }
 
+    /// The management API's own API id.
+    pub async fn management_api_id(&self) -> String {
+        let (_, apis) = self.management(reqwest::Method::GET, "apis", None).await;
+        let audience = format!("{}/api", self.issuer);
+        apis["apis"].as_array().unwrap().iter().find(|api| api["audience"] == audience.as_str()).expect("management API")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// An M2M application authorized for the management API with the given scopes only.
+    pub async fn management_client_with_scopes(&self, scopes: &[&str]) -> (String, String) {
+        let (status, app) = self
+            .management(reqwest::Method::POST, "applications", Some(json!({ "name": "workflow reader", "type": "m2m" })))
+            .await;
+        assert_eq!(status, 200, "{app}");
+        let client_id = app["application"]["client_id"].as_str().unwrap().to_owned();
+        let client_secret = app["application"]["client_secret"].as_str().unwrap().to_owned();
+        let api_id = self.management_api_id().await;
+        let (status, body) = self
+            .management(
+                reqwest::Method::PATCH,
+                &format!("apis/{api_id}/applications"),
+                Some(json!({ "applications": [{ "id": client_id }] })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (_, listed) = self.management(reqwest::Method::GET, &format!("apis/{api_id}/scopes"), None).await;
+        for scope in scopes {
+            let scope_id = listed["scopes"].as_array().unwrap().iter().find(|s| s["key"] == *scope).expect("scope exists")["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let (status, body) = self
+                .management(reqwest::Method::POST, &format!("apis/{api_id}/applications/{client_id}/scopes/{scope_id}"), None)
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        (client_id, client_secret)
+    }
+
     /// The recorded workflow runs, newest first.
     pub async fn runs(&self) -> Vec<Value> {
         let (status, body) = self.management(reqwest::Method::GET, "workflows/runs", None).await;
@@ -316,4 +359,15 @@ export default async function handle(event: any): Promise<void> {{
 }}
 "#
     )
+}
+
+/// A binary installed by `npm ci --prefix tests/npm` (scripts/test does that).
+pub fn npm_bin(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("npm/node_modules/.bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: install the npm test dependencies with `npm ci --prefix tests/npm` (scripts/test does)",
+        path.display()
+    );
+    path
 }

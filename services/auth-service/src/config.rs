@@ -19,6 +19,8 @@ pub struct Config {
     pub workflow_timeout: Duration,
     /// `CLAIMFLOW_SIGNER_TIMEOUT_MS` (default 2000).
     pub signer_timeout: Duration,
+    /// Encrypts secret environment variables at rest.
+    pub secrets: crate::secret_box::SecretBox,
 }
 
 /// The admin application's credentials. From `CLAIMFLOW_ADMIN_CLIENT_ID` /
@@ -53,6 +55,7 @@ impl Config {
             m2m_token_lifetime: Duration::from_secs(config::parse_or("CLAIMFLOW_M2M_TOKEN_LIFETIME_SECS", 86_400)?),
             workflow_timeout: Duration::from_millis(config::parse_or("CLAIMFLOW_WORKFLOW_TIMEOUT_MS", 5_000)?),
             signer_timeout: Duration::from_millis(config::parse_or("CLAIMFLOW_SIGNER_TIMEOUT_MS", 2_000)?),
+            secrets: crate::secret_box::SecretBox::from_env_or_data_dir(&common.data_dir)?,
             common,
         })
     }

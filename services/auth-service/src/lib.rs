@@ -10,6 +10,7 @@ mod http_trace;
 pub mod jwks;
 mod management;
 mod oauth_error;
+pub mod secret_box;
 pub mod secrets;
 mod token;
 pub mod workflow_source;
@@ -104,8 +105,13 @@ pub async fn run_with_listener(config: Config, listener: TcpListener, shutdown: 
             move |request: WorkflowCodeRequest| {
                 let store = store.clone();
                 async move {
-                    match store.code_by_hash(&request.code_hash).await {
-                        Ok(Some(code)) => Ok(WorkflowCode { code_hash: request.code_hash, code }),
+                    match store.deployment_by_code_hash(&request.code_hash).await {
+                        Ok(Some(deployment)) => Ok(WorkflowCode {
+                            code_hash: request.code_hash,
+                            code: deployment.code,
+                            source_path: deployment.source_path,
+                            source_map: deployment.source_map,
+                        }),
                         Ok(None) => Err(ServiceError::new(ServiceErrorCode::NotFound, format!("no workflow code with hash {}", request.code_hash))),
                         Err(err) => Err(ServiceError::new(ServiceErrorCode::Internal, err.to_string())),
                     }

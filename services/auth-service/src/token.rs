@@ -16,7 +16,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use claimflow_contracts::{
     event::{EventApplication, EventContext, EventDomains, EventRequest, EventRequestAuth, EventWorkflow, WorkflowEvent},
     signer::{IssueRequest, IssueResponse, RejectedClaim},
-    workflow::{BaseClaims, RunReport, RunStatus, TokenGenerationEvent, WorkflowOutcome, WorkflowRef},
+    workflow::{BaseClaims, EnvironmentVariable, RunReport, RunStatus, TokenGenerationEvent, WorkflowOutcome, WorkflowRef},
     Claims, TokenKind, Trigger,
 };
 use claimflow_platform::nats::{self, RequestError};
@@ -167,8 +167,16 @@ async fn issue_token(state: &AppState, peer: SocketAddr, headers: &HeaderMap, bo
     };
 
     let now = time_now();
-    let lifetime = state.config.m2m_token_lifetime.as_secs();
-    let base = json!({
+    let lifetime = application
+        .access_token_lifetime
+        .and_then(|seconds| u64::try_from(seconds).ok())
+        .unwrap_or(state.config.m2m_token_lifetime.as_secs());
+    let token_properties = state
+        .store
+        .token_property_values(&application.id)
+        .await
+        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?;
+    let mut base = json!({
         "aud": [audience],
         "azp": application.id,
         "exp": now + lifetime,
@@ -180,6 +188,12 @@ async fn issue_token(state: &AppState, peer: SocketAddr, headers: &HeaderMap, bo
         "scp": scopes,
         "v": "2",
     });
+    if !token_properties.is_empty() {
+        // Kinde's shape: `application_properties: { org_code: { v: "org_..." } }`.
+        let properties: serde_json::Map<String, Value> =
+            token_properties.into_iter().map(|(key, value)| (key, json!({ "v": value }))).collect();
+        base["application_properties"] = Value::Object(properties);
+    }
     let base = BaseClaims { access: as_claims(base), id: None };
     let event_id = uuid::Uuid::new_v4().to_string();
     tracing::Span::current().record("event_id", event_id.as_str());
@@ -271,6 +285,11 @@ async fn run_workflow(
         bindings,
         timeout_ms: timeout.as_millis() as u64,
     };
+    let environment = if workflow.bindings.iter().any(|binding| binding == "kinde.env") {
+        environment_for_workflow(state).await?
+    } else {
+        Vec::new()
+    };
     let request = TokenGenerationEvent {
         event_id: event_id.to_owned(),
         trigger: Trigger::M2mTokenGeneration,
@@ -278,6 +297,7 @@ async fn run_workflow(
         event,
         access_token_kind: TokenKind::M2m,
         base_claims: base.clone(),
+        environment,
     };
     let policy = FailurePolicy::from_settings(&deployment.settings);
     // NOTE: the worker enforces the run's wall time itself; the extra second covers fetching
@@ -336,6 +356,29 @@ async fn run_workflow(
         }
     }
     Ok((workflow, outcome))
+}
+
+/// Every environment variable, secrets decrypted: only for a workflow that declared `kinde.env`.
+async fn environment_for_workflow(state: &AppState) -> Result<Vec<EnvironmentVariable>, OAuthError> {
+    let stored = state
+        .store
+        .list_environment_variables()
+        .await
+        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?;
+    stored
+        .into_iter()
+        .map(|variable| {
+            let value = if variable.is_secret {
+                state.config.secrets.open(&variable.value).map_err(|err| {
+                    tracing::error!(key = %variable.key, %err, "cannot decrypt an environment variable");
+                    OAuthError::server_error(format!("environment variable {} cannot be decrypted", variable.key))
+                })?
+            } else {
+                variable.value
+            };
+            Ok(EnvironmentVariable { key: variable.key, value, is_secret: variable.is_secret })
+        })
+        .collect()
 }
 
 fn no_issue() -> IssueResponse {

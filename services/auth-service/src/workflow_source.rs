@@ -9,8 +9,8 @@ use std::fmt;
 use claimflow_contracts::Trigger;
 use deno_ast::{
     swc::ast::{
-        Decl, Expr, Lit, MemberProp, ModuleDecl, ModuleItem, ObjectLit, Pat, Prop, PropName,
-        PropOrSpread, UnaryOp,
+        Decl, ExportSpecifier, Expr, Lit, MemberProp, ModuleDecl, ModuleExportName, ModuleItem, ObjectLit, Pat, Prop,
+        PropName, PropOrSpread, Stmt, UnaryOp, VarDecl,
     },
     diagnostics::Diagnostic, EmitOptions, MediaType, ModuleSpecifier, ParseParams, SourceMapOption, SourcePos,
     SourceRangedForSpanned, SourceTextInfo, TranspileModuleOptions, TranspileOptions,
@@ -76,6 +76,8 @@ pub struct CompiledWorkflow {
     pub settings: Value,
     pub code: String,
     pub code_hash: String,
+    /// Maps `code` back to the original file.
+    pub source_map: Option<String>,
 }
 
 /// What is wrong with a workflow file, and where.
@@ -103,7 +105,8 @@ pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError
         Some("js") | Some("mjs") => MediaType::JavaScript,
         _ => return Err(at_start("a workflow must be a .ts or .js file".to_owned())),
     };
-    let specifier = ModuleSpecifier::parse(&format!("file:///{}", path.trim_start_matches('/')))
+    // NOTE: the same specifier the worker loads the module under, so the source map lines up.
+    let specifier = ModuleSpecifier::parse(&format!("file:///workflow/{}", path.trim_start_matches('/')))
         .map_err(|err| at_start(format!("invalid file name: {err}")))?;
     let parsed = deno_ast::parse_module(ParseParams {
         specifier,
@@ -126,25 +129,57 @@ pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError
 
     let program = parsed.program();
     let module = program.as_module().ok_or_else(|| at_start("a workflow must be an ES module".to_owned()))?;
-    let mut settings_expr = None;
+    // Top-level variables by name: bundlers write `var workflowSettings = {...}` and export it in
+    // a list (`export { workflowSettings, handler as default }`).
+    fn collect<'a>(var: &'a VarDecl, variables: &mut Vec<(String, Option<&'a Expr>, SourcePos)>) {
+        for declarator in &var.decls {
+            if let Pat::Ident(ident) = &declarator.name {
+                variables.push((ident.id.sym.to_string(), declarator.init.as_deref(), declarator.start()));
+            }
+        }
+    }
+    let mut declared: Vec<(String, Option<&Expr>, SourcePos)> = Vec::new();
+    let mut exported: Vec<(String, String)> = Vec::new();
     let mut has_default_export = false;
     for item in &module.body {
-        let ModuleItem::ModuleDecl(decl) = item else { continue };
-        match decl {
-            ModuleDecl::ExportDefaultDecl(_) | ModuleDecl::ExportDefaultExpr(_) => has_default_export = true,
-            ModuleDecl::ExportDecl(export) => {
-                let Decl::Var(var) = &export.decl else { continue };
-                for declarator in &var.decls {
-                    if let Pat::Ident(ident) = &declarator.name {
-                        if ident.id.sym == *"workflowSettings" {
-                            settings_expr = Some((declarator.init.as_deref(), declarator.start()));
+        match item {
+            ModuleItem::Stmt(Stmt::Decl(Decl::Var(var))) => collect(var, &mut declared),
+            ModuleItem::ModuleDecl(ModuleDecl::ExportDefaultDecl(_) | ModuleDecl::ExportDefaultExpr(_)) => {
+                has_default_export = true
+            }
+            ModuleItem::ModuleDecl(ModuleDecl::ExportDecl(export)) => {
+                if let Decl::Var(var) = &export.decl {
+                    let first = declared.len();
+                    collect(var, &mut declared);
+                    for (name, _, _) in &declared[first..] {
+                        exported.push((name.clone(), name.clone()));
+                    }
+                }
+            }
+            ModuleItem::ModuleDecl(ModuleDecl::ExportNamed(named)) if named.src.is_none() => {
+                for specifier in &named.specifiers {
+                    if let ExportSpecifier::Named(specifier) = specifier {
+                        let name = |name: &ModuleExportName| match name {
+                            ModuleExportName::Ident(ident) => ident.sym.to_string(),
+                            ModuleExportName::Str(text) => text.value.to_string_lossy().into_owned(),
+                        };
+                        let local = name(&specifier.orig);
+                        let public = specifier.exported.as_ref().map(name).unwrap_or_else(|| local.clone());
+                        if public == "default" {
+                            has_default_export = true;
                         }
+                        exported.push((local, public));
                     }
                 }
             }
             _ => {}
         }
     }
+    let settings_expr = exported
+        .iter()
+        .find(|(_, public)| public == "workflowSettings")
+        .and_then(|(local, _)| declared.iter().rev().find(|(name, _, _)| name == local))
+        .map(|(_, init, at)| (*init, *at));
     let (init, declared_at) = settings_expr.ok_or_else(|| {
         at_start("does not export `workflowSettings` (export const workflowSettings = { id, trigger, ... })".to_owned())
     })?;
@@ -195,12 +230,20 @@ pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError
         .transpile(
             &TranspileOptions::default(),
             &TranspileModuleOptions::default(),
-            &EmitOptions { source_map: SourceMapOption::None, ..Default::default() },
+            &EmitOptions { source_map: SourceMapOption::Separate, inline_sources: false, ..Default::default() },
         )
         .map_err(|err| at_start(format!("cannot transpile: {err}")))?
         .into_source();
     let code_hash = hex::encode(Sha256::digest(emitted.text.as_bytes()));
-    Ok(CompiledWorkflow { workflow_id, name, trigger, settings: Value::Object(settings), code: emitted.text, code_hash })
+    Ok(CompiledWorkflow {
+        workflow_id,
+        name,
+        trigger,
+        settings: Value::Object(settings),
+        code: emitted.text,
+        code_hash,
+        source_map: emitted.source_map,
+    })
 }
 
 fn valid_workflow_id(id: &str) -> bool {
@@ -362,6 +405,22 @@ export default async function handle(event: any): Promise<void> {
         let source = HELLO.replace("\"kinde.m2mToken\": {}", "\"kinde.filesystem\": {}");
         let err = compile("Workflow.ts", &source).unwrap_err();
         assert!(err.message.contains("kinde.filesystem"), "{err}");
+    }
+
+    #[test]
+    fn bundler_output_with_an_export_list_is_understood() {
+        let bundled = "var workflowSettings = { id: \"bundled\", trigger: \"m2m:token_generation\" };\n\
+                       async function handler(event) {}\n\
+                       export { handler as default, workflowSettings };\n";
+        let compiled = compile("Workflow.js", bundled).unwrap();
+        assert_eq!(compiled.workflow_id, "bundled");
+    }
+
+    #[test]
+    fn typescript_gets_a_source_map() {
+        let compiled = compile("Workflow.ts", HELLO).unwrap();
+        let map = compiled.source_map.expect("a source map");
+        assert!(map.contains("\"mappings\""), "{map}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use claimflow_platform::{
     config::{self, CommonConfig, ConfigError},
     nats::{self, ServeOptions},
 };
-use claimflow_workflow_runtime::{Engine, Limits, RunRequest};
+use claimflow_workflow_runtime::{AllowList, Engine, EnvironmentVariable, Limits, Network, RunRequest, Services, TokenCache};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +36,9 @@ pub struct Config {
     pub heap_bytes: usize,
     /// `CLAIMFLOW_MAX_CLAIMS_BYTES` (default 16384).
     pub max_claims_bytes: usize,
+    /// `CLAIMFLOW_FETCH_ALLOW`: hosts, IPs and CIDRs `kinde.fetch` may reach although they are
+    /// private (the issuer's host is always reachable).
+    pub fetch_allow: AllowList,
 }
 
 impl Config {
@@ -50,6 +53,8 @@ impl Config {
             threads: config::parse_or("CLAIMFLOW_WORKER_THREADS", cpus)?,
             heap_bytes: heap_mb * 1024 * 1024,
             max_claims_bytes: config::parse_or("CLAIMFLOW_MAX_CLAIMS_BYTES", 16 * 1024)?,
+            fetch_allow: AllowList::parse(&config::var("CLAIMFLOW_FETCH_ALLOW").unwrap_or_default())
+                .map_err(|message| ConfigError::new("CLAIMFLOW_FETCH_ALLOW", message))?,
         })
     }
 }
@@ -60,6 +65,8 @@ pub enum Error {
     Nats(#[from] nats::ConnectError),
     #[error("cannot subscribe: {0}")]
     Subscribe(#[from] async_nats::SubscribeError),
+    #[error("cannot start the fetch runtime: {0}")]
+    Network(#[source] std::io::Error),
 }
 
 /// Serves token-generation events until `shutdown`, then finishes in-flight runs and drains.
@@ -72,6 +79,10 @@ pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) ->
         prefix: config.common.subject_prefix.clone(),
         heap_bytes: config.heap_bytes,
         max_claims_bytes: config.max_claims_bytes,
+        services: Arc::new(Services {
+            network: Network::new(config.fetch_allow.clone()).map_err(Error::Network)?,
+            token_cache: TokenCache::default(),
+        }),
         code: Mutex::default(),
     });
     tracing::info!(threads = engine.threads(), "workflow-worker ready");
@@ -100,8 +111,15 @@ struct Worker {
     prefix: String,
     heap_bytes: usize,
     max_claims_bytes: usize,
+    services: Arc<Services>,
     /// Transpiled code by content hash. Content-addressed, so entries never go stale.
-    code: Mutex<HashMap<String, Arc<str>>>,
+    code: Mutex<HashMap<String, Arc<CachedCode>>>,
+}
+
+struct CachedCode {
+    code: Arc<str>,
+    source_path: String,
+    source_map: Option<Arc<str>>,
 }
 
 /// Cached code is bounded; workflows are few, so clearing on overflow is enough.
@@ -128,9 +146,22 @@ impl Worker {
         if let Some(id) = &event.base_claims.id {
             base_claims.push((TokenKind::Id, id.clone()));
         }
+        let trusted_host = url::Url::parse(&event.event.context.domains.kinde_domain)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned));
         let request = RunRequest {
-            code,
-            source_name: format!("{}.js", workflow.workflow_id),
+            code: code.code.clone(),
+            source_name: code.source_path.clone(),
+            source_map: code.source_map.clone(),
+            workflow_id: workflow.workflow_id.clone(),
+            environment: event
+                .environment
+                .iter()
+                .map(|v| EnvironmentVariable { key: v.key.clone(), value: v.value.clone(), is_secret: v.is_secret })
+                .collect(),
+            trusted_host,
+            services: self.services.clone(),
+            span: tracing::Span::current(),
             bindings: workflow.bindings.clone(),
             event: serde_json::to_value(&event.event)
                 .map_err(|err| ServiceError::new(ServiceErrorCode::BadRequest, err.to_string()))?,
@@ -175,7 +206,7 @@ impl Worker {
 
     /// The deployment's code: from the cache, or fetched from auth-service and verified against
     /// its hash.
-    async fn code(&self, code_hash: &str) -> Result<Arc<str>, ServiceError> {
+    async fn code(&self, code_hash: &str) -> Result<Arc<CachedCode>, ServiceError> {
         if let Some(code) = self.code.lock().expect("code cache poisoned").get(code_hash) {
             return Ok(code.clone());
         }
@@ -187,7 +218,11 @@ impl Worker {
         if actual != code_hash {
             return Err(ServiceError::new(ServiceErrorCode::Internal, format!("workflow code for {code_hash} has hash {actual}")));
         }
-        let code: Arc<str> = fetched.code.into();
+        let code = Arc::new(CachedCode {
+            code: fetched.code.into(),
+            source_path: fetched.source_path,
+            source_map: fetched.source_map.map(Into::into),
+        });
         let mut cache = self.code.lock().expect("code cache poisoned");
         if cache.len() >= MAX_CACHED_CODE {
             cache.clear();

@@ -40,6 +40,24 @@ pub struct TokenGenerationEvent {
     /// Which token kind carries the access claims (`m2m` for client_credentials).
     pub access_token_kind: TokenKind,
     pub base_claims: BaseClaims,
+    /// `kinde.env`: sent only when the deployment declared that binding. Secret values travel
+    /// decrypted to the worker that needs them, and nowhere else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environment: Vec<EnvironmentVariable>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentVariable {
+    pub key: String,
+    pub value: String,
+    pub is_secret: bool,
+}
+
+impl std::fmt::Debug for EnvironmentVariable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = if self.is_secret { "[redacted]" } else { self.value.as_str() };
+        f.debug_struct("EnvironmentVariable").field("key", &self.key).field("value", &value).finish()
+    }
 }
 
 impl Request for TokenGenerationEvent {
@@ -138,6 +156,11 @@ pub struct WorkflowCodeRequest {
 pub struct WorkflowCode {
     pub code_hash: String,
     pub code: String,
+    /// The deployed file, as stack traces should name it.
+    pub source_path: String,
+    /// Maps `code` back to the original TypeScript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_map: Option<String>,
 }
 
 impl WorkflowCodeRequest {

@@ -348,6 +348,20 @@ enum Organizations {
 }
 
 #[derive(DeriveIden)]
+enum WorkflowDeploymentsSourceMap {
+    #[sea_orm(iden = "workflow_deployments")]
+    Table,
+    SourceMap,
+}
+
+#[derive(DeriveIden)]
+enum ApplicationsTokenLifetime {
+    #[sea_orm(iden = "applications")]
+    Table,
+    AccessTokenLifetime,
+}
+
+#[derive(DeriveIden)]
 enum EnvironmentVariables {
     Table,
     Id,
@@ -448,6 +462,22 @@ impl MigrationTrait for PropertiesOrganizationsEnvironment {
                     .col(boolean(EnvironmentVariables::IsSecret))
                     .col(big_integer(EnvironmentVariables::CreatedAt))
                     .col(big_integer(EnvironmentVariables::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(WorkflowDeploymentsSourceMap::Table)
+                    .add_column(text_null(WorkflowDeploymentsSourceMap::SourceMap))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(ApplicationsTokenLifetime::Table)
+                    .add_column(big_integer_null(ApplicationsTokenLifetime::AccessTokenLifetime))
                     .to_owned(),
             )
             .await

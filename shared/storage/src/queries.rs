@@ -31,6 +31,7 @@ pub struct NewDeployment {
     pub source: String,
     pub code: String,
     pub code_hash: String,
+    pub source_map: Option<String>,
 }
 
 /// One run to record.
@@ -156,6 +157,7 @@ impl Store {
                     app_type: Set("m2m".to_owned()),
                     client_secret_hash: Set(Some(bootstrap.admin_secret_hash.to_owned())),
                     created_at: Set(now),
+                    access_token_lifetime: Set(None),
                 }
                 .insert(&txn)
                 .await?;
@@ -181,6 +183,7 @@ impl Store {
             app_type: Set(app_type.to_owned()),
             client_secret_hash: Set(client_secret_hash),
             created_at: Set(now_ms()),
+            access_token_lifetime: Set(None),
         }
         .insert(&self.db)
         .await?)
@@ -326,6 +329,7 @@ impl Store {
                 source: Set(new.source),
                 code: Set(new.code),
                 code_hash: Set(new.code_hash),
+                source_map: Set(new.source_map),
                 created_at: Set(now),
             }
             .insert(&txn)
@@ -377,13 +381,23 @@ impl Store {
             .collect())
     }
 
-    /// The transpiled code stored under a content hash.
-    pub async fn code_by_hash(&self, code_hash: &str) -> Result<Option<String>> {
+    /// A deployment whose transpiled code has this content hash.
+    pub async fn deployment_by_code_hash(&self, code_hash: &str) -> Result<Option<workflow_deployment::Model>> {
         Ok(workflow_deployment::Entity::find()
             .filter(workflow_deployment::Column::CodeHash.eq(code_hash))
             .one(&self.db)
+            .await?)
+    }
+
+    pub async fn set_access_token_lifetime(&self, application_id: &str, seconds: Option<i64>) -> Result<()> {
+        let application = application::Entity::find_by_id(application_id)
+            .one(&self.db)
             .await?
-            .map(|deployment| deployment.code))
+            .ok_or_else(|| StorageError::NotFound { what: "application", id: application_id.to_owned() })?;
+        let mut application: application::ActiveModel = application.into();
+        application.access_token_lifetime = Set(seconds);
+        application.update(&self.db).await?;
+        Ok(())
     }
 
     pub async fn record_runs(&self, runs: Vec<NewRun>) -> Result<()> {

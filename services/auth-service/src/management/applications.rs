@@ -60,3 +60,87 @@ pub async fn get_one(
         .ok_or_else(|| ApiError::not_found("application", &application_id))?;
     Ok(ok("OK", "success_response", json!({ "application": describe(&application) })))
 }
+
+/// Kinde's `{properties: [...]}`; older Kinde docs read `appProperties` from the same answer.
+pub async fn list_properties(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(application_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("read:application_properties")?;
+    state
+        .store
+        .find_application(&application_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("application", &application_id))?;
+    let properties: Vec<Value> = state
+        .store
+        .application_properties(&application_id)
+        .await?
+        .into_iter()
+        .map(|p| json!({ "id": p.property.id, "key": p.property.key, "name": p.property.name, "description": p.property.description, "value": p.value }))
+        .collect();
+    Ok(ok("OK", "Success", json!({ "properties": properties, "appProperties": properties })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyValue {
+    value: Value,
+}
+
+pub async fn set_property(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path((application_id, key)): Path<(String, String)>,
+    ApiJson(body): ApiJson<PropertyValue>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("update:application_properties")?;
+    let value = match body.value {
+        Value::String(text) => text,
+        Value::Number(_) | Value::Bool(_) => body.value.to_string(),
+        _ => return Err(ApiError::bad_request("INVALID_VALUE", "value must be a string, number or boolean")),
+    };
+    state.store.set_application_property(&application_id, &key, &value).await?;
+    Ok(ok("OK", "Success", json!({})))
+}
+
+/// Kinde's token settings, plus `token_properties`: the property keys whose values go into the
+/// application's tokens as `application_properties`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    access_token_lifetime: Option<i64>,
+    refresh_token_lifetime: Option<i64>,
+    id_token_lifetime: Option<i64>,
+    authenticated_session_lifetime: Option<i64>,
+    is_hasura_mapping_enabled: Option<bool>,
+    token_properties: Option<Vec<String>>,
+}
+
+pub async fn update_tokens(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(application_id): Path<String>,
+    ApiJson(body): ApiJson<TokenSettings>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("update:applications")?;
+    // Accepted for compatibility with Kinde clients; claimflow has no user sessions or
+    // Hasura mapping yet, so only the access token lifetime and token properties apply.
+    let _ = (body.refresh_token_lifetime, body.id_token_lifetime, body.authenticated_session_lifetime, body.is_hasura_mapping_enabled);
+    if let Some(lifetime) = body.access_token_lifetime {
+        if !(60..=31_536_000).contains(&lifetime) {
+            return Err(ApiError::bad_request("INVALID_LIFETIME", "access_token_lifetime must be between 60 and 31536000 seconds"));
+        }
+        state.store.set_access_token_lifetime(&application_id, Some(lifetime)).await?;
+    }
+    if let Some(keys) = &body.token_properties {
+        state
+            .store
+            .find_application(&application_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("application", &application_id))?;
+        state.store.set_token_properties(&application_id, keys).await?;
+    }
+    Ok(ok("OK", "Application tokens updated", json!({})))
+}

@@ -6,13 +6,16 @@
 
 mod apis;
 mod applications;
+mod environment_variables;
+mod organizations;
+mod properties;
 mod workflows;
 
 use axum::{
     extract::{rejection::JsonRejection, FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, patch, post},
+    routing::{get, patch, post, put},
     Json, Router,
 };
 use serde::de::DeserializeOwned;
@@ -62,6 +65,13 @@ pub fn router() -> Router<AppState> {
         .route("/apis/{api_id}/applications/{application_id}/scopes/{scope_id}", post(apis::grant_scope))
         .route("/applications", get(applications::list).post(applications::create))
         .route("/applications/{application_id}", get(applications::get_one))
+        .route("/applications/{application_id}/properties", get(applications::list_properties))
+        .route("/applications/{application_id}/properties/{key}", put(applications::set_property))
+        .route("/applications/{application_id}/tokens", patch(applications::update_tokens))
+        .route("/properties", get(properties::list).post(properties::create))
+        .route("/organization", get(organizations::get_one).post(organizations::create))
+        .route("/organizations", get(organizations::list))
+        .route("/environment_variables", get(environment_variables::list).post(environment_variables::create))
         .route("/workflows", get(workflows::list))
         .route("/workflows/deployments", post(workflows::deploy))
         .route("/workflows/runs", get(workflows::list_runs))

@@ -70,6 +70,7 @@ pub async fn deploy(caller: Caller, State(state): State<AppState>, ApiJson(bundl
             source: file.content.clone(),
             code: workflow.code,
             code_hash: workflow.code_hash,
+            source_map: workflow.source_map,
         })
         .collect();
     let deployed: Vec<Value> = state

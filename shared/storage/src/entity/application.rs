@@ -13,6 +13,8 @@ pub struct Model {
     /// what matters is that the database never holds the secret itself.
     pub client_secret_hash: Option<String>,
     pub created_at: i64,
+    /// Seconds; the service default when unset.
+    pub access_token_lifetime: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

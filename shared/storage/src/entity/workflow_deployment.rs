@@ -21,6 +21,8 @@ pub struct Model {
     pub code: String,
     /// SHA-256 of `code`, hex.
     pub code_hash: String,
+    /// Source map from `code` back to `source`.
+    pub source_map: Option<String>,
     pub created_at: i64,
 }
 

@@ -1,0 +1,65 @@
+//! `/api/v1/properties`: custom property definitions.
+
+use axum::extract::State;
+use claimflow_storage::NewProperty;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ok, ApiError, ApiJson, Caller};
+use crate::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProperty {
+    name: String,
+    key: String,
+    #[serde(default)]
+    description: Option<String>,
+    /// Kinde's `single_line_text` / `multi_line_text`; values are text either way.
+    #[serde(rename = "type", default)]
+    _kind: Option<String>,
+    context: String,
+    #[serde(default)]
+    is_private: bool,
+    #[serde(default)]
+    category_id: Option<String>,
+}
+
+fn describe(property: &claimflow_storage::entity::property::Model) -> Value {
+    json!({
+        "id": property.id, "key": property.key, "name": property.name, "description": property.description,
+        "context": property.context, "is_private": property.is_private, "is_kinde_property": false,
+    })
+}
+
+pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("read:properties")?;
+    let properties: Vec<Value> = state.store.list_properties().await?.iter().map(describe).collect();
+    Ok(ok("OK", "Success", json!({ "properties": properties, "has_more": false })))
+}
+
+pub async fn create(caller: Caller, State(state): State<AppState>, ApiJson(body): ApiJson<CreateProperty>) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("create:properties")?;
+    let _ = body.category_id;
+    if !matches!(body.context.as_str(), "usr" | "org" | "app") {
+        return Err(ApiError::bad_request("INVALID_CONTEXT", format!("context {:?} must be \"usr\", \"org\" or \"app\"", body.context)));
+    }
+    let valid_key = !body.key.is_empty() && body.key.len() <= 64 && body.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_key {
+        return Err(ApiError::bad_request("INVALID_KEY", "key must be 1 to 64 letters, digits or underscores"));
+    }
+    if body.name.trim().is_empty() {
+        return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
+    }
+    let property = state
+        .store
+        .create_property(NewProperty {
+            key: body.key,
+            name: body.name,
+            description: body.description.unwrap_or_default(),
+            context: body.context,
+            is_private: body.is_private,
+        })
+        .await?;
+    Ok(ok("OK", "Property created", json!({ "property": { "id": property.id } })))
+}
