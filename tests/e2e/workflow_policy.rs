@@ -111,3 +111,33 @@ async fn management_tokens_never_run_workflows() {
     assert!(!token.is_empty());
     assert!(stack.runs().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_deployment_can_set_its_own_time_limit() {
+    let stack = Stack::start().await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    let workflow = m2m_workflow("slow", "", r#""kinde.m2mToken": {}"#, "  while (true) {}");
+    let (status, body) = stack
+        .management(
+            reqwest::Method::POST,
+            "workflows/deployments",
+            Some(json!({ "files": [{ "path": PATH, "content": workflow }], "timeout_ms": 200 })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["deployments"][0]["timeout_ms"], 200);
+    let started = std::time::Instant::now();
+    let (_, body) = stack.m2m_token(&client_id, &client_secret, "acme").await.expect_err("no token");
+    assert!(body["error_description"].as_str().unwrap().contains("200ms"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(3), "the 5 s default applied instead");
+
+    let (status, body) = stack
+        .management(
+            reqwest::Method::POST,
+            "workflows/deployments",
+            Some(json!({ "files": [{ "path": PATH, "content": workflow }], "timeout_ms": 120000 })),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("timeout_ms"));
+}

@@ -276,12 +276,28 @@ async fn run_workflow(
         .and_then(Value::as_object)
         .map(|bindings| bindings.keys().cloned().collect())
         .unwrap_or_default();
-    let timeout = state.config.workflow_timeout;
+    let timeout = deployment
+        .timeout_ms
+        .and_then(|ms| u64::try_from(ms).ok())
+        .map(Duration::from_millis)
+        .unwrap_or(state.config.workflow_timeout);
     let workflow = WorkflowRef {
         workflow_id: deployment.workflow_id.clone(),
         deployment_id: deployment.id.clone(),
         version: deployment.version,
         code_hash: deployment.code_hash.clone(),
+        reset_claims: deployment
+            .settings
+            .get("bindings")
+            .and_then(Value::as_object)
+            .map(|bindings| {
+                bindings
+                    .iter()
+                    .filter(|(_, options)| options.get("resetClaims").and_then(Value::as_bool) == Some(true))
+                    .map(|(binding, _)| binding.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
         bindings,
         timeout_ms: timeout.as_millis() as u64,
     };

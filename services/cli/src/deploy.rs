@@ -14,6 +14,9 @@ pub struct DeployArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub connection: Connection,
+    /// Wall-time limit of each run of these workflows, in milliseconds (default: the server's, 5000).
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
     /// Print the server's answer as JSON.
     #[arg(long)]
     pub json: bool,
@@ -23,7 +26,11 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
     let files = collect_workflows(&args.dir)?;
     let client = ManagementClient::connect(&args.connection).await?;
     let bundle: Vec<Value> = files.iter().map(|(path, content)| json!({ "path": path, "content": content })).collect();
-    let answer = client.post("workflows/deployments", &json!({ "files": bundle })).await.context("deploy failed")?;
+    let mut request = json!({ "files": bundle });
+    if let Some(timeout_ms) = args.timeout_ms {
+        request["timeout_ms"] = json!(timeout_ms);
+    }
+    let answer = client.post("workflows/deployments", &request).await.context("deploy failed")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());

@@ -22,7 +22,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         worker_config.threads = threads;
     }
     // NOTE: V8's platform must be initialized on the main thread before any isolate thread.
-    let engine = Engine::start(worker_config.threads).context("cannot start the workflow engine")?;
+    let engine = Engine::start_with_heap(worker_config.threads, worker_config.heap_bytes).context("cannot start the workflow engine")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let telemetry = claimflow_platform::telemetry::init("claimflow-dev")?;

@@ -108,6 +108,7 @@ mod tests {
             version: 2,
             code_hash: "h".into(),
             bindings: vec![],
+            reset_claims: vec![],
             timeout_ms: 1000,
         }
     }

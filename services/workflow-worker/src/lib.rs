@@ -166,6 +166,10 @@ impl Worker {
             event: serde_json::to_value(&event.event)
                 .map_err(|err| ServiceError::new(ServiceErrorCode::BadRequest, err.to_string()))?,
             base_claims,
+            reset_claims: [TokenKind::Access, TokenKind::Id, TokenKind::M2m]
+                .into_iter()
+                .filter(|kind| workflow.reset_claims.iter().any(|binding| binding == kind.binding()))
+                .collect(),
             limits: Limits {
                 wall_time: Duration::from_millis(workflow.timeout_ms.clamp(10, 60_000)),
                 heap_bytes: self.heap_bytes,

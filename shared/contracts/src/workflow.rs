@@ -16,6 +16,9 @@ pub struct WorkflowRef {
     pub code_hash: String,
     /// The bindings the deployment declared (`kinde.m2mToken`, `kinde.fetch`, ...).
     pub bindings: Vec<String>,
+    /// Token bindings declared with `{ resetClaims: true }`: their custom claims start empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reset_claims: Vec<String>,
     /// Wall-time limit of one run, milliseconds.
     pub timeout_ms: u64,
 }

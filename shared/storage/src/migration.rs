@@ -352,6 +352,7 @@ enum WorkflowDeploymentsSourceMap {
     #[sea_orm(iden = "workflow_deployments")]
     Table,
     SourceMap,
+    TimeoutMs,
 }
 
 #[derive(DeriveIden)]
@@ -470,6 +471,14 @@ impl MigrationTrait for PropertiesOrganizationsEnvironment {
                 Table::alter()
                     .table(WorkflowDeploymentsSourceMap::Table)
                     .add_column(text_null(WorkflowDeploymentsSourceMap::SourceMap))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(WorkflowDeploymentsSourceMap::Table)
+                    .add_column(big_integer_null(WorkflowDeploymentsSourceMap::TimeoutMs))
                     .to_owned(),
             )
             .await?;

@@ -32,6 +32,7 @@ pub struct NewDeployment {
     pub code: String,
     pub code_hash: String,
     pub source_map: Option<String>,
+    pub timeout_ms: Option<i64>,
 }
 
 /// One run to record.
@@ -330,6 +331,7 @@ impl Store {
                 code: Set(new.code),
                 code_hash: Set(new.code_hash),
                 source_map: Set(new.source_map),
+                timeout_ms: Set(new.timeout_ms),
                 created_at: Set(now),
             }
             .insert(&txn)

@@ -35,6 +35,12 @@ impl Engine {
     /// Starts the pool. Call from the process's main thread before anything else uses V8:
     /// all isolates must share a platform initialized by a parent thread.
     pub fn start(threads: usize) -> Result<Engine, EngineError> {
+        Engine::start_with_heap(threads, crate::Limits::default().heap_bytes)
+    }
+
+    /// As [`Engine::start`], preparing isolates with `heap_bytes` of V8 heap (the limit most runs
+    /// ask for; others get an isolate made for them).
+    pub fn start_with_heap(threads: usize, heap_bytes: usize) -> Result<Engine, EngineError> {
         deno_core::JsRuntime::init_platform(None);
         let threads = threads.max(1);
         // NOTE: the queue holds one job per thread at most; callers bound their own
@@ -45,7 +51,7 @@ impl Engine {
             let receiver = receiver.clone();
             std::thread::Builder::new()
                 .name(format!("workflow-{index}"))
-                .spawn(move || pool_thread(receiver))
+                .spawn(move || pool_thread(receiver, heap_bytes))
                 .map_err(EngineError::Spawn)?;
         }
         Ok(Engine { jobs, threads })
@@ -65,7 +71,7 @@ impl Engine {
     }
 }
 
-fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>) {
+fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>, heap_bytes: usize) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -74,6 +80,12 @@ fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>) {
         }
     };
     let watchdog = Watchdog::start();
+    // NOTE: isolates are created inside the runtime's context so V8's delayed tasks find it.
+    let prepare = |heap_bytes| {
+        let _context = runtime.enter();
+        sandbox::prepare(heap_bytes)
+    };
+    let mut spare = Some(prepare(heap_bytes));
     loop {
         // NOTE: idle threads queue on the mutex; the one holding it waits for the next job.
         let job = {
@@ -81,10 +93,20 @@ fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>) {
             receiver.blocking_recv()
         };
         let Some((request, reply)) = job else { return };
-        // NOTE: the isolate is created inside `block_on` so V8's delayed tasks find a tokio
-        // runtime; it is dropped before the next job, so nothing leaks between runs.
-        let outcome = runtime.block_on(sandbox::run(request, &watchdog));
+        // NOTE: the spare isolate was made while this thread was idle; a request with another
+        // heap limit gets its own. Never two live isolates on one thread: the spare goes first.
+        let prepared = match spare.take() {
+            Some(prepared) if prepared.heap_bytes == request.limits.heap_bytes => prepared,
+            other => {
+                drop(other);
+                prepare(request.limits.heap_bytes)
+            }
+        };
+        let (outcome, used) = runtime.block_on(sandbox::run(prepared, request, &watchdog));
         let _ = reply.send(outcome);
+        // The used isolate is torn down, and the next one made, after the reply went out.
+        drop(used);
+        spare = Some(prepare(heap_bytes));
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Limits {
     pub max_log_bytes: usize,
     /// JSON size of the claims one run may set on one token.
     pub max_claims_bytes: usize,
+    /// Number of claims one run may set on one token.
+    pub max_claims: usize,
     pub fetch: FetchLimits,
 }
 
@@ -43,6 +45,7 @@ impl Default for Limits {
             heap_bytes: 64 * 1024 * 1024,
             max_log_bytes: 64 * 1024,
             max_claims_bytes: 16 * 1024,
+            max_claims: 64,
             fetch: FetchLimits::default(),
         }
     }
@@ -87,6 +90,8 @@ pub struct RunRequest {
     pub event: serde_json::Value,
     /// The token claims before the workflow, per token kind it may patch.
     pub base_claims: Vec<(TokenKind, Claims)>,
+    /// Token kinds whose binding says `resetClaims: true`: `getCustomClaims()` starts empty.
+    pub reset_claims: Vec<TokenKind>,
     pub limits: Limits,
 }
 

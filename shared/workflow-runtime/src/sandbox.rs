@@ -21,6 +21,7 @@ use deno_core::{
     ModuleSource, ModuleSourceCode, ModuleSpecifier, ModuleType, OpState, PollEventLoopOptions, ResolutionKind,
     RuntimeOptions,
 };
+
 use deno_error::JsErrorBox;
 
 use crate::{
@@ -36,6 +37,8 @@ const INFRASTRUCTURE: &str = include_str!("js/infrastructure.js");
 /// Per-run state the ops read and write. Taken out of the isolate when the run ends.
 struct RunState {
     base: Vec<(TokenKind, Claims)>,
+    reset_claims: Vec<TokenKind>,
+    max_claims: usize,
     set: Vec<(TokenKind, Claims)>,
     denied: Option<String>,
     logs: Vec<LogLine>,
@@ -98,7 +101,7 @@ fn op_claims_get(state: &mut OpState, #[string] kind: String) -> Result<Claims, 
     let mut claims: Claims = run
         .base
         .iter()
-        .filter(|(k, _)| *k == kind)
+        .filter(|(k, _)| *k == kind && !run.reset_claims.contains(k))
         .flat_map(|(_, claims)| claims.iter())
         .filter(|(name, _)| !ProhibitedClaims::is_prohibited(kind, name))
         .map(|(name, value)| (name.clone(), value.clone()))
@@ -123,7 +126,14 @@ fn op_claims_set(
         .map_err(|err| JsErrorBox::type_error(format!("setCustomClaim({name}): value is not JSON: {err}")))?;
     let run = state.borrow_mut::<RunState>();
     let limit = run.max_claims_bytes;
+    let max_claims = run.max_claims;
     let claims = run.set_for(kind);
+    if claims.len() >= max_claims && !claims.contains_key(name) {
+        return Err(JsErrorBox::range_error(format!(
+            "setCustomClaim({name}): a workflow may set at most {max_claims} claims on the {} token",
+            kind.as_str()
+        )));
+    }
     let previous = claims.insert(name.to_owned(), value);
     let size = serde_json::to_vec(claims).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
     if size > limit {
@@ -304,10 +314,17 @@ deno_core::extension!(
     ],
 );
 
-/// Resolves the workflow itself and `@kinde/infrastructure`; nothing else exists.
+/// Resolves the workflow itself and `@kinde/infrastructure`; nothing else exists. The workflow
+/// is set when a prepared isolate is given its run.
+#[derive(Default)]
 struct WorkflowLoader {
-    main: ModuleSpecifier,
-    source_map: Option<Arc<str>>,
+    workflow: std::cell::RefCell<Option<(ModuleSpecifier, Option<Arc<str>>)>>,
+}
+
+impl WorkflowLoader {
+    fn main(&self) -> Option<ModuleSpecifier> {
+        self.workflow.borrow().as_ref().map(|(main, _)| main.clone())
+    }
 }
 
 impl ModuleLoader for WorkflowLoader {
@@ -316,7 +333,9 @@ impl ModuleLoader for WorkflowLoader {
             "@kinde/infrastructure" | "npm:@kinde/infrastructure" | INFRASTRUCTURE_SPECIFIER => {
                 ModuleSpecifier::parse(INFRASTRUCTURE_SPECIFIER).map_err(JsErrorBox::from_err)
             }
-            _ if specifier == self.main.as_str() => Ok(self.main.clone()),
+            _ if self.main().is_some_and(|main| main.as_str() == specifier) => {
+                Ok(self.main().expect("checked just before"))
+            }
             _ => Err(JsErrorBox::type_error(format!(
                 "cannot import {specifier:?} from {referrer}: workflows may only import \"@kinde/infrastructure\""
             ))),
@@ -343,28 +362,63 @@ impl ModuleLoader for WorkflowLoader {
 
     /// Lets V8's stack traces name lines of the original TypeScript.
     fn get_source_map(&self, file_name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
-        if file_name != self.main.as_str() {
+        let workflow = self.workflow.borrow();
+        let (main, map) = workflow.as_ref()?;
+        if file_name != main.as_str() {
             return None;
         }
-        self.source_map.as_deref().map(|map| std::borrow::Cow::Borrowed(map.as_bytes()))
+        map.as_deref().map(|map| std::borrow::Cow::Owned(map.as_bytes().to_vec()))
     }
 }
 
-/// Runs one workflow in a fresh isolate. Must be called inside a tokio runtime on the thread
-/// that owns the isolate.
-pub(crate) async fn run(request: RunRequest, watchdog: &Watchdog) -> RunOutcome {
+/// A fresh isolate made ready ahead of its run, so the run does not pay for creating it. Each
+/// prepared isolate serves exactly one run and is then dropped: nothing a run does can be seen
+/// by another.
+pub(crate) struct PreparedIsolate {
+    runtime: JsRuntime,
+    loader: Rc<WorkflowLoader>,
+    out_of_memory: Rc<Cell<bool>>,
+    pub(crate) heap_bytes: usize,
+}
+
+/// Creates an isolate with the sandbox's ops. Must be called inside a tokio runtime context on
+/// the thread that will run it.
+pub(crate) fn prepare(heap_bytes: usize) -> PreparedIsolate {
+    let loader = Rc::new(WorkflowLoader::default());
+    let mut runtime = JsRuntime::new(RuntimeOptions {
+        extensions: vec![claimflow_sandbox::init()],
+        module_loader: Some(loader.clone()),
+        create_params: Some(v8::CreateParams::default().heap_limits(0, heap_bytes)),
+        ..Default::default()
+    });
+    // NOTE: V8 calls this when the heap nears its limit. Raising the limit gives the isolate room
+    // to unwind after we terminate it; returning the same limit would abort the whole process.
+    let out_of_memory = Rc::new(Cell::new(false));
+    {
+        let flag = out_of_memory.clone();
+        let handle = runtime.v8_isolate().thread_safe_handle();
+        runtime.add_near_heap_limit_callback(move |current, _initial| {
+            flag.set(true);
+            handle.terminate_execution();
+            current * 2
+        });
+    }
+    PreparedIsolate { runtime, loader, out_of_memory, heap_bytes }
+}
+
+/// Runs one workflow in a prepared isolate. Returns the isolate too, so the caller can drop it
+/// after replying (tearing an isolate down takes time the request should not wait for).
+pub(crate) async fn run(prepared: PreparedIsolate, request: RunRequest, watchdog: &Watchdog) -> (RunOutcome, JsRuntime) {
     let started = Instant::now();
     let limits = request.limits.clone();
     let main = ModuleSpecifier::parse(&format!("file:///workflow/{}", request.source_name.trim_start_matches('/')))
         .unwrap_or_else(|_| ModuleSpecifier::parse("file:///workflow/Workflow.js").expect("static URL"));
-    let mut runtime = JsRuntime::new(RuntimeOptions {
-        extensions: vec![claimflow_sandbox::init()],
-        module_loader: Some(Rc::new(WorkflowLoader { main: main.clone(), source_map: request.source_map.clone() })),
-        create_params: Some(v8::CreateParams::default().heap_limits(0, limits.heap_bytes)),
-        ..Default::default()
-    });
+    let PreparedIsolate { mut runtime, loader, out_of_memory, .. } = prepared;
+    *loader.workflow.borrow_mut() = Some((main.clone(), request.source_map.clone()));
     runtime.op_state().borrow_mut().put(RunState {
         base: request.base_claims,
+        reset_claims: request.reset_claims.clone(),
+        max_claims: limits.max_claims,
         set: Vec::new(),
         denied: None,
         logs: Vec::new(),
@@ -381,19 +435,6 @@ pub(crate) async fn run(request: RunRequest, watchdog: &Watchdog) -> RunOutcome 
         deadline: started + limits.wall_time,
         span: request.span.clone(),
     });
-
-    // NOTE: V8 calls this when the heap nears its limit. Raising the limit gives the isolate room
-    // to unwind after we terminate it; returning the same limit would abort the whole process.
-    let out_of_memory = Rc::new(Cell::new(false));
-    {
-        let flag = out_of_memory.clone();
-        let handle = runtime.v8_isolate().thread_safe_handle();
-        runtime.add_near_heap_limit_callback(move |current, _initial| {
-            flag.set(true);
-            handle.terminate_execution();
-            current * 2
-        });
-    }
     let timed_out = Arc::new(AtomicBool::new(false));
     let guard = watchdog.arm(runtime.v8_isolate().thread_safe_handle(), limits.wall_time, timed_out.clone());
     // NOTE: termination only interrupts running JavaScript; the tokio timeout also bounds time
@@ -421,7 +462,7 @@ pub(crate) async fn run(request: RunRequest, watchdog: &Watchdog) -> RunOutcome 
     // A denial only counts from a run that completed.
     let denied = if status == RunStatus::Ok { state.denied } else { None };
     let claims_set = if status == RunStatus::Ok { state.set } else { Vec::new() };
-    RunOutcome { status, claims_set, denied, logs: state.logs, error, duration: started.elapsed() }
+    (RunOutcome { status, claims_set, denied, logs: state.logs, error, duration: started.elapsed() }, runtime)
 }
 
 /// Bootstraps the sandbox, evaluates the module, calls its default export with the event.

@@ -16,7 +16,13 @@ const MAX_FILE_BYTES: usize = 1024 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
     files: Vec<BundleFile>,
+    /// Wall-time limit of each run of these workflows, milliseconds (default: the service's).
+    #[serde(default)]
+    timeout_ms: Option<i64>,
 }
+
+/// Bounds of a deployment's run time limit.
+const TIMEOUT_MS_RANGE: std::ops::RangeInclusive<i64> = 10..=30_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +37,14 @@ pub async fn deploy(caller: Caller, State(state): State<AppState>, ApiJson(bundl
     caller.require("create:workflows")?;
     if bundle.files.is_empty() {
         return Err(ApiError::bad_request("INVALID_BUNDLE", "files must list at least one workflow file"));
+    }
+    if let Some(timeout) = bundle.timeout_ms {
+        if !TIMEOUT_MS_RANGE.contains(&timeout) {
+            return Err(ApiError::bad_request(
+                "INVALID_TIMEOUT",
+                format!("timeout_ms must be between {} and {}", TIMEOUT_MS_RANGE.start(), TIMEOUT_MS_RANGE.end()),
+            ));
+        }
     }
     let mut compiled = Vec::new();
     let mut errors = Vec::new();
@@ -71,6 +85,7 @@ pub async fn deploy(caller: Caller, State(state): State<AppState>, ApiJson(bundl
             code: workflow.code,
             code_hash: workflow.code_hash,
             source_map: workflow.source_map,
+            timeout_ms: bundle.timeout_ms,
         })
         .collect();
     let deployed: Vec<Value> = state
@@ -78,7 +93,7 @@ pub async fn deploy(caller: Caller, State(state): State<AppState>, ApiJson(bundl
         .deploy_workflows(deployments)
         .await?
         .into_iter()
-        .map(|d| json!({ "workflow_id": d.workflow_id, "version": d.version, "deployment_id": d.id, "trigger": d.trigger, "source_path": d.source_path }))
+        .map(|d| json!({ "workflow_id": d.workflow_id, "version": d.version, "deployment_id": d.id, "trigger": d.trigger, "source_path": d.source_path, "timeout_ms": d.timeout_ms }))
         .collect();
     Ok(ok("WORKFLOWS_DEPLOYED", "Workflows deployed", json!({ "deployments": deployed })))
 }

@@ -23,6 +23,8 @@ pub struct Model {
     pub code_hash: String,
     /// Source map from `code` back to `source`.
     pub source_map: Option<String>,
+    /// Wall-time limit of a run of this deployment; the service default when unset.
+    pub timeout_ms: Option<i64>,
     pub created_at: i64,
 }
 

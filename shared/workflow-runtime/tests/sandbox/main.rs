@@ -41,6 +41,7 @@ fn request(code: &str, bindings: &[&str], limits: Limits) -> RunRequest {
         bindings: bindings.iter().map(|b| b.to_string()).collect(),
         event: m2m_event(),
         base_claims: base_m2m(),
+        reset_claims: vec![],
         limits,
     }
 }
@@ -416,4 +417,31 @@ async fn fetch_query_secrets_are_not_shown_in_errors() {
     let outcome = run(r#"export default async function () { kinde.fetch("http://127.0.0.1:9/x?api_key=topsecret"); }"#, &["kinde.fetch"]).await;
     let error = outcome.error.unwrap();
     assert!(!error.contains("topsecret"), "{error}");
+}
+
+#[tokio::test]
+async fn reset_claims_starts_custom_claims_empty() {
+    let code = r#"export default async function () {
+        kinde.m2mToken.setCustomClaim("seen", Object.keys(kinde.m2mToken.getCustomClaims()));
+    }"#;
+    let mut with_custom = request(code, &["kinde.m2mToken"], Limits::default());
+    with_custom.base_claims = vec![(TokenKind::M2m, json!({ "aud": ["acme"], "tier": "gold" }).as_object().unwrap().clone())];
+    let kept = engine().run(with_custom.clone()).await.unwrap();
+    assert_eq!(m2m_claims(&kept)["seen"], json!(["tier"]));
+    with_custom.reset_claims = vec![TokenKind::M2m];
+    let reset = engine().run(with_custom).await.unwrap();
+    assert_eq!(m2m_claims(&reset)["seen"], json!([]));
+}
+
+#[tokio::test]
+async fn claims_count_is_limited() {
+    let limits = Limits { max_claims: 3, ..Limits::default() };
+    let outcome = run_with(
+        r#"export default async function () { for (let i = 0; i < 4; i++) kinde.m2mToken.setCustomClaim("c" + i, i); }"#,
+        &["kinde.m2mToken"],
+        limits,
+    )
+    .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(outcome.error.unwrap().contains("at most 3 claims"));
 }
