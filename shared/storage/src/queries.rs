@@ -355,11 +355,18 @@ impl Store {
     }
 
     /// The deployment that runs for `trigger`, if any.
+    /// One query: this runs on every token request.
     pub async fn live_deployment(&self, trigger: &str) -> Result<Option<workflow_deployment::Model>> {
-        let Some(live) = live_workflow::Entity::find_by_id(trigger).one(&self.db).await? else {
-            return Ok(None);
-        };
-        Ok(workflow_deployment::Entity::find_by_id(live.deployment_id).one(&self.db).await?)
+        use sea_orm::sea_query::Query;
+        let live = Query::select()
+            .column(live_workflow::Column::DeploymentId)
+            .from(live_workflow::Entity)
+            .and_where(live_workflow::Column::Trigger.eq(trigger))
+            .to_owned();
+        Ok(workflow_deployment::Entity::find()
+            .filter(workflow_deployment::Column::Id.in_subquery(live))
+            .one(&self.db)
+            .await?)
     }
 
     pub async fn find_deployment(&self, id: &str) -> Result<Option<workflow_deployment::Model>> {

@@ -22,7 +22,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     let iterations: usize = std::env::var("BENCH_ITERATIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(2000);
+    let engine_started = Instant::now();
     let engine = Engine::start(1).expect("engine");
+    let engine_start = engine_started.elapsed();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let services = Arc::new(Services { network: Network::new(AllowList::default()).unwrap(), token_cache: TokenCache::default() });
     let request = RunRequest {
@@ -74,6 +76,7 @@ fn main() {
         round_trips.sort();
         paced.sort();
         println!("workflow run, {iterations} warm runs on one isolate thread");
+        println!("  engine start          {:>9.3} ms (V8 platform, startup snapshot, first isolate)", engine_start.as_secs_f64() * 1e3);
         println!("  cold (first run)      {:>9.3} ms", cold.as_secs_f64() * 1e3);
         for (name, samples) in [
             ("sandbox time", &worker_times),

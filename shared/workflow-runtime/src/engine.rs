@@ -42,6 +42,7 @@ impl Engine {
     /// ask for; others get an isolate made for them).
     pub fn start_with_heap(threads: usize, heap_bytes: usize) -> Result<Engine, EngineError> {
         deno_core::JsRuntime::init_platform(None);
+        let snapshot = sandbox::create_snapshot();
         let threads = threads.max(1);
         // NOTE: the queue holds one job per thread at most; callers bound their own
         // concurrency to `threads()`, so a full queue means a caller ignored that.
@@ -51,7 +52,7 @@ impl Engine {
             let receiver = receiver.clone();
             std::thread::Builder::new()
                 .name(format!("workflow-{index}"))
-                .spawn(move || pool_thread(receiver, heap_bytes))
+                .spawn(move || pool_thread(receiver, snapshot, heap_bytes))
                 .map_err(EngineError::Spawn)?;
         }
         Ok(Engine { jobs, threads })
@@ -71,7 +72,7 @@ impl Engine {
     }
 }
 
-fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>, heap_bytes: usize) {
+fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>, snapshot: &'static [u8], heap_bytes: usize) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -83,14 +84,18 @@ fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>, heap_byte
     // NOTE: isolates are created inside the runtime's context so V8's delayed tasks find it.
     let prepare = |heap_bytes| {
         let _context = runtime.enter();
-        sandbox::prepare(heap_bytes)
+        sandbox::prepare(snapshot, heap_bytes)
     };
     let mut spare = Some(prepare(heap_bytes));
+    let mut pending: Option<Job> = None;
     loop {
-        // NOTE: idle threads queue on the mutex; the one holding it waits for the next job.
-        let job = {
-            let Ok(mut receiver) = receiver.lock() else { return };
-            receiver.blocking_recv()
+        let job = match pending.take() {
+            Some(job) => Some(job),
+            // NOTE: idle threads queue on the mutex; the one holding it waits for the next job.
+            None => {
+                let Ok(mut receiver) = receiver.lock() else { return };
+                receiver.blocking_recv()
+            }
         };
         let Some((request, reply)) = job else { return };
         // NOTE: the spare isolate was made while this thread was idle; a request with another
@@ -104,11 +109,20 @@ fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>, heap_byte
         };
         let (outcome, used) = runtime.block_on(sandbox::run(prepared, request, &watchdog));
         let _ = reply.send(outcome);
-        // The used isolate is torn down, and the next one made, after the reply went out.
+        // NOTE: tearing the used isolate down and making the next one costs about a millisecond
+        // of CPU. On a small machine that CPU is taken from the threads carrying the reply, so
+        // wait briefly (or until the next job) before spending it.
+        pending = runtime.block_on(async {
+            let Ok(mut receiver) = receiver.lock() else { return None };
+            tokio::time::timeout(REPLY_HEADROOM, receiver.recv()).await.ok().flatten()
+        });
         drop(used);
         spare = Some(prepare(heap_bytes));
     }
 }
+
+/// How long a pool thread lets a reply travel before recycling its isolate.
+const REPLY_HEADROOM: Duration = Duration::from_millis(1);
 
 /// Terminates an isolate whose run passed its deadline. One per pool thread, so arming costs a
 /// channel send, not a thread spawn.

@@ -136,7 +136,18 @@ const MAX_REDIRECTS: usize = 5;
 /// Outbound HTTP for workflows.
 pub struct Network {
     allow: AllowList,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        // NOTE: a worker drops its Network from async code when it stops; a runtime dropped
+        // there would panic, so it is shut down in the background instead.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Network {
@@ -146,7 +157,7 @@ impl Network {
             .thread_name("workflow-fetch")
             .enable_all()
             .build()?;
-        Ok(Network { allow, runtime })
+        Ok(Network { allow, runtime: Some(runtime) })
     }
 
     /// Performs the request, following redirects, until `deadline`. `trusted_host` (the issuer)
@@ -165,7 +176,10 @@ impl Network {
         let (answer, receive) = mpsc::channel();
         let allow = self.allow.clone();
         let max_bytes = limits.max_response_bytes;
-        self.runtime.spawn(async move {
+        let Some(runtime) = &self.runtime else {
+            return Err("the fetch runtime has stopped".to_owned());
+        };
+        runtime.spawn(async move {
             let result = tokio::time::timeout(remaining, fetch(request, allow, trusted_host, max_bytes)).await;
             let _ = answer.send(result.unwrap_or_else(|_| Err(format!("no answer within {remaining:?}"))));
         });

@@ -383,9 +383,10 @@ pub(crate) struct PreparedIsolate {
 
 /// Creates an isolate with the sandbox's ops. Must be called inside a tokio runtime context on
 /// the thread that will run it.
-pub(crate) fn prepare(heap_bytes: usize) -> PreparedIsolate {
+pub(crate) fn prepare(snapshot: &'static [u8], heap_bytes: usize) -> PreparedIsolate {
     let loader = Rc::new(WorkflowLoader::default());
     let mut runtime = JsRuntime::new(RuntimeOptions {
+        startup_snapshot: Some(snapshot),
         extensions: vec![claimflow_sandbox::init()],
         module_loader: Some(loader.clone()),
         create_params: Some(v8::CreateParams::default().heap_limits(0, heap_bytes)),
@@ -404,6 +405,30 @@ pub(crate) fn prepare(heap_bytes: usize) -> PreparedIsolate {
         });
     }
     PreparedIsolate { runtime, loader, out_of_memory, heap_bytes }
+}
+
+/// The global the snapshot keeps the bootstrap function under until a run calls (and deletes) it.
+const BOOTSTRAP_GLOBAL: &str = "__claimflowBootstrap";
+
+/// A V8 startup snapshot holding deno_core's own JavaScript and the compiled bootstrap, so a new
+/// isolate deserializes instead of running them. Made once per process, on its own thread (it
+/// needs a tokio context and must not share a thread with another isolate).
+pub(crate) fn create_snapshot() -> &'static [u8] {
+    let snapshot = std::thread::spawn(|| {
+        let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+        let _context = tokio.enter();
+        let mut runtime = deno_core::JsRuntimeForSnapshot::new(RuntimeOptions {
+            extensions: vec![claimflow_sandbox::init()],
+            ..Default::default()
+        });
+        runtime
+            .execute_script("[claimflow:snapshot]", format!("globalThis.{BOOTSTRAP_GLOBAL} = {BOOTSTRAP};"))
+            .expect("the bootstrap compiles");
+        runtime.snapshot()
+    })
+    .join()
+    .expect("snapshot creation does not panic");
+    Box::leak(snapshot)
 }
 
 /// Runs one workflow in a prepared isolate. Returns the isolate too, so the caller can drop it
@@ -475,7 +500,10 @@ async fn execute(
 ) -> Result<(), String> {
     let bindings = serde_json::to_string(&bindings).map_err(|err| err.to_string())?;
     runtime
-        .execute_script("[claimflow:bootstrap]", format!("{BOOTSTRAP}(Deno.core.ops, {bindings});"))
+        .execute_script(
+            "[claimflow:bootstrap]",
+            format!("{{ const bootstrap = globalThis.{BOOTSTRAP_GLOBAL}; delete globalThis.{BOOTSTRAP_GLOBAL}; bootstrap(Deno.core.ops, {bindings}); }}"),
+        )
         .map_err(|err| describe_js_error(&err))?;
     let module = runtime.load_main_es_module_from_code(main, code).await.map_err(|err| describe(&err))?;
     let evaluation = runtime.mod_evaluate(module);
