@@ -95,6 +95,7 @@ impl Stack {
             workflow_timeout: options.workflow_timeout,
             signer_timeout: Duration::from_secs(5),
             secrets: auth_service::secret_box::SecretBox::from_key(&rand::random()),
+            secure_fetch_key: rand::random(),
         };
         let signer_config = signer::Config {
             common: common.clone(),

@@ -21,6 +21,10 @@ pub struct Config {
     pub signer_timeout: Duration,
     /// Encrypts secret environment variables at rest.
     pub secrets: crate::secret_box::SecretBox,
+    /// The environment's key for `kinde.secureFetch` bodies (AES-256-GCM):
+    /// `CLAIMFLOW_SECURE_FETCH_KEY`, or generated into `<data dir>/secure-fetch.key`. The APIs a
+    /// workflow calls with secureFetch decrypt with the same key.
+    pub secure_fetch_key: [u8; 32],
 }
 
 /// The admin application's credentials. From `CLAIMFLOW_ADMIN_CLIENT_ID` /
@@ -56,6 +60,10 @@ impl Config {
             workflow_timeout: Duration::from_millis(config::parse_or("CLAIMFLOW_WORKFLOW_TIMEOUT_MS", 5_000)?),
             signer_timeout: Duration::from_millis(config::parse_or("CLAIMFLOW_SIGNER_TIMEOUT_MS", 2_000)?),
             secrets: crate::secret_box::SecretBox::from_env_or_data_dir(&common.data_dir)?,
+            secure_fetch_key: crate::secret_box::load_or_generate_key(
+                "CLAIMFLOW_SECURE_FETCH_KEY",
+                &common.data_dir.join("secure-fetch.key"),
+            )?,
             common,
         })
     }

@@ -21,6 +21,32 @@ impl std::fmt::Debug for SecretBox {
     }
 }
 
+/// A 256-bit key from the environment variable `variable` (base64), else from `file`, which is
+/// created with a new random key (mode 0600) when missing.
+pub fn load_or_generate_key(variable: &str, file: &std::path::Path) -> Result<[u8; 32], ConfigError> {
+    let decode = |variable: &str, text: &str| -> Result<[u8; 32], ConfigError> {
+        STANDARD
+            .decode(text.trim())
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .ok_or_else(|| ConfigError::new(variable, "must be 32 bytes, base64-encoded (openssl rand -base64 32)"))
+    };
+    if let Some(key) = config::var(variable) {
+        return decode(variable, &key);
+    }
+    match std::fs::read_to_string(file) {
+        Ok(text) => decode("CLAIMFLOW_DATA_DIR", &text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key: [u8; 32] = Aes256Gcm::generate_key(OsRng).into();
+            config::write_private_file(file, STANDARD.encode(key).as_bytes()).map_err(|err| {
+                ConfigError::new("CLAIMFLOW_DATA_DIR", format!("cannot write {}: {err}", file.display()))
+            })?;
+            Ok(key)
+        }
+        Err(err) => Err(ConfigError::new("CLAIMFLOW_DATA_DIR", format!("cannot read {}: {err}", file.display()))),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("a stored secret cannot be decrypted (was CLAIMFLOW_SECRETS_KEY changed?)")]
 pub struct DecryptError;
@@ -32,28 +58,7 @@ impl SecretBox {
 
     /// The key from `CLAIMFLOW_SECRETS_KEY`, else `<data dir>/secrets.key`, created if missing.
     pub fn from_env_or_data_dir(data_dir: &std::path::Path) -> Result<SecretBox, ConfigError> {
-        let decode = |variable: &str, text: &str| -> Result<[u8; 32], ConfigError> {
-            STANDARD
-                .decode(text.trim())
-                .ok()
-                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                .ok_or_else(|| ConfigError::new(variable, "must be 32 bytes, base64-encoded (openssl rand -base64 32)"))
-        };
-        if let Some(key) = config::var("CLAIMFLOW_SECRETS_KEY") {
-            return Ok(SecretBox::from_key(&decode("CLAIMFLOW_SECRETS_KEY", &key)?));
-        }
-        let path = data_dir.join("secrets.key");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(SecretBox::from_key(&decode("CLAIMFLOW_DATA_DIR", &text)?)),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                let key: [u8; 32] = Aes256Gcm::generate_key(OsRng).into();
-                config::write_private_file(&path, STANDARD.encode(key).as_bytes()).map_err(|err| {
-                    ConfigError::new("CLAIMFLOW_DATA_DIR", format!("cannot write {}: {err}", path.display()))
-                })?;
-                Ok(SecretBox::from_key(&key))
-            }
-            Err(err) => Err(ConfigError::new("CLAIMFLOW_DATA_DIR", format!("cannot read {}: {err}", path.display()))),
-        }
+        Ok(SecretBox::from_key(&load_or_generate_key("CLAIMFLOW_SECRETS_KEY", &data_dir.join("secrets.key"))?))
     }
 
     pub fn seal(&self, plaintext: &str) -> String {

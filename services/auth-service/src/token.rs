@@ -314,6 +314,11 @@ async fn run_workflow(
         access_token_kind: TokenKind::M2m,
         base_claims: base.clone(),
         environment,
+        secure_fetch_key: workflow
+            .bindings
+            .iter()
+            .any(|binding| binding == "kinde.secureFetch")
+            .then(|| base64::engine::general_purpose::STANDARD.encode(state.config.secure_fetch_key)),
     };
     let policy = FailurePolicy::from_settings(&deployment.settings);
     // NOTE: the worker enforces the run's wall time itself; the extra second covers fetching

@@ -159,6 +159,7 @@ impl Worker {
                 .iter()
                 .map(|v| EnvironmentVariable { key: v.key.clone(), value: v.value.clone(), is_secret: v.is_secret })
                 .collect(),
+            secure_fetch_key: event.secure_fetch_key.as_deref().and_then(decode_key),
             trusted_host,
             services: self.services.clone(),
             span: tracing::Span::current(),
@@ -234,4 +235,9 @@ impl Worker {
         cache.insert(code_hash.to_owned(), code.clone());
         Ok(code)
     }
+}
+
+fn decode_key(encoded: &str) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(encoded).ok()?.try_into().ok()
 }

@@ -47,6 +47,9 @@ pub struct TokenGenerationEvent {
     /// decrypted to the worker that needs them, and nowhere else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environment: Vec<EnvironmentVariable>,
+    /// The environment's `kinde.secureFetch` key (base64), only when that binding is declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_fetch_key: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

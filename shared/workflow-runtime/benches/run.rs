@@ -33,6 +33,7 @@ fn main() {
         source_map: None,
         workflow_id: "bench".into(),
         environment: vec![],
+        secure_fetch_key: None,
         trusted_host: None,
         services,
         span: tracing::Span::none(),

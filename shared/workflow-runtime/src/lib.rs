@@ -79,6 +79,8 @@ pub struct RunRequest {
     pub workflow_id: String,
     /// `kinde.env`, when the workflow declared it.
     pub environment: Vec<EnvironmentVariable>,
+    /// The environment's key for `kinde.secureFetch` bodies, when the workflow declared it.
+    pub secure_fetch_key: Option<[u8; 32]>,
     /// The issuer's host: `createKindeAPI` calls it, so it is reachable whatever its address.
     pub trusted_host: Option<String>,
     pub services: std::sync::Arc<Services>,

@@ -47,6 +47,7 @@ struct RunState {
     max_log_bytes: usize,
     max_claims_bytes: usize,
     environment: Vec<EnvironmentVariable>,
+    secure_fetch_key: Option<[u8; 32]>,
     services: Arc<Services>,
     trusted_host: Option<String>,
     workflow_id: String,
@@ -193,7 +194,37 @@ fn op_env_get(state: &mut OpState, #[string] key: &str) -> Option<EnvironmentVal
 #[op2]
 #[serde]
 fn op_fetch(state: &mut OpState, #[serde] request: FetchRequest) -> Result<FetchResponse, JsErrorBox> {
+    fetch(state.borrow_mut::<RunState>(), request)
+}
+
+/// `kinde.secureFetch`: a POST whose body is encrypted with the environment's key
+/// (AES-256-GCM, sent as `base64(nonce || ciphertext)`), so only the receiving API can read it.
+#[op2]
+#[serde]
+fn op_secure_fetch(state: &mut OpState, #[serde] mut request: FetchRequest) -> Result<FetchResponse, JsErrorBox> {
+    use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
     let run = state.borrow_mut::<RunState>();
+    let key = run
+        .secure_fetch_key
+        .ok_or_else(|| JsErrorBox::generic("kinde.secureFetch: no encryption key is configured for this environment"))?;
+    let cipher = aes_gcm::Aes256Gcm::new(&key.into());
+    let nonce = aes_gcm::Aes256Gcm::generate_nonce(&mut OsRng);
+    let plaintext = request.body.take().unwrap_or_default();
+    let ciphertext = cipher
+        .encrypt(&nonce, plaintext.as_bytes())
+        .map_err(|_| JsErrorBox::generic("kinde.secureFetch: encryption failed"))?;
+    let mut sealed = nonce.to_vec();
+    sealed.extend_from_slice(&ciphertext);
+    use base64::Engine as _;
+    request.body = Some(base64::engine::general_purpose::STANDARD.encode(sealed));
+    request.method = Some("POST".to_owned());
+    request.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+    request.headers.push(("content-type".to_owned(), "text/plain".to_owned()));
+    request.headers.push(("x-claimflow-encryption".to_owned(), "aes-256-gcm".to_owned()));
+    fetch(run, request)
+}
+
+fn fetch(run: &mut RunState, request: FetchRequest) -> Result<FetchResponse, JsErrorBox> {
     if run.fetches >= run.fetch_limits.max_fetches {
         return Err(JsErrorBox::generic(format!(
             "kinde.fetch: this run already made {} requests, the limit",
@@ -308,6 +339,7 @@ deno_core::extension!(
         op_deny_access,
         op_env_get,
         op_fetch,
+        op_secure_fetch,
         op_cache_get,
         op_cache_put,
         op_url_parse,
@@ -452,6 +484,7 @@ pub(crate) async fn run(prepared: PreparedIsolate, request: RunRequest, watchdog
         max_log_bytes: limits.max_log_bytes,
         max_claims_bytes: limits.max_claims_bytes,
         environment: request.environment.clone(),
+        secure_fetch_key: request.secure_fetch_key,
         services: request.services.clone(),
         trusted_host: request.trusted_host.clone(),
         workflow_id: request.workflow_id.clone(),

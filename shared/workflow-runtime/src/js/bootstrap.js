@@ -13,6 +13,7 @@
     op_deny_access,
     op_env_get,
     op_fetch,
+    op_secure_fetch,
     op_cache_get,
     op_cache_put,
     op_url_parse,
@@ -165,8 +166,8 @@
     if (body instanceof URLSearchParams) return body.toString();
     return JSON.stringify(body);
   };
-  const kindeFetch = (url, options = {}) => {
-    const response = op_fetch({
+  const fetcher = (op) => (url, options = {}) => {
+    const response = op({
       url: String(url),
       method: options.method ? String(options.method) : null,
       headers: headerPairs(options.headers),
@@ -187,11 +188,13 @@
     }
     return result;
   };
+  const kindeFetch = fetcher(op_fetch);
 
   if (declared.has("kinde.env")) {
     kinde.env = Object.freeze({ get: (key) => op_env_get(String(key)) ?? undefined });
   }
   if (declared.has("kinde.fetch")) kinde.fetch = kindeFetch;
+  if (declared.has("kinde.secureFetch")) kinde.secureFetch = fetcher(op_secure_fetch);
   if (declared.has("kinde.fetch") || declared.has("kinde.cache")) {
     kinde.cache = Object.freeze({
       jwtToken: async (name, options = {}) => {

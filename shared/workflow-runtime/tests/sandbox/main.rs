@@ -35,6 +35,7 @@ fn request(code: &str, bindings: &[&str], limits: Limits) -> RunRequest {
             EnvironmentVariable { key: "PLAIN".into(), value: "visible".into(), is_secret: false },
             EnvironmentVariable { key: "API_KEY".into(), value: "sk_live_hunter2".into(), is_secret: true },
         ],
+        secure_fetch_key: None,
         trusted_host: None,
         services: services(),
         span: tracing::Span::none(),
@@ -444,4 +445,31 @@ async fn claims_count_is_limited() {
     .await;
     assert_eq!(outcome.status, RunStatus::Failed);
     assert!(outcome.error.unwrap().contains("at most 3 claims"));
+}
+
+#[tokio::test]
+async fn secure_fetch_posts_the_body_encrypted_with_the_environment_key() {
+    use aes_gcm::aead::{Aead, KeyInit};
+    use base64::Engine as _;
+    let base = http_server();
+    let code = format!(
+        r#"export default async function () {{
+            const response = kinde.secureFetch("{base}/echo", {{ body: {{ ssn: "123-45-6789" }}, responseFormat: "text" }});
+            kinde.m2mToken.setCustomClaim("echo", response.text);
+        }}"#
+    );
+    let key = [9u8; 32];
+    let mut request = request(&code, &["kinde.m2mToken", "kinde.secureFetch"], Limits::default());
+    request.services = services_allowing_loopback();
+    request.secure_fetch_key = Some(key);
+    let outcome = engine().run(request).await.unwrap();
+    let echo = m2m_claims(&outcome)["echo"].as_str().unwrap_or_else(|| panic!("{:?}", outcome.error)).to_owned();
+    let (request_line, sealed) = echo.rsplit_once(' ').unwrap();
+    assert!(request_line.starts_with("POST /echo"), "{echo}");
+    assert!(!echo.contains("123-45-6789"), "the body must not travel in clear");
+    let sealed = base64::engine::general_purpose::STANDARD.decode(sealed).unwrap();
+    let (nonce, ciphertext) = sealed.split_at(12);
+    let nonce: [u8; 12] = nonce.try_into().unwrap();
+    let plaintext = aes_gcm::Aes256Gcm::new(&key.into()).decrypt(&nonce.into(), ciphertext).unwrap();
+    assert_eq!(String::from_utf8(plaintext).unwrap(), r#"{"ssn":"123-45-6789"}"#);
 }
