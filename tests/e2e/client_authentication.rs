@@ -26,7 +26,12 @@ async fn wrong_secret_is_invalid_client_401() {
     let (stack, client_id, _) = stack_with_workflow().await;
     let (status, body) = refused(
         &stack,
-        &[("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", "wrong"), ("audience", "acme")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", "wrong"),
+            ("audience", "acme"),
+        ],
     )
     .await;
     assert_eq!((status, body["error"].as_str().unwrap()), (401, "invalid_client"));
@@ -38,7 +43,12 @@ async fn unknown_client_is_invalid_client_401() {
     let (stack, _, client_secret) = stack_with_workflow().await;
     let (status, body) = refused(
         &stack,
-        &[("grant_type", "client_credentials"), ("client_id", "nobody"), ("client_secret", &client_secret), ("audience", "acme")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "nobody"),
+            ("client_secret", &client_secret),
+            ("audience", "acme"),
+        ],
     )
     .await;
     assert_eq!((status, body["error"].as_str().unwrap()), (401, "invalid_client"));
@@ -62,7 +72,8 @@ async fn wrong_basic_credentials_get_a_basic_challenge() {
 #[tokio::test]
 async fn missing_grant_type_is_invalid_request() {
     let (stack, client_id, client_secret) = stack_with_workflow().await;
-    let (status, body) = refused(&stack, &[("client_id", &client_id), ("client_secret", &client_secret), ("audience", "acme")]).await;
+    let (status, body) =
+        refused(&stack, &[("client_id", &client_id), ("client_secret", &client_secret), ("audience", "acme")]).await;
     assert_eq!((status, body["error"].as_str().unwrap()), (400, "invalid_request"));
     assert!(body["error_description"].as_str().unwrap().contains("grant_type"));
 }
@@ -72,7 +83,12 @@ async fn unknown_grant_type_is_unsupported_grant_type() {
     let (stack, client_id, client_secret) = stack_with_workflow().await;
     let (status, body) = refused(
         &stack,
-        &[("grant_type", "password"), ("client_id", &client_id), ("client_secret", &client_secret), ("audience", "acme")],
+        &[
+            ("grant_type", "password"),
+            ("client_id", &client_id),
+            ("client_secret", &client_secret),
+            ("audience", "acme"),
+        ],
     )
     .await;
     assert_eq!((status, body["error"].as_str().unwrap()), (400, "unsupported_grant_type"));
@@ -81,8 +97,11 @@ async fn unknown_grant_type_is_unsupported_grant_type() {
 #[tokio::test]
 async fn missing_audience_is_invalid_request_naming_it() {
     let (stack, client_id, client_secret) = stack_with_workflow().await;
-    let (status, body) =
-        refused(&stack, &[("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", &client_secret)]).await;
+    let (status, body) = refused(
+        &stack,
+        &[("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", &client_secret)],
+    )
+    .await;
     assert_eq!((status, body["error"].as_str().unwrap()), (400, "invalid_request"));
     assert!(body["error_description"].as_str().unwrap().contains("audience"));
 }
@@ -92,7 +111,12 @@ async fn unknown_audience_is_invalid_target() {
     let (stack, client_id, client_secret) = stack_with_workflow().await;
     let (status, body) = refused(
         &stack,
-        &[("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", &client_secret), ("audience", "nope")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", &client_secret),
+            ("audience", "nope"),
+        ],
     )
     .await;
     assert_eq!((status, body["error"].as_str().unwrap()), (400, "invalid_target"));
@@ -105,7 +129,12 @@ async fn audience_the_application_is_not_authorized_for_is_access_denied() {
     stack.m2m_client_for("billing").await;
     let (status, body) = refused(
         &stack,
-        &[("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", &client_secret), ("audience", "billing")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", &client_secret),
+            ("audience", "billing"),
+        ],
     )
     .await;
     assert_eq!((status, body["error"].as_str().unwrap()), (403, "access_denied"));

@@ -74,12 +74,14 @@ async fn client_secret_basic_authentication_works() {
 #[tokio::test]
 async fn discovery_document_points_at_the_token_endpoint_and_jwks() {
     let stack = Stack::start().await;
-    let document: Value = stack.http.get(stack.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    let document: Value =
+        stack.http.get(stack.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(document["issuer"], stack.issuer);
     assert_eq!(document["token_endpoint"], stack.url("/oauth2/token"));
     assert_eq!(document["jwks_uri"], stack.url("/.well-known/jwks.json"));
     assert!(document["grant_types_supported"].as_array().unwrap().contains(&json!("client_credentials")));
-    let jwks: Value = stack.http.get(document["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    let jwks: Value =
+        stack.http.get(document["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["alg"], "RS256");
@@ -92,8 +94,5 @@ async fn management_api_is_listed_with_the_issuer_audience() {
     let (status, body) = stack.management(reqwest::Method::GET, "apis", None).await;
     assert_eq!(status, 200);
     let audience = format!("{}/api", stack.issuer);
-    assert!(
-        body["apis"].as_array().unwrap().iter().any(|api| api["audience"] == audience.as_str()),
-        "{body}"
-    );
+    assert!(body["apis"].as_array().unwrap().iter().any(|api| api["audience"] == audience.as_str()), "{body}");
 }

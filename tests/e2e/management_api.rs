@@ -44,8 +44,9 @@ async fn malformed_json_and_unknown_fields_are_rejected_naming_the_problem() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "INVALID_JSON");
 
-    let (status, body) =
-        stack.management(reqwest::Method::POST, "apis", Some(json!({ "name": "a", "audience": "b", "colour": "red" }))).await;
+    let (status, body) = stack
+        .management(reqwest::Method::POST, "apis", Some(json!({ "name": "a", "audience": "b", "colour": "red" })))
+        .await;
     assert_eq!(status, 400);
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("colour"), "{body}");
 
@@ -70,7 +71,10 @@ async fn authorizing_an_unknown_application_changes_nothing() {
     let stack = Stack::start().await;
     let (client_id, client_secret) = stack.m2m_client_for("acme").await;
     let (_, apis) = stack.management(reqwest::Method::GET, "apis", None).await;
-    let api_id = apis["apis"].as_array().unwrap().iter().find(|a| a["audience"] == "acme").unwrap()["id"].as_str().unwrap().to_owned();
+    let api_id = apis["apis"].as_array().unwrap().iter().find(|a| a["audience"] == "acme").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Revoke the real one and authorize a missing one in the same request: all or nothing.
     let (status, _) = stack
         .management(

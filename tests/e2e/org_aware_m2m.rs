@@ -61,7 +61,11 @@ async fn tutorial_setup(stack: &Stack) -> (String, String, String, String) {
 
     let (client_id, client_secret) = stack.m2m_client_for("acme").await;
     let (status, body) = stack
-        .management(Method::PUT, &format!("applications/{client_id}/properties/org_code"), Some(json!({ "value": org_code })))
+        .management(
+            Method::PUT,
+            &format!("applications/{client_id}/properties/org_code"),
+            Some(json!({ "value": org_code })),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = stack
@@ -76,9 +80,15 @@ async fn tutorial_setup(stack: &Stack) -> (String, String, String, String) {
     let (reader_id, reader_secret) = stack
         .management_client_with_scopes(&["read:application_properties", "read:applications", "read:organizations"])
         .await;
-    for (key, value, is_secret) in [("KINDE_WF_M2M_CLIENT_ID", &reader_id, false), ("KINDE_WF_M2M_CLIENT_SECRET", &reader_secret, true)] {
+    for (key, value, is_secret) in
+        [("KINDE_WF_M2M_CLIENT_ID", &reader_id, false), ("KINDE_WF_M2M_CLIENT_SECRET", &reader_secret, true)]
+    {
         let (status, body) = stack
-            .management(Method::POST, "environment_variables", Some(json!({ "key": key, "value": value, "is_secret": is_secret })))
+            .management(
+                Method::POST,
+                "environment_variables",
+                Some(json!({ "key": key, "value": value, "is_secret": is_secret })),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
     }
@@ -117,7 +127,12 @@ async fn org_aware_m2m_tutorial_stamps_the_token_with_the_applications_organizat
 
     // The secret is write-only through the management API.
     let (_, listed) = stack.management(Method::GET, "environment_variables", None).await;
-    let secret = listed["environment_variables"].as_array().unwrap().iter().find(|v| v["key"] == "KINDE_WF_M2M_CLIENT_SECRET").unwrap();
+    let secret = listed["environment_variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "KINDE_WF_M2M_CLIENT_SECRET")
+        .unwrap();
     assert_eq!(secret["value"], serde_json::Value::Null);
     assert!(!listed.to_string().contains(&reader_secret));
 }
@@ -131,7 +146,8 @@ async fn the_real_kinde_infrastructure_package_bundled_into_a_workflow_gives_the
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("Workflow.ts");
     // Settings are read without running the bundle, so the trigger is written as its value.
-    std::fs::write(&source, WORKFLOW.replace("WorkflowTrigger.M2MTokenGeneration", "\"m2m:token_generation\"")).unwrap();
+    std::fs::write(&source, WORKFLOW.replace("WorkflowTrigger.M2MTokenGeneration", "\"m2m:token_generation\""))
+        .unwrap();
     let output = Command::new(npm_bin("esbuild"))
         .arg(&source)
         .args(["--bundle", "--format=esm", "--platform=neutral", "--main-fields=module,main", "--log-level=error"])

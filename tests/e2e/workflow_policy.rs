@@ -29,7 +29,8 @@ async fn m2m_workflow_cannot_set_prohibited_claims_and_the_drop_is_reported() {
     assert_eq!(claims["allowed"], true);
 
     let runs = stack.runs().await;
-    let mut dropped: Vec<&str> = runs[0]["rejected"].as_array().unwrap().iter().map(|r| r["claim"].as_str().unwrap()).collect();
+    let mut dropped: Vec<&str> =
+        runs[0]["rejected"].as_array().unwrap().iter().map(|r| r["claim"].as_str().unwrap()).collect();
     dropped.sort();
     assert_eq!(dropped, ["aud", "exp", "gty"]);
     assert!(runs[0]["rejected"].as_array().unwrap().iter().all(|r| r["reason"] == "prohibited"));
@@ -40,7 +41,12 @@ async fn undeclared_token_binding_is_absent_inside_the_workflow() {
     let stack = Stack::start().await;
     let (client_id, client_secret) = stack.m2m_client_for("acme").await;
     // No kinde.m2mToken binding: the global is absent, so the workflow cannot even call it.
-    let workflow = m2m_workflow("nobinding", "", r#""kinde.auth": {}"#, r#"  if (kinde.m2mToken) throw new Error("binding leaked");"#);
+    let workflow = m2m_workflow(
+        "nobinding",
+        "",
+        r#""kinde.auth": {}"#,
+        r#"  if (kinde.m2mToken) throw new Error("binding leaked");"#,
+    );
     assert_eq!(stack.deploy(&[(PATH, &workflow)]).await.0, 200);
     let response = stack.m2m_token(&client_id, &client_secret, "acme").await.expect("token issued");
     assert!(response["access_token"].is_string());
@@ -51,7 +57,12 @@ async fn undeclared_token_binding_is_absent_inside_the_workflow() {
 async fn infinite_loop_with_stop_policy_fails_the_request_naming_the_workflow() {
     let stack = Stack::start_with(StackOptions { workflow_timeout: Duration::from_millis(500) }).await;
     let (client_id, client_secret) = stack.m2m_client_for("acme").await;
-    let workflow = m2m_workflow("spinner", r#"failurePolicy: { action: "stop" },"#, r#""kinde.m2mToken": {}"#, "  while (true) {}");
+    let workflow = m2m_workflow(
+        "spinner",
+        r#"failurePolicy: { action: "stop" },"#,
+        r#""kinde.m2mToken": {}"#,
+        "  while (true) {}",
+    );
     assert_eq!(stack.deploy(&[(PATH, &workflow)]).await.0, 200);
     let (status, body) = stack.m2m_token(&client_id, &client_secret, "acme").await.expect_err("no token");
     assert_eq!(status, 500);
@@ -63,7 +74,8 @@ async fn infinite_loop_with_stop_policy_fails_the_request_naming_the_workflow() 
     assert_eq!(runs[0]["status"], "timed_out");
 
     // The worker survived and serves the next request.
-    let fixed = m2m_workflow("spinner", "", r#""kinde.m2mToken": {}"#, r#"  kinde.m2mToken.setCustomClaim("ok", true);"#);
+    let fixed =
+        m2m_workflow("spinner", "", r#""kinde.m2mToken": {}"#, r#"  kinde.m2mToken.setCustomClaim("ok", true);"#);
     assert_eq!(stack.deploy(&[(PATH, &fixed)]).await.0, 200);
     let response = stack.m2m_token(&client_id, &client_secret, "acme").await.expect("token issued");
     let claims = stack.verify(response["access_token"].as_str().unwrap(), "acme").await.unwrap();

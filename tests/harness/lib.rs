@@ -122,7 +122,18 @@ impl Stack {
         let token = shutdown.clone();
         let engine = engine();
         services.spawn(async move { Ok(workflow_worker::run(worker_config, engine, token).await?) });
-        let stack = Stack { issuer, admin, http, nats: Some(nats), database_url, prefix, shutdown, services, postgres, _dir: dir };
+        let stack = Stack {
+            issuer,
+            admin,
+            http,
+            nats: Some(nats),
+            database_url,
+            prefix,
+            shutdown,
+            services,
+            postgres,
+            _dir: dir,
+        };
         // Ready when the signer publishes keys.
         for _ in 0..200 {
             if let Ok(response) = stack.http.get(stack.url("/.well-known/jwks.json")).send().await {
@@ -195,8 +206,9 @@ impl Stack {
 
     /// Creates an API and an M2M application authorized for it: `(client_id, client_secret)`.
     pub async fn m2m_client_for(&self, audience: &str) -> (String, String) {
-        let (status, api) =
-            self.management(reqwest::Method::POST, "apis", Some(json!({ "name": audience, "audience": audience }))).await;
+        let (status, api) = self
+            .management(reqwest::Method::POST, "apis", Some(json!({ "name": audience, "audience": audience })))
+            .await;
         assert_eq!(status, 200, "create API: {api}");
         let api_id = api["api"]["id"].as_str().expect("api id").to_owned();
         let (status, app) = self
@@ -218,7 +230,8 @@ impl Stack {
 
     /// Deploys workflow files `(path, content)`; returns status and body.
     pub async fn deploy(&self, files: &[(&str, &str)]) -> (u16, Value) {
-        let files: Vec<Value> = files.iter().map(|(path, content)| json!({ "path": path, "content": content })).collect();
+        let files: Vec<Value> =
+            files.iter().map(|(path, content)| json!({ "path": path, "content": content })).collect();
         self.management(reqwest::Method::POST, "workflows/deployments", Some(json!({ "files": files }))).await
     }
 
@@ -243,7 +256,12 @@ impl Stack {
     pub async fn management_api_id(&self) -> String {
         let (_, apis) = self.management(reqwest::Method::GET, "apis", None).await;
         let audience = format!("{}/api", self.issuer);
-        apis["apis"].as_array().unwrap().iter().find(|api| api["audience"] == audience.as_str()).expect("management API")["id"]
+        apis["apis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|api| api["audience"] == audience.as_str())
+            .expect("management API")["id"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -252,7 +270,11 @@ impl Stack {
     /// An M2M application authorized for the management API with the given scopes only.
     pub async fn management_client_with_scopes(&self, scopes: &[&str]) -> (String, String) {
         let (status, app) = self
-            .management(reqwest::Method::POST, "applications", Some(json!({ "name": "workflow reader", "type": "m2m" })))
+            .management(
+                reqwest::Method::POST,
+                "applications",
+                Some(json!({ "name": "workflow reader", "type": "m2m" })),
+            )
             .await;
         assert_eq!(status, 200, "{app}");
         let client_id = app["application"]["client_id"].as_str().unwrap().to_owned();
@@ -268,12 +290,17 @@ impl Stack {
         assert_eq!(status, 200, "{body}");
         let (_, listed) = self.management(reqwest::Method::GET, &format!("apis/{api_id}/scopes"), None).await;
         for scope in scopes {
-            let scope_id = listed["scopes"].as_array().unwrap().iter().find(|s| s["key"] == *scope).expect("scope exists")["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let scope_id =
+                listed["scopes"].as_array().unwrap().iter().find(|s| s["key"] == *scope).expect("scope exists")["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
             let (status, body) = self
-                .management(reqwest::Method::POST, &format!("apis/{api_id}/applications/{client_id}/scopes/{scope_id}"), None)
+                .management(
+                    reqwest::Method::POST,
+                    &format!("apis/{api_id}/applications/{client_id}/scopes/{scope_id}"),
+                    None,
+                )
                 .await;
             assert_eq!(status, 200, "{body}");
         }

@@ -47,7 +47,9 @@ impl Config {
         let common = CommonConfig::from_env()?;
         let http_addr: SocketAddr = config::parse_or("CLAIMFLOW_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
         let issuer = match config::var("CLAIMFLOW_ISSUER") {
-            Some(issuer) => validate_issuer(&issuer).map_err(|message| ConfigError::new("CLAIMFLOW_ISSUER", message))?,
+            Some(issuer) => {
+                validate_issuer(&issuer).map_err(|message| ConfigError::new("CLAIMFLOW_ISSUER", message))?
+            }
             None => format!("http://{http_addr}"),
         };
         common.ensure_data_dir()?;
@@ -94,8 +96,12 @@ impl AdminCredentials {
                 }
                 Ok(AdminCredentials { client_id, client_secret })
             }
-            (Some(_), None) => Err(ConfigError::new("CLAIMFLOW_ADMIN_CLIENT_SECRET", "must be set with CLAIMFLOW_ADMIN_CLIENT_ID")),
-            (None, Some(_)) => Err(ConfigError::new("CLAIMFLOW_ADMIN_CLIENT_ID", "must be set with CLAIMFLOW_ADMIN_CLIENT_SECRET")),
+            (Some(_), None) => {
+                Err(ConfigError::new("CLAIMFLOW_ADMIN_CLIENT_SECRET", "must be set with CLAIMFLOW_ADMIN_CLIENT_ID"))
+            }
+            (None, Some(_)) => {
+                Err(ConfigError::new("CLAIMFLOW_ADMIN_CLIENT_ID", "must be set with CLAIMFLOW_ADMIN_CLIENT_SECRET"))
+            }
             (None, None) => Self::load_or_generate(&data_dir.join(Self::FILE)),
         }
     }
@@ -103,7 +109,9 @@ impl AdminCredentials {
     fn load_or_generate(path: &Path) -> Result<AdminCredentials, ConfigError> {
         let error = |message: String| ConfigError::new("CLAIMFLOW_DATA_DIR", format!("{}: {message}", path.display()));
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| error(format!("not valid admin credentials: {err}"))),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|err| error(format!("not valid admin credentials: {err}")))
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 let credentials = AdminCredentials {
                     client_id: crate::secrets::new_client_id(),
@@ -117,4 +125,3 @@ impl AdminCredentials {
         }
     }
 }
-

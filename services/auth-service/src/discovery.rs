@@ -35,7 +35,10 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
         }
         Err(err) => {
             tracing::error!(%err, "cannot get the signer's keys");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": "the signer's keys are unavailable; is the signer running?" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "the signer's keys are unavailable; is the signer running?" })),
+            )
                 .into_response()
         }
     }

@@ -35,7 +35,9 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         http.response.status_code = tracing::field::Empty,
         event_id = tracing::field::Empty,
     );
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&HttpHeaders(request.headers())));
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HttpHeaders(request.headers()))
+    });
     let _ = span.set_parent(parent);
     let response = next.run(request).instrument(span.clone()).await;
     span.record("http.response.status_code", response.status().as_u16());

@@ -1,7 +1,11 @@
 //! The signer's public keys, cached: served at `/.well-known/jwks.json` and used to verify
 //! management API tokens. auth-service never holds a private key.
 
-use std::{collections::HashMap, sync::Arc, time::{Duration, Instant}};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use claimflow_contracts::signer::JwksRequest;
 use claimflow_platform::nats::{self, RequestError};
@@ -73,7 +77,8 @@ impl JwksCache {
                 Err(err) => tracing::warn!(kid, %err, "signer published an unusable key"),
             }
         }
-        *self.inner.write().await = Some(Cached { fetched: Instant::now(), document: document.clone(), keys: keys.clone() });
+        *self.inner.write().await =
+            Some(Cached { fetched: Instant::now(), document: document.clone(), keys: keys.clone() });
         Ok((document, keys))
     }
 }

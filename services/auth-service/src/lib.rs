@@ -64,14 +64,17 @@ pub struct AppState {
 
 /// Binds `CLAIMFLOW_HTTP_ADDR` and runs until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let listener = TcpListener::bind(config.http_addr)
-        .await
-        .map_err(|source| Error::Bind { addr: config.http_addr, source })?;
+    let listener =
+        TcpListener::bind(config.http_addr).await.map_err(|source| Error::Bind { addr: config.http_addr, source })?;
     run_with_listener(config, listener, shutdown).await
 }
 
 /// Runs on an already-bound listener (tests bind port 0 first to learn the issuer URL).
-pub async fn run_with_listener(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run_with_listener(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let store = Store::open_and_migrate(&config.common.database_url).await?;
     let management_audience = config.management_audience();
     store
@@ -112,7 +115,10 @@ pub async fn run_with_listener(config: Config, listener: TcpListener, shutdown: 
                             source_path: deployment.source_path,
                             source_map: deployment.source_map,
                         }),
-                        Ok(None) => Err(ServiceError::new(ServiceErrorCode::NotFound, format!("no workflow code with hash {}", request.code_hash))),
+                        Ok(None) => Err(ServiceError::new(
+                            ServiceErrorCode::NotFound,
+                            format!("no workflow code with hash {}", request.code_hash),
+                        )),
                         Err(err) => Err(ServiceError::new(ServiceErrorCode::Internal, err.to_string())),
                     }
                 }

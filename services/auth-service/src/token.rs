@@ -14,9 +14,13 @@ use axum::{
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use claimflow_contracts::{
-    event::{EventApplication, EventContext, EventDomains, EventRequest, EventRequestAuth, EventWorkflow, WorkflowEvent},
+    event::{
+        EventApplication, EventContext, EventDomains, EventRequest, EventRequestAuth, EventWorkflow, WorkflowEvent,
+    },
     signer::{IssueRequest, IssueResponse, RejectedClaim},
-    workflow::{BaseClaims, EnvironmentVariable, RunReport, RunStatus, TokenGenerationEvent, WorkflowOutcome, WorkflowRef},
+    workflow::{
+        BaseClaims, EnvironmentVariable, RunReport, RunStatus, TokenGenerationEvent, WorkflowOutcome, WorkflowRef,
+    },
     Claims, TokenKind, Trigger,
 };
 use claimflow_platform::nats::{self, RequestError};
@@ -69,7 +73,9 @@ fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Result<ClientCre
         let (id, secret) = decoded
             .split_once(':')
             .ok_or_else(|| OAuthError::invalid_client("the Authorization header is not valid HTTP Basic", true))?;
-        let decode = |part: &str| url::form_urlencoded::parse(format!("x={part}").as_bytes()).next().map(|(_, v)| v.into_owned());
+        let decode = |part: &str| {
+            url::form_urlencoded::parse(format!("x={part}").as_bytes()).next().map(|(_, v)| v.into_owned())
+        };
         if form.get("client_secret").is_some() {
             return Err(OAuthError::invalid_request("use one client authentication method, not both"));
         }
@@ -80,9 +86,13 @@ fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Result<ClientCre
         });
     }
     match (form.get("client_id"), form.get("client_secret")) {
-        (Some(id), Some(secret)) => Ok(ClientCredentials { client_id: id.to_owned(), client_secret: secret.to_owned(), basic: false }),
+        (Some(id), Some(secret)) => {
+            Ok(ClientCredentials { client_id: id.to_owned(), client_secret: secret.to_owned(), basic: false })
+        }
         (None, _) => Err(OAuthError::invalid_client("client authentication is required: client_id is missing", false)),
-        (Some(_), None) => Err(OAuthError::invalid_client("client authentication is required: client_secret is missing", false)),
+        (Some(_), None) => {
+            Err(OAuthError::invalid_client("client authentication is required: client_secret is missing", false))
+        }
     }
 }
 
@@ -108,17 +118,26 @@ pub async fn token(
             response
         }
         Err(error) => {
-            grant.in_scope(|| tracing::info!(error = error.error, description = %error.description, "token request refused"));
+            grant.in_scope(
+                || tracing::info!(error = error.error, description = %error.description, "token request refused"),
+            );
             error.into_response()
         }
     }
 }
 
-async fn issue_token(state: &AppState, peer: SocketAddr, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, OAuthError> {
+async fn issue_token(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
     let form = TokenForm::parse(headers, body)?;
     let grant_type = form.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     if grant_type != "client_credentials" {
-        return Err(OAuthError::unsupported_grant_type(format!("grant_type {grant_type:?} is not supported here; use client_credentials")));
+        return Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {grant_type:?} is not supported here; use client_credentials"
+        )));
     }
     let credentials = client_credentials(headers, &form)?;
     let application = state
@@ -154,13 +173,20 @@ async fn issue_token(state: &AppState, peer: SocketAddr, headers: &HeaderMap, bo
         .granted_scopes(&api.id, &application.id)
         .await
         .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?
-        .ok_or_else(|| OAuthError::access_denied(format!("application {} is not authorized for the API {audience:?}", application.id)))?;
+        .ok_or_else(|| {
+            OAuthError::access_denied(format!(
+                "application {} is not authorized for the API {audience:?}",
+                application.id
+            ))
+        })?;
     let scopes = match form.get("scope") {
         None => granted,
         Some(requested) => {
             let requested: Vec<String> = requested.split_whitespace().map(str::to_owned).collect();
             if let Some(missing) = requested.iter().find(|scope| !granted.contains(scope)) {
-                return Err(OAuthError::invalid_scope(format!("scope {missing:?} is not granted to this application for {audience:?}")));
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {missing:?} is not granted to this application for {audience:?}"
+                )));
             }
             requested
         }
@@ -330,7 +356,9 @@ async fn run_workflow(
         Err(err) => {
             tracing::error!(%err, workflow_id = %workflow.workflow_id, "workflow dispatch failed");
             let (status, message) = match &err {
-                RequestError::TimedOut { .. } => (RunStatus::TimedOut, "no workflow-worker answered in time".to_owned()),
+                RequestError::TimedOut { .. } => {
+                    (RunStatus::TimedOut, "no workflow-worker answered in time".to_owned())
+                }
                 RequestError::NoResponders { .. } => (RunStatus::Failed, "no workflow-worker is running".to_owned()),
                 other => (RunStatus::Failed, other.to_string()),
             };
@@ -422,7 +450,8 @@ async fn record_runs(
             for patch in outcome.patches.iter().filter(|p| p.workflow_id == run.workflow_id) {
                 claims_set.insert(patch.token.as_str().to_owned(), Value::Object(patch.set.clone()));
             }
-            let rejected: Vec<&RejectedClaim> = issued.rejected.iter().filter(|r| r.workflow_id == run.workflow_id).collect();
+            let rejected: Vec<&RejectedClaim> =
+                issued.rejected.iter().filter(|r| r.workflow_id == run.workflow_id).collect();
             claimflow_storage::NewRun {
                 event_id: event_id.to_owned(),
                 deployment_id: run.deployment_id.clone(),

@@ -8,12 +8,13 @@ use std::fmt;
 
 use claimflow_contracts::Trigger;
 use deno_ast::{
+    diagnostics::Diagnostic,
     swc::ast::{
         Decl, ExportSpecifier, Expr, Lit, MemberProp, ModuleDecl, ModuleExportName, ModuleItem, ObjectLit, Pat, Prop,
         PropName, PropOrSpread, Stmt, UnaryOp, VarDecl,
     },
-    diagnostics::Diagnostic, EmitOptions, MediaType, ModuleSpecifier, ParseParams, SourceMapOption, SourcePos,
-    SourceRangedForSpanned, SourceTextInfo, TranspileModuleOptions, TranspileOptions,
+    EmitOptions, MediaType, ModuleSpecifier, ParseParams, SourceMapOption, SourcePos, SourceRangedForSpanned,
+    SourceTextInfo, TranspileModuleOptions, TranspileOptions,
 };
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -192,7 +193,8 @@ pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError
     let workflow_id = match settings.get("id") {
         Some(Value::String(id)) if valid_workflow_id(id) => id.clone(),
         Some(Value::String(id)) => {
-            return Err(locate.error(settings_at, format!("workflowSettings.id {id:?} must be 1 to 64 letters, digits, `_` or `-`")))
+            return Err(locate
+                .error(settings_at, format!("workflowSettings.id {id:?} must be 1 to 64 letters, digits, `_` or `-`")))
         }
         Some(_) => return Err(locate.error(settings_at, "workflowSettings.id must be a string".to_owned())),
         None => return Err(locate.error(settings_at, "workflowSettings.id is missing".to_owned())),
@@ -200,7 +202,13 @@ pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError
     let trigger = match settings.get("trigger") {
         Some(Value::String(name)) => Trigger::parse(name).ok_or_else(|| {
             let supported: Vec<&str> = Trigger::ALL.iter().map(|t| t.as_str()).collect();
-            locate.error(settings_at, format!("workflowSettings.trigger {name:?} is not a trigger claimflow runs (supported: {})", supported.join(", ")))
+            locate.error(
+                settings_at,
+                format!(
+                    "workflowSettings.trigger {name:?} is not a trigger claimflow runs (supported: {})",
+                    supported.join(", ")
+                ),
+            )
         })?,
         Some(_) => return Err(locate.error(settings_at, "workflowSettings.trigger must be a string".to_owned())),
         None => return Err(locate.error(settings_at, "workflowSettings.trigger is missing".to_owned())),
@@ -209,14 +217,25 @@ pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError
     if let Some(action) = settings.get("failurePolicy").map(|policy| policy.get("action")) {
         match action.and_then(Value::as_str) {
             Some("stop") | Some("continue") => {}
-            _ => return Err(locate.error(settings_at, "workflowSettings.failurePolicy.action must be \"stop\" or \"continue\"".to_owned())),
+            _ => {
+                return Err(locate.error(
+                    settings_at,
+                    "workflowSettings.failurePolicy.action must be \"stop\" or \"continue\"".to_owned(),
+                ))
+            }
         }
     }
     match settings.get("bindings") {
         None => {}
         Some(Value::Object(bindings)) => {
             if let Some(unknown) = bindings.keys().find(|key| !KNOWN_BINDINGS.contains(&key.as_str())) {
-                return Err(locate.error(settings_at, format!("workflowSettings.bindings: unknown binding {unknown:?} (known: {})", KNOWN_BINDINGS.join(", "))));
+                return Err(locate.error(
+                    settings_at,
+                    format!(
+                        "workflowSettings.bindings: unknown binding {unknown:?} (known: {})",
+                        KNOWN_BINDINGS.join(", ")
+                    ),
+                ));
             }
         }
         Some(_) => return Err(locate.error(settings_at, "workflowSettings.bindings must be an object".to_owned())),
@@ -266,7 +285,10 @@ impl Locator<'_> {
 /// `WorkflowTrigger.X`) without running anything.
 fn static_value(expr: &Expr, path: &str, locate: &Locator<'_>) -> Result<Value, SourceError> {
     let not_literal = || {
-        locate.error(expr.start(), format!("{path} must be a literal value (settings are read without running the workflow)"))
+        locate.error(
+            expr.start(),
+            format!("{path} must be a literal value (settings are read without running the workflow)"),
+        )
     };
     Ok(match expr {
         Expr::Paren(inner) => static_value(&inner.expr, path, locate)?,
@@ -277,21 +299,27 @@ fn static_value(expr: &Expr, path: &str, locate: &Locator<'_>) -> Result<Value, 
         Expr::Lit(Lit::Str(text)) => Value::String(text.value.to_string_lossy().into_owned()),
         Expr::Lit(Lit::Bool(value)) => Value::Bool(value.value),
         Expr::Lit(Lit::Null(_)) => Value::Null,
-        Expr::Lit(Lit::Num(number)) => serde_json::Number::from_f64(number.value).map(Value::Number).ok_or_else(not_literal)?,
+        Expr::Lit(Lit::Num(number)) => {
+            serde_json::Number::from_f64(number.value).map(Value::Number).ok_or_else(not_literal)?
+        }
         Expr::Unary(unary) if unary.op == UnaryOp::Minus => match static_value(&unary.arg, path, locate)? {
-            Value::Number(n) => n.as_f64().and_then(|n| serde_json::Number::from_f64(-n)).map(Value::Number).ok_or_else(not_literal)?,
+            Value::Number(n) => {
+                n.as_f64().and_then(|n| serde_json::Number::from_f64(-n)).map(Value::Number).ok_or_else(not_literal)?
+            }
             _ => return Err(not_literal()),
         },
-        Expr::Tpl(template) if template.exprs.is_empty() => Value::String(
-            template.quasis.iter().map(|quasi| quasi.raw.to_string()).collect(),
-        ),
+        Expr::Tpl(template) if template.exprs.is_empty() => {
+            Value::String(template.quasis.iter().map(|quasi| quasi.raw.to_string()).collect())
+        }
         Expr::Array(array) => Value::Array(
             array
                 .elems
                 .iter()
                 .enumerate()
                 .map(|(index, element)| match element {
-                    Some(element) if element.spread.is_none() => static_value(&element.expr, &format!("{path}[{index}]"), locate),
+                    Some(element) if element.spread.is_none() => {
+                        static_value(&element.expr, &format!("{path}[{index}]"), locate)
+                    }
                     _ => Err(not_literal()),
                 })
                 .collect::<Result<_, _>>()?,
@@ -307,7 +335,9 @@ fn static_value(expr: &Expr, path: &str, locate: &Locator<'_>) -> Result<Value, 
                 .iter()
                 .find(|(member, _)| property.sym == **member)
                 .map(|(_, value)| *value)
-                .ok_or_else(|| locate.error(expr.start(), format!("{path}: WorkflowTrigger has no member {}", property.sym)))?;
+                .ok_or_else(|| {
+                    locate.error(expr.start(), format!("{path}: WorkflowTrigger has no member {}", property.sym))
+                })?;
             Value::String(value.to_owned())
         }
         _ => return Err(not_literal()),
@@ -326,13 +356,17 @@ fn static_object(object: &ObjectLit, path: &str, locate: &Locator<'_>) -> Result
                     PropName::Ident(ident) => ident.sym.to_string(),
                     PropName::Str(text) => text.value.to_string_lossy().into_owned(),
                     PropName::Num(number) => number.value.to_string(),
-                    _ => return Err(locate.error(pair.key.start(), format!("{path}: computed keys are not allowed in settings"))),
+                    _ => {
+                        return Err(locate
+                            .error(pair.key.start(), format!("{path}: computed keys are not allowed in settings")))
+                    }
                 };
                 let value = static_value(&pair.value, &format!("{path}.{key}"), locate)?;
                 (key, value)
             }
             other => {
-                return Err(locate.error(other.start(), format!("{path}: only `key: value` properties are allowed in settings")));
+                return Err(locate
+                    .error(other.start(), format!("{path}: only `key: value` properties are allowed in settings")));
             }
         };
         map.insert(key, value);

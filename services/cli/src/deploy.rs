@@ -37,8 +37,19 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
     }
     println!("{:<24} {:>7}  {:<24} SOURCE", "WORKFLOW", "VERSION", "TRIGGER");
     for deployment in answer.get("deployments").and_then(Value::as_array).into_iter().flatten() {
-        let field = |name: &str| deployment.get(name).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).unwrap_or_default();
-        println!("{:<24} {:>7}  {:<24} {}", field("workflow_id"), field("version"), field("trigger"), field("source_path"));
+        let field = |name: &str| {
+            deployment
+                .get(name)
+                .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+                .unwrap_or_default()
+        };
+        println!(
+            "{:<24} {:>7}  {:<24} {}",
+            field("workflow_id"),
+            field("version"),
+            field("trigger"),
+            field("source_path")
+        );
     }
     Ok(())
 }
@@ -51,14 +62,18 @@ pub fn collect_workflows(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     }
     let root = match std::fs::read_to_string(dir.join("kinde.json")) {
         Ok(text) => {
-            let config: Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", dir.join("kinde.json").display()))?;
+            let config: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not valid JSON", dir.join("kinde.json").display()))?;
             config.get("rootDir").and_then(Value::as_str).unwrap_or("kindeSrc").to_owned()
         }
         Err(_) => "kindeSrc".to_owned(),
     };
     let workflows_dir = dir.join(&root).join("environment").join("workflows");
     if !workflows_dir.is_dir() {
-        bail!("{} does not exist: a project keeps its workflows in <rootDir>/environment/workflows/<name>/Workflow.ts", workflows_dir.display());
+        bail!(
+            "{} does not exist: a project keeps its workflows in <rootDir>/environment/workflows/<name>/Workflow.ts",
+            workflows_dir.display()
+        );
     }
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(&workflows_dir).sort_by_file_name() {
@@ -68,7 +83,8 @@ pub fn collect_workflows(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
             continue;
         }
         let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
-        let content = std::fs::read_to_string(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
+        let content =
+            std::fs::read_to_string(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
         files.push((relative.to_string_lossy().replace('\\', "/"), content));
     }
     if files.is_empty() {

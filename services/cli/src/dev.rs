@@ -22,7 +22,8 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         worker_config.threads = threads;
     }
     // NOTE: V8's platform must be initialized on the main thread before any isolate thread.
-    let engine = Engine::start_with_heap(worker_config.threads, worker_config.heap_bytes).context("cannot start the workflow engine")?;
+    let engine = Engine::start_with_heap(worker_config.threads, worker_config.heap_bytes)
+        .context("cannot start the workflow engine")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let telemetry = claimflow_platform::telemetry::init("claimflow-dev")?;
@@ -51,9 +52,9 @@ async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> an
     auth_config.common.nats_url = nats_url.clone();
     signer_config.common.nats_url = nats_url.clone();
     worker_config.common.nats_url = nats_url.clone();
-    let listener = tokio::net::TcpListener::bind(auth_config.http_addr)
-        .await
-        .with_context(|| format!("cannot listen on {} (set CLAIMFLOW_HTTP_ADDR to another address)", auth_config.http_addr))?;
+    let listener = tokio::net::TcpListener::bind(auth_config.http_addr).await.with_context(|| {
+        format!("cannot listen on {} (set CLAIMFLOW_HTTP_ADDR to another address)", auth_config.http_addr)
+    })?;
 
     let issuer = auth_config.issuer.clone();
     let admin = auth_config.admin.clone();
@@ -65,11 +66,15 @@ async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> an
     }
     {
         let shutdown = shutdown.clone();
-        services.spawn(async move { workflow_worker::run(worker_config, engine, shutdown).await.context("workflow-worker") });
+        services.spawn(async move {
+            workflow_worker::run(worker_config, engine, shutdown).await.context("workflow-worker")
+        });
     }
     {
         let shutdown = shutdown.clone();
-        services.spawn(async move { auth_service::run_with_listener(auth_config, listener, shutdown).await.context("auth-service") });
+        services.spawn(async move {
+            auth_service::run_with_listener(auth_config, listener, shutdown).await.context("auth-service")
+        });
     }
     wait_until_ready(&issuer).await;
     println!(

@@ -66,7 +66,10 @@ impl KeyRing {
 }
 
 impl SigningKey {
-    pub fn sign(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign(
+        &self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)
@@ -74,19 +77,16 @@ impl SigningKey {
 }
 
 fn create_key(dir: &Path) -> Result<PathBuf, KeyError> {
-    let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
-        .map_err(|err| KeyError::Generate(err.to_string()))?;
+    let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|err| KeyError::Generate(err.to_string()))?;
     let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|err| KeyError::Generate(err.to_string()))?;
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let created =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     let path = dir.join(format!("{created:012}-{}.pem", fingerprint(&key)));
-    claimflow_platform::config::write_private_file(&path, pem.as_bytes()).map_err(|source| KeyError::Io { path: path.clone(), source })?;
+    claimflow_platform::config::write_private_file(&path, pem.as_bytes())
+        .map_err(|source| KeyError::Io { path: path.clone(), source })?;
     tracing::info!(path = %path.display(), "created a new signing key");
     Ok(path)
 }
-
 
 fn load_key(path: &Path) -> Result<SigningKey, KeyError> {
     let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.to_owned(), source })?;

@@ -150,7 +150,8 @@ impl Signer {
         }
         let key = self.keys.active();
         let sign = |claims| {
-            key.sign(claims).map_err(|err| ServiceError::new(ServiceErrorCode::Internal, format!("signing failed: {err}")))
+            key.sign(claims)
+                .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, format!("signing failed: {err}")))
         };
         let access_token = sign(&merged.access)?;
         let id_token = merged.id.as_ref().map(sign).transpose()?;
@@ -168,12 +169,18 @@ impl Signer {
             .await
             .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, err.to_string()))?
             .ok_or_else(|| {
-                ServiceError::new(ServiceErrorCode::NotFound, format!("deployment {} not found", workflow.deployment_id))
+                ServiceError::new(
+                    ServiceErrorCode::NotFound,
+                    format!("deployment {} not found", workflow.deployment_id),
+                )
             })?;
         if deployment.workflow_id != workflow.workflow_id || deployment.version != workflow.version {
             return Err(ServiceError::new(
                 ServiceErrorCode::BadRequest,
-                format!("deployment {} is not version {} of {}", workflow.deployment_id, workflow.version, workflow.workflow_id),
+                format!(
+                    "deployment {} is not version {} of {}",
+                    workflow.deployment_id, workflow.version, workflow.workflow_id
+                ),
             ));
         }
         let bindings: HashSet<String> = deployment
@@ -183,10 +190,7 @@ impl Signer {
             .map(|bindings| bindings.keys().cloned().collect())
             .unwrap_or_default();
         let bindings = Arc::new(bindings);
-        self.bindings
-            .lock()
-            .expect("bindings cache poisoned")
-            .insert(workflow.deployment_id.clone(), bindings.clone());
+        self.bindings.lock().expect("bindings cache poisoned").insert(workflow.deployment_id.clone(), bindings.clone());
         Ok(bindings)
     }
 }

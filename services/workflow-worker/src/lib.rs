@@ -23,7 +23,9 @@ use claimflow_platform::{
     config::{self, CommonConfig, ConfigError},
     nats::{self, ServeOptions},
 };
-use claimflow_workflow_runtime::{AllowList, Engine, EnvironmentVariable, Limits, Network, RunRequest, Services, TokenCache};
+use claimflow_workflow_runtime::{
+    AllowList, Engine, EnvironmentVariable, Limits, Network, RunRequest, Services, TokenCache,
+};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
@@ -187,12 +189,21 @@ impl Worker {
         span.record("workflow.status", outcome.status.as_str());
         span.record("workflow.duration_us", outcome.duration.as_micros() as u64);
         if outcome.status != RunStatus::Ok {
-            tracing::warn!(status = outcome.status.as_str(), error = outcome.error.as_deref().unwrap_or_default(), "workflow run did not complete");
+            tracing::warn!(
+                status = outcome.status.as_str(),
+                error = outcome.error.as_deref().unwrap_or_default(),
+                "workflow run did not complete"
+            );
         }
         let patches = outcome
             .claims_set
             .into_iter()
-            .map(|(token, set)| ClaimPatch { workflow_id: workflow.workflow_id.clone(), version: workflow.version, token, set })
+            .map(|(token, set)| ClaimPatch {
+                workflow_id: workflow.workflow_id.clone(),
+                version: workflow.version,
+                token,
+                set,
+            })
             .collect();
         Ok(WorkflowOutcome {
             patches,
@@ -216,12 +227,16 @@ impl Worker {
             return Ok(code.clone());
         }
         let request = WorkflowCodeRequest { code_hash: code_hash.to_owned() };
-        let fetched = nats::request(&self.client, &self.prefix, &request, Duration::from_secs(2))
-            .await
-            .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, format!("cannot fetch workflow code: {err}")))?;
+        let fetched =
+            nats::request(&self.client, &self.prefix, &request, Duration::from_secs(2)).await.map_err(|err| {
+                ServiceError::new(ServiceErrorCode::Internal, format!("cannot fetch workflow code: {err}"))
+            })?;
         let actual = hex::encode(Sha256::digest(fetched.code.as_bytes()));
         if actual != code_hash {
-            return Err(ServiceError::new(ServiceErrorCode::Internal, format!("workflow code for {code_hash} has hash {actual}")));
+            return Err(ServiceError::new(
+                ServiceErrorCode::Internal,
+                format!("workflow code for {code_hash} has hash {actual}"),
+            ));
         }
         let code = Arc::new(CachedCode {
             code: fetched.code.into(),

@@ -42,10 +42,8 @@ impl ProhibitedClaims {
         &["azp", "exp", "iat", "iss", "nbf", "sid", "sub", "act", "aud", "gty", "jti", "scp"];
     pub const ACCESS: &'static [&'static str] =
         &["azp", "exp", "iat", "iss", "nbf", "sid", "sub", "act", "aud", "jti", "scp"];
-    pub const ID: &'static [&'static str] = &[
-        "azp", "exp", "iat", "iss", "nbf", "sid", "sub", "act", "aud", "auth_time", "jti",
-        "updated_at", "rat",
-    ];
+    pub const ID: &'static [&'static str] =
+        &["azp", "exp", "iat", "iss", "nbf", "sid", "sub", "act", "aud", "auth_time", "jti", "updated_at", "rat"];
 
     pub fn for_kind(kind: TokenKind) -> &'static [&'static str] {
         match kind {

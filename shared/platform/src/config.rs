@@ -29,10 +29,7 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|err| ConfigError::new(name, format!("cannot parse {raw:?}: {err}"))),
+        Some(raw) => raw.trim().parse().map_err(|err| ConfigError::new(name, format!("cannot parse {raw:?}: {err}"))),
     }
 }
 
@@ -90,11 +87,9 @@ pub struct CommonConfig {
 
 impl CommonConfig {
     pub fn from_env() -> Result<CommonConfig, ConfigError> {
-        let data_dir: std::path::PathBuf =
-            var("CLAIMFLOW_DATA_DIR").unwrap_or_else(|| ".claimflow".to_owned()).into();
+        let data_dir: std::path::PathBuf = var("CLAIMFLOW_DATA_DIR").unwrap_or_else(|| ".claimflow".to_owned()).into();
         Ok(CommonConfig {
-            database_url: var("DATABASE_URL")
-                .unwrap_or_else(|| default_database_url(&data_dir)),
+            database_url: var("DATABASE_URL").unwrap_or_else(|| default_database_url(&data_dir)),
             data_dir,
             nats_url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned()),
             subject_prefix: subject_prefix()?,
@@ -104,10 +99,7 @@ impl CommonConfig {
     /// Creates the data directory, naming the variable when that fails.
     pub fn ensure_data_dir(&self) -> Result<(), ConfigError> {
         std::fs::create_dir_all(&self.data_dir).map_err(|err| {
-            ConfigError::new(
-                "CLAIMFLOW_DATA_DIR",
-                format!("cannot create {}: {err}", self.data_dir.display()),
-            )
+            ConfigError::new("CLAIMFLOW_DATA_DIR", format!("cannot create {}: {err}", self.data_dir.display()))
         })
     }
 }

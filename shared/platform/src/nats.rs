@@ -49,7 +49,11 @@ pub enum RequestError {
     #[error("cannot decode the reply from {subject}: {message}")]
     Decode { subject: String, message: String },
     #[error("{subject} refused the request: {error}")]
-    Remote { subject: String, #[source] error: ServiceError },
+    Remote {
+        subject: String,
+        #[source]
+        error: ServiceError,
+    },
 }
 
 impl RequestError {
@@ -86,28 +90,19 @@ pub async fn request<R: Request>(
         Span::current().record("messaging.message.body.size", payload.len());
         let mut headers = HeaderMap::new();
         inject_context(&Span::current(), &mut headers);
-        let nats_request = async_nats::Request::new()
-            .payload(payload.into())
-            .headers(headers)
-            .timeout(Some(timeout));
+        let nats_request = async_nats::Request::new().payload(payload.into()).headers(headers).timeout(Some(timeout));
         let message = client.send_request(subject.clone(), nats_request).await.map_err(|err| {
             use async_nats::client::RequestErrorKind;
             match err.kind() {
-                RequestErrorKind::NoResponders => RequestError::NoResponders {
-                    subject: subject.clone(),
-                    service: service_for_subject(&subject),
-                },
-                RequestErrorKind::TimedOut => {
-                    RequestError::TimedOut { subject: subject.clone(), timeout }
+                RequestErrorKind::NoResponders => {
+                    RequestError::NoResponders { subject: subject.clone(), service: service_for_subject(&subject) }
                 }
+                RequestErrorKind::TimedOut => RequestError::TimedOut { subject: subject.clone(), timeout },
                 _ => RequestError::Transport { subject: subject.clone(), message: err.to_string() },
             }
         })?;
-        let reply: Reply<R::Response> =
-            serde_json::from_slice(&message.payload).map_err(|err| RequestError::Decode {
-                subject: subject.clone(),
-                message: err.to_string(),
-            })?;
+        let reply: Reply<R::Response> = serde_json::from_slice(&message.payload)
+            .map_err(|err| RequestError::Decode { subject: subject.clone(), message: err.to_string() })?;
         reply.map_err(|error| RequestError::Remote { subject: subject.clone(), error })
     }
     .instrument(span)
@@ -149,8 +144,7 @@ where
     H: Fn(R) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Reply<R::Response>> + Send + 'static,
 {
-    let mut subscriber =
-        client.queue_subscribe(options.subject.clone(), options.queue_group.clone()).await?;
+    let mut subscriber = client.queue_subscribe(options.subject.clone(), options.queue_group.clone()).await?;
     // NOTE: a permit is taken *before* the next message is pulled, so at most `concurrency`
     // handlers run at once. Core NATS still pushes messages to this subscription while we are
     // busy; they wait in the client's buffer rather than in a growing pile of tasks.
@@ -271,9 +265,9 @@ pub fn inject_context(span: &Span, headers: &mut HeaderMap) {
 /// Reads the caller's context from `traceparent` / `tracestate` headers.
 pub fn extract_context(headers: Option<&HeaderMap>) -> opentelemetry::Context {
     match headers {
-        Some(headers) => opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.extract(&HeaderExtractor(headers))
-        }),
+        Some(headers) => {
+            opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)))
+        }
         None => opentelemetry::Context::new(),
     }
 }

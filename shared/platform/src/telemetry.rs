@@ -68,21 +68,24 @@ pub fn init_with_exporter<E>(service_name: &str, exporter: E) -> Result<Telemetr
 where
     E: SpanExporter + 'static,
 {
-    let provider = SdkTracerProvider::builder()
-        .with_resource(resource(service_name))
-        .with_simple_exporter(exporter)
-        .build();
+    let provider =
+        SdkTracerProvider::builder().with_resource(resource(service_name)).with_simple_exporter(exporter).build();
     install(service_name, provider, LogOutput::Test)
 }
 
 /// Spans exported: ours at info and above, none of the libraries' internals.
-const SPAN_FILTER: &str = "info,h2=off,hyper=off,hyper_util=off,reqwest=off,sqlx=off,sea_orm=off,async_nats=off,tower=off";
+const SPAN_FILTER: &str =
+    "info,h2=off,hyper=off,hyper_util=off,reqwest=off,sqlx=off,sea_orm=off,async_nats=off,tower=off";
 
 fn resource(service_name: &str) -> Resource {
     Resource::builder().with_service_name(service_name.to_owned()).build()
 }
 
-fn install(service_name: &str, provider: SdkTracerProvider, output: LogOutput) -> Result<TelemetryGuard, TelemetryError> {
+fn install(
+    service_name: &str,
+    provider: SdkTracerProvider,
+    output: LogOutput,
+) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     opentelemetry::global::set_tracer_provider(provider.clone());
     let tracer = provider.tracer(service_name.to_owned());

@@ -1,7 +1,9 @@
 //! Environment variables for workflows (`kinde.env`). Encryption of secret values happens in
 //! auth-service, which holds the key; this module stores what it is given.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 
 use crate::{entity::environment_variable, now_ms, Result, StorageError, Store};
 
@@ -38,9 +40,6 @@ impl Store {
     }
 
     pub async fn list_environment_variables(&self) -> Result<Vec<environment_variable::Model>> {
-        Ok(environment_variable::Entity::find()
-            .order_by_asc(environment_variable::Column::Key)
-            .all(&self.db)
-            .await?)
+        Ok(environment_variable::Entity::find().order_by_asc(environment_variable::Column::Key).all(&self.db).await?)
     }
 }

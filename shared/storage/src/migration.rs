@@ -168,9 +168,7 @@ impl MigrationTrait for Initial {
                     .col(string(ApiApplications::ApiId))
                     .col(string(ApiApplications::ApplicationId))
                     .col(big_integer(ApiApplications::CreatedAt))
-                    .primary_key(
-                        Index::create().col(ApiApplications::ApiId).col(ApiApplications::ApplicationId),
-                    )
+                    .primary_key(Index::create().col(ApiApplications::ApiId).col(ApiApplications::ApplicationId))
                     .foreign_key(
                         ForeignKey::create()
                             .from(ApiApplications::Table, ApiApplications::ApiId)
@@ -399,7 +397,9 @@ impl MigrationTrait for PropertiesOrganizationsEnvironment {
                     .col(text(ApplicationProperties::Value))
                     .col(big_integer(ApplicationProperties::UpdatedAt))
                     .primary_key(
-                        Index::create().col(ApplicationProperties::ApplicationId).col(ApplicationProperties::PropertyId),
+                        Index::create()
+                            .col(ApplicationProperties::ApplicationId)
+                            .col(ApplicationProperties::PropertyId),
                     )
                     .foreign_key(
                         ForeignKey::create()

@@ -79,9 +79,12 @@ impl Store {
             updated_at: Set(now_ms()),
         })
         .on_conflict(
-            OnConflict::columns([application_property::Column::ApplicationId, application_property::Column::PropertyId])
-                .update_columns([application_property::Column::Value, application_property::Column::UpdatedAt])
-                .to_owned(),
+            OnConflict::columns([
+                application_property::Column::ApplicationId,
+                application_property::Column::PropertyId,
+            ])
+            .update_columns([application_property::Column::Value, application_property::Column::UpdatedAt])
+            .to_owned(),
         )
         .exec(&txn)
         .await?;
@@ -103,7 +106,8 @@ impl Store {
         Ok(properties
             .into_iter()
             .map(|property| {
-                let value = values.iter().find(|v| v.property_id == property.id).map(|v| v.value.clone()).unwrap_or_default();
+                let value =
+                    values.iter().find(|v| v.property_id == property.id).map(|v| v.value.clone()).unwrap_or_default();
                 ApplicationPropertyValue { property, value }
             })
             .collect())

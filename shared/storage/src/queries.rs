@@ -8,8 +8,8 @@ use sea_orm::{
 
 use crate::{
     entity::{
-        api, api_application, api_application_scope, api_scope, application, live_workflow,
-        workflow_deployment, workflow_run,
+        api, api_application, api_application_scope, api_scope, application, live_workflow, workflow_deployment,
+        workflow_run,
     },
     now_ms, Result, StorageError, Store,
 };
@@ -109,11 +109,7 @@ impl Store {
     pub async fn bootstrap_management_api(&self, bootstrap: ManagementBootstrap<'_>) -> Result<()> {
         let txn = self.db.begin().await?;
         let now = now_ms();
-        let api = match api::Entity::find()
-            .filter(api::Column::Audience.eq(bootstrap.audience))
-            .one(&txn)
-            .await?
-        {
+        let api = match api::Entity::find().filter(api::Column::Audience.eq(bootstrap.audience)).one(&txn).await? {
             Some(api) => api,
             None => {
                 api::ActiveModel {
@@ -200,9 +196,7 @@ impl Store {
 
     pub async fn create_api(&self, name: &str, audience: &str) -> Result<api::Model> {
         let txn = self.db.begin().await?;
-        if let Some(existing) =
-            api::Entity::find().filter(api::Column::Audience.eq(audience)).one(&txn).await?
-        {
+        if let Some(existing) = api::Entity::find().filter(api::Column::Audience.eq(audience)).one(&txn).await? {
             return Err(StorageError::Conflict(format!(
                 "audience {audience:?} is already used by API {}",
                 existing.id
@@ -243,12 +237,7 @@ impl Store {
 
     /// Authorizes and revokes applications for an API in one transaction: an unknown
     /// application anywhere in the list changes nothing.
-    pub async fn set_api_applications(
-        &self,
-        api_id: &str,
-        authorize: &[String],
-        revoke: &[String],
-    ) -> Result<()> {
+    pub async fn set_api_applications(&self, api_id: &str, authorize: &[String], revoke: &[String]) -> Result<()> {
         let txn = self.db.begin().await?;
         for application_id in authorize.iter().chain(revoke) {
             if application::Entity::find_by_id(application_id).one(&txn).await?.is_none() {
@@ -276,9 +265,8 @@ impl Store {
 
     /// The scopes granted to an application for an API, or `None` when it is not authorized.
     pub async fn granted_scopes(&self, api_id: &str, application_id: &str) -> Result<Option<Vec<String>>> {
-        let authorized = api_application::Entity::find_by_id((api_id.to_owned(), application_id.to_owned()))
-            .one(&self.db)
-            .await?;
+        let authorized =
+            api_application::Entity::find_by_id((api_id.to_owned(), application_id.to_owned())).one(&self.db).await?;
         if authorized.is_none() {
             return Ok(None);
         }
@@ -303,10 +291,7 @@ impl Store {
 
     /// Stores each workflow as its next version and makes it the live one for its trigger, all
     /// or nothing.
-    pub async fn deploy_workflows(
-        &self,
-        deployments: Vec<NewDeployment>,
-    ) -> Result<Vec<workflow_deployment::Model>> {
+    pub async fn deploy_workflows(&self, deployments: Vec<NewDeployment>) -> Result<Vec<workflow_deployment::Model>> {
         let txn = self.db.begin().await?;
         let now = now_ms();
         let mut deployed = Vec::with_capacity(deployments.len());
@@ -382,12 +367,7 @@ impl Store {
     }
 
     pub async fn live_deployment_ids(&self) -> Result<Vec<String>> {
-        Ok(live_workflow::Entity::find()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|live| live.deployment_id)
-            .collect())
+        Ok(live_workflow::Entity::find().all(&self.db).await?.into_iter().map(|live| live.deployment_id).collect())
     }
 
     /// A deployment whose transpiled code has this content hash.
@@ -459,7 +439,11 @@ impl Store {
         api_application::Entity::find_by_id((api_id.to_owned(), application_id.to_owned()))
             .one(&self.db)
             .await?
-            .ok_or_else(|| StorageError::Conflict(format!("application {application_id} is not authorized for API {api_id}; authorize it first")))?;
+            .ok_or_else(|| {
+                StorageError::Conflict(format!(
+                    "application {application_id} is not authorized for API {api_id}; authorize it first"
+                ))
+            })?;
         insert_grant(&self.db, api_id, application_id, scope.id).await
     }
 }

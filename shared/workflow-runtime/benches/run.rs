@@ -1,7 +1,10 @@
 //! Worker time of one warm run of a small claims workflow (two claims from the event), and the
 //! cost of the first (cold) run. `cargo bench -p claimflow-workflow-runtime --bench run`.
 
-use std::{sync::Arc, time::{Duration, Instant}};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use claimflow_contracts::TokenKind;
 use claimflow_workflow_runtime::{AllowList, Engine, Limits, Network, RunRequest, Services, TokenCache};
@@ -26,7 +29,8 @@ fn main() {
     let engine = Engine::start(1).expect("engine");
     let engine_start = engine_started.elapsed();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let services = Arc::new(Services { network: Network::new(AllowList::default()).unwrap(), token_cache: TokenCache::default() });
+    let services =
+        Arc::new(Services { network: Network::new(AllowList::default()).unwrap(), token_cache: TokenCache::default() });
     let request = RunRequest {
         code: WORKFLOW.into(),
         source_name: "Workflow.ts".into(),
@@ -77,13 +81,14 @@ fn main() {
         round_trips.sort();
         paced.sort();
         println!("workflow run, {iterations} warm runs on one isolate thread");
-        println!("  engine start          {:>9.3} ms (V8 platform, startup snapshot, first isolate)", engine_start.as_secs_f64() * 1e3);
+        println!(
+            "  engine start          {:>9.3} ms (V8 platform, startup snapshot, first isolate)",
+            engine_start.as_secs_f64() * 1e3
+        );
         println!("  cold (first run)      {:>9.3} ms", cold.as_secs_f64() * 1e3);
-        for (name, samples) in [
-            ("sandbox time", &worker_times),
-            ("engine.run, paced", &paced),
-            ("engine.run, saturated", &round_trips),
-        ] {
+        for (name, samples) in
+            [("sandbox time", &worker_times), ("engine.run, paced", &paced), ("engine.run, saturated", &round_trips)]
+        {
             println!(
                 "  {name:<22}p50 {:>7.3} ms   p99 {:>7.3} ms",
                 percentile(samples, 0.5).as_secs_f64() * 1e3,

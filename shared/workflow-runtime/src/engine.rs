@@ -4,7 +4,7 @@
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
-        mpsc, Arc, Mutex,
+        mpsc, Arc,
     },
     time::{Duration, Instant},
 };
@@ -47,7 +47,7 @@ impl Engine {
         // NOTE: the queue holds one job per thread at most; callers bound their own
         // concurrency to `threads()`, so a full queue means a caller ignored that.
         let (jobs, receiver) = tokio::sync::mpsc::channel::<Job>(threads);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
         for index in 0..threads {
             let receiver = receiver.clone();
             std::thread::Builder::new()
@@ -72,7 +72,11 @@ impl Engine {
     }
 }
 
-fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>, snapshot: &'static [u8], heap_bytes: usize) {
+fn pool_thread(
+    receiver: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Job>>>,
+    snapshot: &'static [u8],
+    heap_bytes: usize,
+) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -92,10 +96,7 @@ fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>, snapshot:
         let job = match pending.take() {
             Some(job) => Some(job),
             // NOTE: idle threads queue on the mutex; the one holding it waits for the next job.
-            None => {
-                let Ok(mut receiver) = receiver.lock() else { return };
-                receiver.blocking_recv()
-            }
+            None => receiver.blocking_lock().blocking_recv(),
         };
         let Some((request, reply)) = job else { return };
         // NOTE: the spare isolate was made while this thread was idle; a request with another
@@ -113,7 +114,7 @@ fn pool_thread(receiver: Arc<Mutex<tokio::sync::mpsc::Receiver<Job>>>, snapshot:
         // of CPU. On a small machine that CPU is taken from the threads carrying the reply, so
         // wait briefly (or until the next job) before spending it.
         pending = runtime.block_on(async {
-            let Ok(mut receiver) = receiver.lock() else { return None };
+            let mut receiver = receiver.lock().await;
             tokio::time::timeout(REPLY_HEADROOM, receiver.recv()).await.ok().flatten()
         });
         drop(used);

@@ -195,7 +195,8 @@ async fn fetch(
     trusted_host: Option<String>,
     max_bytes: usize,
 ) -> Result<FetchResponse, String> {
-    let mut url = reqwest::Url::parse(&request.url).map_err(|err| format!("{:?} is not a valid URL: {err}", request.url))?;
+    let mut url =
+        reqwest::Url::parse(&request.url).map_err(|err| format!("{:?} is not a valid URL: {err}", request.url))?;
     let mut method = request.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
     let mut body = request.body;
     for _ in 0..=MAX_REDIRECTS {
@@ -210,7 +211,8 @@ async fn fetch(
             .resolve_to_addrs(&host, &addresses)
             .build()
             .map_err(|err| format!("cannot build an HTTP client: {err}"))?;
-        let method_value = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| format!("{method:?} is not an HTTP method"))?;
+        let method_value =
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| format!("{method:?} is not an HTTP method"))?;
         let mut builder = client.request(method_value, url.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
@@ -242,7 +244,11 @@ async fn fetch(
             }
             bytes.extend_from_slice(&chunk);
         }
-        return Ok(FetchResponse { status: status.as_u16(), headers, body: String::from_utf8_lossy(&bytes).into_owned() });
+        return Ok(FetchResponse {
+            status: status.as_u16(),
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        });
     }
     Err(format!("more than {MAX_REDIRECTS} redirects"))
 }
@@ -310,7 +316,19 @@ mod tests {
 
     #[test]
     fn private_loopback_and_metadata_addresses_are_forbidden() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "::1", "fd00:ec2::254", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+        ] {
             assert!(forbidden_reason(ip.parse().unwrap()).is_some(), "{ip} must be forbidden");
         }
         for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {

@@ -159,7 +159,10 @@ fn op_console(state: &mut OpState, #[string] level: &str, #[string] message: &st
     }
     if run.log_bytes + message.len() > run.max_log_bytes {
         run.logs_truncated = true;
-        run.logs.push(LogLine { level: "warn".into(), message: format!("console output truncated at {} bytes", run.max_log_bytes) });
+        run.logs.push(LogLine {
+            level: "warn".into(),
+            message: format!("console output truncated at {} bytes", run.max_log_bytes),
+        });
         return;
     }
     run.log_bytes += message.len();
@@ -204,9 +207,9 @@ fn op_fetch(state: &mut OpState, #[serde] request: FetchRequest) -> Result<Fetch
 fn op_secure_fetch(state: &mut OpState, #[serde] mut request: FetchRequest) -> Result<FetchResponse, JsErrorBox> {
     use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
     let run = state.borrow_mut::<RunState>();
-    let key = run
-        .secure_fetch_key
-        .ok_or_else(|| JsErrorBox::generic("kinde.secureFetch: no encryption key is configured for this environment"))?;
+    let key = run.secure_fetch_key.ok_or_else(|| {
+        JsErrorBox::generic("kinde.secureFetch: no encryption key is configured for this environment")
+    })?;
     let cipher = aes_gcm::Aes256Gcm::new(&key.into());
     let nonce = aes_gcm::Aes256Gcm::generate_nonce(&mut OsRng);
     let plaintext = request.body.take().unwrap_or_default();
@@ -232,7 +235,9 @@ fn fetch(run: &mut RunState, request: FetchRequest) -> Result<FetchResponse, JsE
         )));
     }
     run.fetches += 1;
-    let shown_url = url::Url::parse(&request.url).map(|url| crate::network::redact_url(&url)).unwrap_or_else(|_| request.url.clone());
+    let shown_url = url::Url::parse(&request.url)
+        .map(|url| crate::network::redact_url(&url))
+        .unwrap_or_else(|_| request.url.clone());
     let method = request.method.clone().unwrap_or_else(|| "GET".to_owned()).to_ascii_uppercase();
     let span = tracing::info_span!(
         parent: &run.span,
@@ -277,10 +282,13 @@ fn op_cache_put(
     #[string] token: &str,
     #[string] jwks_url: &str,
 ) -> Result<(), JsErrorBox> {
-    let run = state.borrow_mut::<RunState>();
+    let run = state.borrow::<RunState>();
+    let fetch = |request| {
+        run.services.network.fetch_blocking(request, run.trusted_host.clone(), &run.fetch_limits, run.deadline)
+    };
     run.services
         .token_cache
-        .put(&run.workflow_id, name, token, jwks_url, &run.services.network, run.trusted_host.clone(), &run.fetch_limits, run.deadline)
+        .put(&run.workflow_id, name, token, jwks_url, fetch)
         .map_err(|err| JsErrorBox::generic(format!("kinde.cache.jwtToken({name}): {err}")))
 }
 
@@ -465,7 +473,11 @@ pub(crate) fn create_snapshot() -> &'static [u8] {
 
 /// Runs one workflow in a prepared isolate. Returns the isolate too, so the caller can drop it
 /// after replying (tearing an isolate down takes time the request should not wait for).
-pub(crate) async fn run(prepared: PreparedIsolate, request: RunRequest, watchdog: &Watchdog) -> (RunOutcome, JsRuntime) {
+pub(crate) async fn run(
+    prepared: PreparedIsolate,
+    request: RunRequest,
+    watchdog: &Watchdog,
+) -> (RunOutcome, JsRuntime) {
     let started = Instant::now();
     let limits = request.limits.clone();
     let main = ModuleSpecifier::parse(&format!("file:///workflow/{}", request.source_name.trim_start_matches('/')))
@@ -511,7 +523,9 @@ pub(crate) async fn run(prepared: PreparedIsolate, request: RunRequest, watchdog
             RunStatus::OutOfMemory,
             Some(format!("the workflow exceeded the V8 heap limit of {} MiB", limits.heap_bytes / (1024 * 1024))),
         ),
-        Err(_) => (RunStatus::TimedOut, Some(format!("the workflow exceeded its time limit of {:?}", limits.wall_time))),
+        Err(_) => {
+            (RunStatus::TimedOut, Some(format!("the workflow exceeded its time limit of {:?}", limits.wall_time)))
+        }
         Ok(Err(_)) if timed_out.load(Ordering::SeqCst) => {
             (RunStatus::TimedOut, Some(format!("the workflow exceeded its time limit of {:?}", limits.wall_time)))
         }
@@ -554,10 +568,7 @@ async fn execute(
         (v8::Global::new(scope, function), v8::Global::new(scope, argument))
     };
     let call = runtime.call_with_args(&function, &[argument]);
-    runtime
-        .with_event_loop_promise(call, PollEventLoopOptions::default())
-        .await
-        .map_err(|err| describe(&err))?;
+    runtime.with_event_loop_promise(call, PollEventLoopOptions::default()).await.map_err(|err| describe(&err))?;
     Ok(())
 }
 
@@ -570,9 +581,10 @@ fn describe(err: &CoreError) -> String {
 
 /// `Uncaught Error: boom (Workflow.ts:12:9)`: the message and where it was thrown, no stack dump.
 fn describe_js_error(err: &deno_core::error::JsError) -> String {
-    let location = err.frames.iter().find(|frame| {
-        frame.file_name.as_deref().is_some_and(|name| name.starts_with("file:///workflow/"))
-    });
+    let location = err
+        .frames
+        .iter()
+        .find(|frame| frame.file_name.as_deref().is_some_and(|name| name.starts_with("file:///workflow/")));
     match location {
         Some(frame) => format!(
             "{} ({}:{}:{})",

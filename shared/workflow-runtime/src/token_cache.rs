@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use crate::network::{FetchLimits, FetchRequest, Network};
+use crate::network::{FetchRequest, FetchResponse};
 
 /// Tokens are dropped this long before they expire, so a run never starts with one about to lapse.
 const EXPIRY_MARGIN_SECS: u64 = 30;
@@ -32,25 +32,24 @@ impl TokenCache {
             .map(|(token, _)| token.clone())
     }
 
-    /// Verifies `token` against the JWKS at `jwks_url` and caches it until its `exp`.
+    /// Verifies `token` against the JWKS at `jwks_url` (fetched with `fetch`, so the run's network
+    /// rules apply) and caches it until its `exp`.
     pub fn put(
         &self,
         scope: &str,
         name: &str,
         token: &str,
         jwks_url: &str,
-        network: &Network,
-        trusted_host: Option<String>,
-        limits: &FetchLimits,
-        deadline: Instant,
+        fetch: impl FnOnce(FetchRequest) -> Result<FetchResponse, String>,
     ) -> Result<(), String> {
         let header = jsonwebtoken::decode_header(token).map_err(|err| format!("not a JWT: {err}"))?;
-        let jwks = self.jwks(jwks_url, network, trusted_host, limits, deadline)?;
+        let jwks = self.jwks(jwks_url, fetch)?;
         let jwk = match &header.kid {
             Some(kid) => jwks.find(kid).ok_or_else(|| format!("key {kid} is not in {jwks_url}"))?,
             None => jwks.keys.first().ok_or_else(|| format!("{jwks_url} has no keys"))?,
         };
-        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|err| format!("unusable key in {jwks_url}: {err}"))?;
+        let key =
+            jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|err| format!("unusable key in {jwks_url}: {err}"))?;
         let mut validation = jsonwebtoken::Validation::new(header.alg);
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp"]);
@@ -69,10 +68,7 @@ impl TokenCache {
     fn jwks(
         &self,
         url: &str,
-        network: &Network,
-        trusted_host: Option<String>,
-        limits: &FetchLimits,
-        deadline: Instant,
+        fetch: impl FnOnce(FetchRequest) -> Result<FetchResponse, String>,
     ) -> Result<jsonwebtoken::jwk::JwkSet, String> {
         if let Some((fetched, set)) = self.jwks.lock().expect("jwks cache poisoned").get(url) {
             if fetched.elapsed() < JWKS_TTL {
@@ -80,7 +76,7 @@ impl TokenCache {
             }
         }
         let request = FetchRequest { url: url.to_owned(), method: None, headers: vec![], body: None };
-        let response = network.fetch_blocking(request, trusted_host, limits, deadline).map_err(|err| format!("cannot fetch {url}: {err}"))?;
+        let response = fetch(request).map_err(|err| format!("cannot fetch {url}: {err}"))?;
         if response.status != 200 {
             return Err(format!("{url} answered {}", response.status));
         }

@@ -26,7 +26,11 @@ pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum:
     Ok(ok("OK", "Success", json!({ "apis": apis, "next_token": null })))
 }
 
-pub async fn create(caller: Caller, State(state): State<AppState>, ApiJson(body): ApiJson<CreateApi>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn create(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateApi>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("create:apis")?;
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
@@ -38,7 +42,11 @@ pub async fn create(caller: Caller, State(state): State<AppState>, ApiJson(body)
     Ok(ok("API_CREATED", "API created", json!({ "api": { "id": api.id } })))
 }
 
-pub async fn get_one(caller: Caller, State(state): State<AppState>, Path(api_id): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn get_one(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(api_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:apis")?;
     let api = state.store.find_api(&api_id).await?.ok_or_else(|| ApiError::not_found("API", &api_id))?;
     let scopes: Vec<Value> = state
@@ -48,9 +56,13 @@ pub async fn get_one(caller: Caller, State(state): State<AppState>, Path(api_id)
         .into_iter()
         .map(|scope| json!({ "id": scope.id, "key": scope.key, "description": scope.description }))
         .collect();
-    Ok(ok("OK", "success_response", json!({ "api": {
-        "id": api.id, "name": api.name, "audience": api.audience, "is_management_api": api.is_management_api, "scopes": scopes,
-    }})))
+    Ok(ok(
+        "OK",
+        "success_response",
+        json!({ "api": {
+            "id": api.id, "name": api.name, "audience": api.audience, "is_management_api": api.is_management_api, "scopes": scopes,
+        }}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -90,12 +102,20 @@ pub async fn update_applications(
         }
     }
     state.store.set_api_applications(&api.id, &connect, &disconnect).await?;
-    Ok(ok("API_APPLICATIONS_UPDATED", "API applications updated", json!({
-        "applications_connected": connect, "applications_disconnected": disconnect,
-    })))
+    Ok(ok(
+        "API_APPLICATIONS_UPDATED",
+        "API applications updated",
+        json!({
+            "applications_connected": connect, "applications_disconnected": disconnect,
+        }),
+    ))
 }
 
-pub async fn list_scopes(caller: Caller, State(state): State<AppState>, Path(api_id): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn list_scopes(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(api_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:api_scopes")?;
     state.store.find_api(&api_id).await?.ok_or_else(|| ApiError::not_found("API", &api_id))?;
     let scopes: Vec<Value> = state

@@ -41,10 +41,15 @@ pub async fn create(
         ));
     }
     let secret = secrets::new_client_secret();
-    let application = state.store.create_application(body.name.trim(), &body.app_type, Some(secrets::hash_secret(&secret))).await?;
-    Ok(ok("APPLICATION_CREATED", "Application created", json!({ "application": {
-        "id": application.id, "client_id": application.id, "client_secret": secret,
-    }})))
+    let application =
+        state.store.create_application(body.name.trim(), &body.app_type, Some(secrets::hash_secret(&secret))).await?;
+    Ok(ok(
+        "APPLICATION_CREATED",
+        "Application created",
+        json!({ "application": {
+            "id": application.id, "client_id": application.id, "client_secret": secret,
+        }}),
+    ))
 }
 
 pub async fn get_one(
@@ -127,10 +132,18 @@ pub async fn update_tokens(
     caller.require("update:applications")?;
     // Accepted for compatibility with Kinde clients; claimflow has no user sessions or
     // Hasura mapping yet, so only the access token lifetime and token properties apply.
-    let _ = (body.refresh_token_lifetime, body.id_token_lifetime, body.authenticated_session_lifetime, body.is_hasura_mapping_enabled);
+    let _ = (
+        body.refresh_token_lifetime,
+        body.id_token_lifetime,
+        body.authenticated_session_lifetime,
+        body.is_hasura_mapping_enabled,
+    );
     if let Some(lifetime) = body.access_token_lifetime {
         if !(60..=31_536_000).contains(&lifetime) {
-            return Err(ApiError::bad_request("INVALID_LIFETIME", "access_token_lifetime must be between 60 and 31536000 seconds"));
+            return Err(ApiError::bad_request(
+                "INVALID_LIFETIME",
+                "access_token_lifetime must be between 60 and 31536000 seconds",
+            ));
         }
         state.store.set_access_token_lifetime(&application_id, Some(lifetime)).await?;
     }

@@ -41,7 +41,11 @@ pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum:
     Ok(ok("OK", "Success", json!({ "environment_variables": variables, "has_more": false })))
 }
 
-pub async fn create(caller: Caller, State(state): State<AppState>, ApiJson(body): ApiJson<CreateVariable>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn create(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateVariable>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("create:environment_variables")?;
     let valid_key = !body.key.is_empty()
         && body.key.len() <= MAX_KEY_BYTES

@@ -75,7 +75,9 @@ pub fn router() -> Router<AppState> {
         .route("/workflows", get(workflows::list))
         .route("/workflows/deployments", post(workflows::deploy))
         .route("/workflows/runs", get(workflows::list_runs))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "the requested API route does not exist") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "the requested API route does not exist")
+        })
 }
 
 /// A management API error.
@@ -136,9 +138,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(rejection) => Err(match rejection {
                 JsonRejection::JsonDataError(err) => ApiError::bad_request("INVALID_BODY", err.body_text()),
                 JsonRejection::JsonSyntaxError(err) => ApiError::bad_request("INVALID_JSON", err.body_text()),
-                JsonRejection::MissingJsonContentType(_) => {
-                    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "INVALID_CONTENT_TYPE", "send the body as application/json")
-                }
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "INVALID_CONTENT_TYPE",
+                    "send the body as application/json",
+                ),
                 other => ApiError::bad_request("INVALID_BODY", other.body_text()),
             }),
         }
@@ -158,7 +162,11 @@ impl Caller {
             tracing::debug!(client_id = %self.client_id, scope, "management call authorized");
             Ok(())
         } else {
-            Err(ApiError::new(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE", format!("this route needs the scope {scope}")))
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "INSUFFICIENT_SCOPE",
+                format!("this route needs the scope {scope}"),
+            ))
         }
     }
 }

@@ -29,7 +29,11 @@ fn describe(organization: &claimflow_storage::entity::organization::Model) -> Va
     })
 }
 
-pub async fn create(caller: Caller, State(state): State<AppState>, ApiJson(body): ApiJson<CreateOrganization>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn create(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateOrganization>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("create:organizations")?;
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
@@ -44,10 +48,16 @@ pub struct ByCode {
     code: Option<String>,
 }
 
-pub async fn get_one(caller: Caller, State(state): State<AppState>, Query(query): Query<ByCode>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn get_one(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(query): Query<ByCode>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:organizations")?;
-    let code = query.code.ok_or_else(|| ApiError::bad_request("INVALID_REQUEST", "the query parameter code is required"))?;
-    let organization = state.store.find_organization(&code).await?.ok_or_else(|| ApiError::not_found("organization", &code))?;
+    let code =
+        query.code.ok_or_else(|| ApiError::bad_request("INVALID_REQUEST", "the query parameter code is required"))?;
+    let organization =
+        state.store.find_organization(&code).await?.ok_or_else(|| ApiError::not_found("organization", &code))?;
     Ok(axum::Json(describe(&organization)))
 }
 
@@ -60,7 +70,11 @@ pub struct Page {
     sort: Option<String>,
 }
 
-pub async fn list(caller: Caller, State(state): State<AppState>, Query(page): Query<Page>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(page): Query<Page>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:organizations")?;
     let _ = page.sort;
     let size = page.page_size.unwrap_or(10).clamp(1, MAX_PAGE_SIZE);

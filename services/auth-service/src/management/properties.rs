@@ -38,13 +38,21 @@ pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum:
     Ok(ok("OK", "Success", json!({ "properties": properties, "has_more": false })))
 }
 
-pub async fn create(caller: Caller, State(state): State<AppState>, ApiJson(body): ApiJson<CreateProperty>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn create(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateProperty>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("create:properties")?;
     let _ = body.category_id;
     if !matches!(body.context.as_str(), "usr" | "org" | "app") {
-        return Err(ApiError::bad_request("INVALID_CONTEXT", format!("context {:?} must be \"usr\", \"org\" or \"app\"", body.context)));
+        return Err(ApiError::bad_request(
+            "INVALID_CONTEXT",
+            format!("context {:?} must be \"usr\", \"org\" or \"app\"", body.context),
+        ));
     }
-    let valid_key = !body.key.is_empty() && body.key.len() <= 64 && body.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid_key =
+        !body.key.is_empty() && body.key.len() <= 64 && body.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid_key {
         return Err(ApiError::bad_request("INVALID_KEY", "key must be 1 to 64 letters, digits or underscores"));
     }

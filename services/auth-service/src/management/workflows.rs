@@ -33,7 +33,11 @@ pub struct BundleFile {
 }
 
 /// Compiles every file first; stores all of them, or none when any is invalid.
-pub async fn deploy(caller: Caller, State(state): State<AppState>, ApiJson(bundle): ApiJson<Bundle>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn deploy(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiJson(bundle): ApiJson<Bundle>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("create:workflows")?;
     if bundle.files.is_empty() {
         return Err(ApiError::bad_request("INVALID_BUNDLE", "files must list at least one workflow file"));
@@ -122,20 +126,27 @@ pub struct RunQuery {
     page_size: Option<u64>,
 }
 
-pub async fn list_runs(caller: Caller, State(state): State<AppState>, Query(query): Query<RunQuery>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn list_runs(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(query): Query<RunQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:workflows")?;
-    let filter = RunFilter { workflow_id: query.workflow_id, status: query.status, limit: query.page_size.unwrap_or(50) };
+    let filter =
+        RunFilter { workflow_id: query.workflow_id, status: query.status, limit: query.page_size.unwrap_or(50) };
     let runs: Vec<Value> = state
         .store
         .list_runs(&filter)
         .await?
         .into_iter()
-        .map(|run| json!({
-            "id": run.id, "event_id": run.event_id, "workflow_id": run.workflow_id, "version": run.version,
-            "deployment_id": run.deployment_id, "trigger": run.trigger, "status": run.status,
-            "duration_us": run.duration_us, "logs": run.logs, "claims_set": run.claims_set,
-            "rejected": run.rejected, "error": run.error, "created_at": run.created_at,
-        }))
+        .map(|run| {
+            json!({
+                "id": run.id, "event_id": run.event_id, "workflow_id": run.workflow_id, "version": run.version,
+                "deployment_id": run.deployment_id, "trigger": run.trigger, "status": run.status,
+                "duration_us": run.duration_us, "logs": run.logs, "claims_set": run.claims_set,
+                "rejected": run.rejected, "error": run.error, "created_at": run.created_at,
+            })
+        })
         .collect();
     Ok(ok("OK", "Success", json!({ "runs": runs })))
 }

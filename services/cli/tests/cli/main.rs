@@ -116,7 +116,11 @@ async fn dev_stack_deploys_the_example_and_issues_a_traced_token() {
     let broken = tempfile::tempdir().unwrap();
     let workflow_dir = broken.path().join("kindeSrc/environment/workflows/broken");
     std::fs::create_dir_all(&workflow_dir).unwrap();
-    std::fs::write(workflow_dir.join("Workflow.ts"), "export const workflowSettings = {\n  id: 'x',\n  trigger: 'nope',\n};\nexport default async function () {}\n").unwrap();
+    std::fs::write(
+        workflow_dir.join("Workflow.ts"),
+        "export const workflowSettings = {\n  id: 'x',\n  trigger: 'nope',\n};\nexport default async function () {}\n",
+    )
+    .unwrap();
     let output = deploy(broken.path().to_owned());
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);

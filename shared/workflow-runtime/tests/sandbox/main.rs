@@ -4,7 +4,7 @@ use std::{sync::OnceLock, time::Duration};
 
 use claimflow_contracts::{workflow::RunStatus, Claims, TokenKind};
 use claimflow_workflow_runtime::{
-    AllowList, Engine, EnvironmentVariable, Limits, Network, RunOutcome, RunRequest, Services, TokenCache,
+    AllowList, Engine, EnvironmentVariable, FetchLimits, Limits, Network, RunOutcome, RunRequest, Services, TokenCache,
 };
 use serde_json::json;
 
@@ -164,7 +164,9 @@ async fn infinite_loop_times_out_and_the_engine_keeps_serving() {
     let outcome = run_with("export default async function () { while (true) {} }", &[], limits).await;
     assert_eq!(outcome.status, RunStatus::TimedOut);
     assert!(outcome.error.unwrap().contains("time limit"));
-    let next = run(r#"export default async function () { kinde.m2mToken.setCustomClaim("ok", true); }"#, &["kinde.m2mToken"]).await;
+    let next =
+        run(r#"export default async function () { kinde.m2mToken.setCustomClaim("ok", true); }"#, &["kinde.m2mToken"])
+            .await;
     assert_eq!(next.status, RunStatus::Ok);
 }
 
@@ -178,7 +180,9 @@ async fn allocation_bomb_ends_out_of_memory_and_the_process_survives() {
     )
     .await;
     assert_eq!(outcome.status, RunStatus::OutOfMemory, "{:?}", outcome.error);
-    let next = run(r#"export default async function () { kinde.m2mToken.setCustomClaim("ok", true); }"#, &["kinde.m2mToken"]).await;
+    let next =
+        run(r#"export default async function () { kinde.m2mToken.setCustomClaim("ok", true); }"#, &["kinde.m2mToken"])
+            .await;
     assert_eq!(next.status, RunStatus::Ok);
 }
 
@@ -193,11 +197,9 @@ async fn thrown_error_fails_the_run_with_message_and_line() {
 
 #[tokio::test]
 async fn console_output_is_captured_per_level() {
-    let outcome = run(
-        r#"export default async function (event) { console.log("hi", { a: 1 }); console.error("bad"); }"#,
-        &[],
-    )
-    .await;
+    let outcome =
+        run(r#"export default async function (event) { console.log("hi", { a: 1 }); console.error("bad"); }"#, &[])
+            .await;
     let logs: Vec<(String, String)> = outcome.logs.iter().map(|l| (l.level.clone(), l.message.clone())).collect();
     assert_eq!(logs, [("log".into(), "hi {\"a\":1}".into()), ("error".into(), "bad".into())]);
 }
@@ -260,33 +262,47 @@ fn http_server() -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
-                    break;
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
                 }
-                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap_or(0);
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                if path == "/slow" {
+                    std::thread::sleep(std::time::Duration::from_secs(2));
                 }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let (status, headers, payload) = match path.as_str() {
-                "/json" => ("200 OK", "content-type: application/json\r\n".to_owned(), r#"{"tier":"gold"}"#.to_owned()),
-                "/redirect-metadata" => ("302 Found", "location: http://169.254.169.254/latest/meta-data\r\n".to_owned(), String::new()),
-                _ => (
-                    "200 OK",
-                    "content-type: text/plain\r\n".to_owned(),
-                    format!("{} {}", request_line.trim(), String::from_utf8_lossy(&body)),
-                ),
-            };
-            let _ = write!(stream, "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{payload}", payload.len());
+                let (status, headers, payload) = match path.as_str() {
+                    "/big" => ("200 OK", "content-type: text/plain\r\n".to_owned(), "x".repeat(2 * 1024 * 1024)),
+                    "/json" => {
+                        ("200 OK", "content-type: application/json\r\n".to_owned(), r#"{"tier":"gold"}"#.to_owned())
+                    }
+                    "/redirect-metadata" => {
+                        ("302 Found", "location: http://169.254.169.254/latest/meta-data\r\n".to_owned(), String::new())
+                    }
+                    _ => (
+                        "200 OK",
+                        "content-type: text/plain\r\n".to_owned(),
+                        format!("{} {}", request_line.trim(), String::from_utf8_lossy(&body)),
+                    ),
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{payload}",
+                    payload.len()
+                );
+            });
         }
     });
     format!("http://{address}")
@@ -349,7 +365,13 @@ async fn url_binding_provides_url_search_params_and_url() {
     assert_eq!(claims["form"], "grant_type=client_credentials&scope=a+b&x=1%262", "{:?}", outcome.error);
     assert_eq!(
         claims["url"],
-        json!(["acme.example", "8443", "/api/v1/organization", "org_1", "https://acme.example:8443/api/v1/organization?code=org_1&page=2"])
+        json!([
+            "acme.example",
+            "8443",
+            "/api/v1/organization",
+            "org_1",
+            "https://acme.example:8443/api/v1/organization?code=org_1&page=2"
+        ])
     );
 }
 
@@ -395,7 +417,11 @@ async fn fetch_to_loopback_is_refused_unless_allowed() {
 
 #[tokio::test]
 async fn fetch_to_cloud_metadata_is_refused_directly_and_through_redirects() {
-    let outcome = run(r#"export default async function () { kinde.fetch("http://169.254.169.254/latest/meta-data"); }"#, &["kinde.fetch"]).await;
+    let outcome = run(
+        r#"export default async function () { kinde.fetch("http://169.254.169.254/latest/meta-data"); }"#,
+        &["kinde.fetch"],
+    )
+    .await;
     assert!(outcome.error.unwrap().contains("link-local"));
     let base = http_server();
     let code = format!(r#"export default async function () {{ kinde.fetch("{base}/redirect-metadata"); }}"#);
@@ -407,7 +433,8 @@ async fn fetch_to_cloud_metadata_is_refused_directly_and_through_redirects() {
 #[tokio::test]
 async fn fetch_count_is_limited_per_run() {
     let base = http_server();
-    let code = format!(r#"export default async function () {{ for (let i = 0; i < 25; i++) kinde.fetch("{base}/json"); }}"#);
+    let code =
+        format!(r#"export default async function () {{ for (let i = 0; i < 25; i++) kinde.fetch("{base}/json"); }}"#);
     let outcome = run_allowing_loopback(&code, &["kinde.fetch"]).await;
     assert_eq!(outcome.status, RunStatus::Failed);
     assert!(outcome.error.unwrap().contains("the limit"));
@@ -415,7 +442,11 @@ async fn fetch_count_is_limited_per_run() {
 
 #[tokio::test]
 async fn fetch_query_secrets_are_not_shown_in_errors() {
-    let outcome = run(r#"export default async function () { kinde.fetch("http://127.0.0.1:9/x?api_key=topsecret"); }"#, &["kinde.fetch"]).await;
+    let outcome = run(
+        r#"export default async function () { kinde.fetch("http://127.0.0.1:9/x?api_key=topsecret"); }"#,
+        &["kinde.fetch"],
+    )
+    .await;
     let error = outcome.error.unwrap();
     assert!(!error.contains("topsecret"), "{error}");
 }
@@ -426,7 +457,8 @@ async fn reset_claims_starts_custom_claims_empty() {
         kinde.m2mToken.setCustomClaim("seen", Object.keys(kinde.m2mToken.getCustomClaims()));
     }"#;
     let mut with_custom = request(code, &["kinde.m2mToken"], Limits::default());
-    with_custom.base_claims = vec![(TokenKind::M2m, json!({ "aud": ["acme"], "tier": "gold" }).as_object().unwrap().clone())];
+    with_custom.base_claims =
+        vec![(TokenKind::M2m, json!({ "aud": ["acme"], "tier": "gold" }).as_object().unwrap().clone())];
     let kept = engine().run(with_custom.clone()).await.unwrap();
     assert_eq!(m2m_claims(&kept)["seen"], json!(["tier"]));
     with_custom.reset_claims = vec![TokenKind::M2m];
@@ -472,4 +504,38 @@ async fn secure_fetch_posts_the_body_encrypted_with_the_environment_key() {
     let nonce: [u8; 12] = nonce.try_into().unwrap();
     let plaintext = aes_gcm::Aes256Gcm::new(&key.into()).decrypt(&nonce.into(), ciphertext).unwrap();
     assert_eq!(String::from_utf8(plaintext).unwrap(), r#"{"ssn":"123-45-6789"}"#);
+}
+
+#[tokio::test]
+async fn fetch_times_out_and_refuses_oversized_responses() {
+    let base = http_server();
+    let limits = Limits {
+        fetch: FetchLimits {
+            timeout: Duration::from_millis(300),
+            max_response_bytes: 1024 * 1024,
+            ..FetchLimits::default()
+        },
+        ..Limits::default()
+    };
+    let mut slow = request(
+        &format!(r#"export default async function () {{ kinde.fetch("{base}/slow"); }}"#),
+        &["kinde.fetch"],
+        limits.clone(),
+    );
+    slow.services = services_allowing_loopback();
+    let started = std::time::Instant::now();
+    let outcome = engine().run(slow).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(outcome.error.as_deref().unwrap().contains("no answer within"), "{:?}", outcome.error);
+    assert!(started.elapsed() < Duration::from_millis(1500));
+
+    let mut big = request(
+        &format!(r#"export default async function () {{ kinde.fetch("{base}/big"); }}"#),
+        &["kinde.fetch"],
+        limits,
+    );
+    big.services = services_allowing_loopback();
+    let outcome = engine().run(big).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(outcome.error.as_deref().unwrap().contains("larger than 1048576 bytes"), "{:?}", outcome.error);
 }
