@@ -6,6 +6,7 @@ mod client_authentication;
 mod deploy;
 mod m2m_token;
 mod management_api;
+mod nats_permissions;
 mod org_aware_m2m;
 mod runtime_errors;
 mod trace;

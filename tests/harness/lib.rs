@@ -38,12 +38,35 @@ pub fn spans() -> &'static InMemorySpanExporter {
 #[derive(Debug, Clone)]
 pub struct StackOptions {
     pub workflow_timeout: Duration,
+    /// Run NATS with `deploy/nats/nats.conf`: a user per service, least permissions.
+    pub secured_nats: bool,
 }
 
 impl Default for StackOptions {
     fn default() -> Self {
-        StackOptions { workflow_timeout: Duration::from_secs(5) }
+        StackOptions { workflow_timeout: Duration::from_secs(5), secured_nats: false }
     }
+}
+
+/// The NATS users of `deploy/nats/nats.conf` and the passwords the secured test stacks give them.
+pub const NATS_USERS: [(&str, &str, &str); 3] = [
+    ("auth-service", "NATS_AUTH_SERVICE_PASSWORD", "auth-secret"),
+    ("workflow-worker", "NATS_WORKFLOW_WORKER_PASSWORD", "worker-secret"),
+    ("signer", "NATS_SIGNER_PASSWORD", "signer-secret"),
+];
+
+fn nats_credentials(user: &str) -> Option<(String, String)> {
+    NATS_USERS.iter().find(|(name, _, _)| *name == user).map(|(name, _, password)| (name.to_string(), password.to_string()))
+}
+
+/// `deploy/nats/nats.conf` as the test runs it: monitoring off, JetStream in the test's directory.
+fn secured_nats_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/nats.conf");
+    let text = std::fs::read_to_string(&shipped).expect("deploy/nats/nats.conf");
+    let text = text.replace("http_port: 8222", "").replace("/data/jetstream", &dir.join("js").display().to_string());
+    let path = dir.join("nats.conf");
+    std::fs::write(&path, text).expect("write nats.conf");
+    path
 }
 
 pub struct Stack {
@@ -70,13 +93,26 @@ impl Stack {
         let dir = tempfile::tempdir().expect("temp dir");
         let nats_store = dir.path().join("nats");
         std::fs::create_dir_all(&nats_store).expect("nats store dir");
-        let nats = NatsServer::start(&nats_store).await.expect("nats-server starts (is it installed?)");
+        let nats = if options.secured_nats {
+            let environment: Vec<(&str, &str)> = NATS_USERS.iter().map(|(_, variable, password)| (*variable, *password)).collect();
+            NatsServer::start_with_config(&secured_nats_config(dir.path()), &environment).await
+        } else {
+            NatsServer::start(&nats_store).await
+        }
+        .expect("nats-server starts (is it installed?)");
         let (database_url, postgres) = test_database(dir.path()).await;
-        let prefix = normalise_prefix(&format!("t{}", hex::encode(rand::random::<[u8; 4]>()))).expect("prefix");
+        // The shipped NATS permissions are written for the default prefix.
+        let prefix = if options.secured_nats {
+            "claimflow.".to_owned()
+        } else {
+            normalise_prefix(&format!("t{}", hex::encode(rand::random::<[u8; 4]>()))).expect("prefix")
+        };
+        let credentials = |user: &str| if options.secured_nats { nats_credentials(user) } else { None };
         let common = CommonConfig {
             data_dir: dir.path().to_owned(),
             database_url: database_url.clone(),
             nats_url: nats.url(),
+            nats_credentials: None,
             subject_prefix: prefix.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -87,7 +123,7 @@ impl Stack {
             client_secret: hex::encode(rand::random::<[u8; 32]>()),
         };
         let auth_config = auth_service::Config {
-            common: common.clone(),
+            common: CommonConfig { nats_credentials: credentials("auth-service"), ..common.clone() },
             http_addr,
             issuer: issuer.clone(),
             admin: admin.clone(),
@@ -98,17 +134,19 @@ impl Stack {
             secure_fetch_key: rand::random(),
         };
         let signer_config = signer::Config {
-            common: common.clone(),
+            common: CommonConfig { nats_credentials: credentials("signer"), ..common.clone() },
             key_dir: dir.path().join("signing-keys"),
             concurrency: 8,
             max_patch_bytes: 16 * 1024,
+            health_addr: None,
         };
         let worker_config = workflow_worker::Config {
-            common,
+            common: CommonConfig { nats_credentials: credentials("workflow-worker"), ..common },
             threads: 2,
             heap_bytes: 64 * 1024 * 1024,
             max_claims_bytes: 16 * 1024,
             fetch_allow: Default::default(),
+            health_addr: None,
         };
         let shutdown = CancellationToken::new();
         let mut services = tokio::task::JoinSet::new();

@@ -85,7 +85,7 @@ pub async fn run_with_listener(
             admin_secret_hash: &secrets::hash_secret(&config.admin.client_secret),
         })
         .await?;
-    let client = nats::connect(&config.common.nats_url, "auth-service").await?;
+    let client = nats::connect(&config.common.nats_url, "auth-service", config.common.nats_credentials.as_ref()).await?;
     let prefix = config.common.subject_prefix.clone();
     let state = AppState {
         jwks: jwks::JwksCache::new(client.clone(), prefix.clone()),
@@ -149,6 +149,7 @@ fn router(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(|| async { claimflow_platform::metrics::METRICS.render() }))
         .nest("/api/v1", management::router())
         .layer(axum::middleware::from_fn(http_trace::trace_request))
         .with_state(state)

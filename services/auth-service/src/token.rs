@@ -111,7 +111,21 @@ pub async fn token(
     body: Bytes,
 ) -> Response {
     let grant = tracing::Span::current();
-    match issue_token(&state, peer, &headers, &body).await {
+    let result = issue_token(&state, peer, &headers, &body).await;
+    let grant_type = url::form_urlencoded::parse(&body)
+        .find(|(name, _)| name == "grant_type")
+        .map(|(_, value)| value.into_owned())
+        .filter(|value| ["client_credentials", "authorization_code", "refresh_token"].contains(&value.as_str()))
+        .unwrap_or_else(|| "other".to_owned());
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err(error) => error.error,
+    };
+    claimflow_platform::metrics::METRICS
+        .token_requests
+        .get_or_create(&claimflow_platform::metrics::TokenLabels { grant_type, outcome: outcome.to_owned() })
+        .inc();
+    match result {
         Ok(response) => {
             let mut response = Json(response).into_response();
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

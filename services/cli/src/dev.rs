@@ -49,6 +49,9 @@ async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> an
     };
     let mut auth_config = auth_service::Config::from_env()?;
     let mut signer_config = signer::Config::from_env()?;
+    // NOTE: in one process, auth-service's /healthz, /readyz and /metrics cover all three.
+    signer_config.health_addr = None;
+    worker_config.health_addr = None;
     auth_config.common.nats_url = nats_url.clone();
     signer_config.common.nats_url = nats_url.clone();
     worker_config.common.nats_url = nats_url.clone();

@@ -44,6 +44,9 @@ pub struct Config {
     /// `CLAIMFLOW_MAX_CLAIMS_BYTES` (default 16384): the largest patch one workflow may add to
     /// one token, as JSON.
     pub max_patch_bytes: usize,
+    /// `CLAIMFLOW_HEALTH_ADDR` (default `127.0.0.1:8081`, `off` to disable): `/healthz`,
+    /// `/readyz`, `/metrics`.
+    pub health_addr: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
                 .unwrap_or_else(|| common.data_dir.join("signing-keys")),
             concurrency: config::parse_or("CLAIMFLOW_SIGNER_CONCURRENCY", 16)?,
             max_patch_bytes: config::parse_or("CLAIMFLOW_MAX_CLAIMS_BYTES", 16 * 1024)?,
+            health_addr: config::health_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 8081)))?,
             common,
         })
     }
@@ -70,13 +74,15 @@ pub enum Error {
     Nats(#[from] nats::ConnectError),
     #[error("cannot subscribe: {0}")]
     Subscribe(#[from] async_nats::SubscribeError),
+    #[error("cannot serve health and metrics on CLAIMFLOW_HEALTH_ADDR: {0}")]
+    Health(#[source] std::io::Error),
 }
 
 /// Runs the signer until `shutdown` is cancelled; in-flight requests are answered first.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     let keys = KeyRing::load_or_create(&config.key_dir)?;
     let store = Store::open(&config.common.database_url).await?;
-    let client = nats::connect(&config.common.nats_url, "signer").await?;
+    let client = nats::connect(&config.common.nats_url, "signer", config.common.nats_credentials.as_ref()).await?;
     let signer = Arc::new(Signer { keys, store, max_patch_bytes: config.max_patch_bytes, bindings: Mutex::default() });
     tracing::info!(kid = %signer.keys.active().kid, "signer ready");
     let prefix = &config.common.subject_prefix;
@@ -113,7 +119,28 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             },
         )
     };
-    tokio::try_join!(issuing, publishing)?;
+    let health = {
+        let (client, store) = (client.clone(), signer.store.clone());
+        let ready: claimflow_platform::health::ReadinessCheck = std::sync::Arc::new(move || {
+            let (client, store) = (client.clone(), store.clone());
+            Box::pin(async move {
+                claimflow_platform::health::nats_ready(&client)?;
+                store.ping().await.map_err(|err| format!("database: {err}"))
+            })
+        });
+        let shutdown = shutdown.clone();
+        async move {
+            match config.health_addr {
+                Some(addr) => claimflow_platform::health::serve(addr, ready, shutdown).await.map_err(Error::Health),
+                None => Ok(()),
+            }
+        }
+    };
+    let serving = async {
+        tokio::try_join!(issuing, publishing)?;
+        Ok::<(), Error>(())
+    };
+    tokio::try_join!(serving, health)?;
     let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
     Ok(())
 }
@@ -129,6 +156,18 @@ struct Signer {
 impl Signer {
     #[tracing::instrument(name = "signer.issue", skip_all, fields(event_id = %request.event_id, kid = %self.keys.active().kid, rejected))]
     async fn issue(&self, request: IssueRequest) -> Reply<IssueResponse> {
+        let result = self.issue_checked(request).await;
+        claimflow_platform::metrics::METRICS
+            .signer_operations
+            .get_or_create(&claimflow_platform::metrics::SignerLabels {
+                operation: "issue".to_owned(),
+                outcome: if result.is_ok() { "ok" } else { "error" }.to_owned(),
+            })
+            .inc();
+        result
+    }
+
+    async fn issue_checked(&self, request: IssueRequest) -> Reply<IssueResponse> {
         let bindings = match &request.workflow {
             Some(workflow) => Some(self.deployed_bindings(workflow).await?),
             None => None,

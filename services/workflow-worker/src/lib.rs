@@ -41,6 +41,9 @@ pub struct Config {
     /// `CLAIMFLOW_FETCH_ALLOW`: hosts, IPs and CIDRs `kinde.fetch` may reach although they are
     /// private (the issuer's host is always reachable).
     pub fetch_allow: AllowList,
+    /// `CLAIMFLOW_HEALTH_ADDR` (default `127.0.0.1:8082`, `off` to disable): `/healthz`,
+    /// `/readyz`, `/metrics`.
+    pub health_addr: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -57,6 +60,7 @@ impl Config {
             max_claims_bytes: config::parse_or("CLAIMFLOW_MAX_CLAIMS_BYTES", 16 * 1024)?,
             fetch_allow: AllowList::parse(&config::var("CLAIMFLOW_FETCH_ALLOW").unwrap_or_default())
                 .map_err(|message| ConfigError::new("CLAIMFLOW_FETCH_ALLOW", message))?,
+            health_addr: config::health_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 8082)))?,
         })
     }
 }
@@ -69,12 +73,14 @@ pub enum Error {
     Subscribe(#[from] async_nats::SubscribeError),
     #[error("cannot start the fetch runtime: {0}")]
     Network(#[source] std::io::Error),
+    #[error("cannot serve health and metrics on CLAIMFLOW_HEALTH_ADDR: {0}")]
+    Health(#[source] std::io::Error),
 }
 
 /// Serves token-generation events until `shutdown`, then finishes in-flight runs and drains.
 /// `engine` must have been started on the main thread (see [`Engine::start`]).
 pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) -> Result<(), Error> {
-    let client = nats::connect(&config.common.nats_url, "workflow-worker").await?;
+    let client = nats::connect(&config.common.nats_url, "workflow-worker", config.common.nats_credentials.as_ref()).await?;
     let worker = Arc::new(Worker {
         engine: engine.clone(),
         client: client.clone(),
@@ -88,7 +94,21 @@ pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) ->
         code: Mutex::default(),
     });
     tracing::info!(threads = engine.threads(), "workflow-worker ready");
-    nats::serve(
+    let health = {
+        let client = client.clone();
+        let ready: claimflow_platform::health::ReadinessCheck = Arc::new(move || {
+            let client = client.clone();
+            Box::pin(async move { claimflow_platform::health::nats_ready(&client) })
+        });
+        let shutdown = shutdown.clone();
+        async move {
+            match config.health_addr {
+                Some(addr) => claimflow_platform::health::serve(addr, ready, shutdown).await.map_err(Error::Health),
+                None => Ok(()),
+            }
+        }
+    };
+    let serving = nats::serve(
         client.clone(),
         ServeOptions {
             subject: all_workflow_subjects(&config.common.subject_prefix),
@@ -101,8 +121,9 @@ pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) ->
             let worker = worker.clone();
             async move { worker.handle(event).await }
         },
-    )
-    .await?;
+    );
+    let serving = async { serving.await.map_err(Error::from) };
+    tokio::try_join!(serving, health)?;
     let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
     Ok(())
 }
@@ -185,6 +206,12 @@ impl Worker {
             .run(request)
             .await
             .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, err.to_string()))?;
+        let metrics = &claimflow_platform::metrics::METRICS;
+        metrics
+            .workflow_runs
+            .get_or_create(&claimflow_platform::metrics::RunLabels { status: outcome.status.as_str().to_owned() })
+            .inc();
+        metrics.workflow_run_seconds.observe(outcome.duration.as_secs_f64());
         let span = tracing::Span::current();
         span.record("workflow.status", outcome.status.as_str());
         span.record("workflow.duration_us", outcome.duration.as_micros() as u64);

@@ -81,6 +81,8 @@ pub struct CommonConfig {
     pub database_url: String,
     /// `NATS_URL` (default `nats://127.0.0.1:4222`).
     pub nats_url: String,
+    /// `NATS_USER` / `NATS_PASSWORD`: this service's NATS credentials, when the server wants them.
+    pub nats_credentials: Option<(String, String)>,
     /// `CLAIMFLOW_SUBJECT_PREFIX` (default `claimflow.`).
     pub subject_prefix: String,
 }
@@ -92,6 +94,12 @@ impl CommonConfig {
             database_url: var("DATABASE_URL").unwrap_or_else(|| default_database_url(&data_dir)),
             data_dir,
             nats_url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned()),
+            nats_credentials: match (var("NATS_USER"), var("NATS_PASSWORD")) {
+                (Some(user), Some(password)) => Some((user, password)),
+                (None, None) => None,
+                (Some(_), None) => return Err(ConfigError::new("NATS_PASSWORD", "must be set with NATS_USER")),
+                (None, Some(_)) => return Err(ConfigError::new("NATS_USER", "must be set with NATS_PASSWORD")),
+            },
             subject_prefix: subject_prefix()?,
         })
     }
@@ -120,4 +128,13 @@ pub fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::R
         options.mode(0o600);
     }
     options.open(path)?.write_all(contents)
+}
+
+/// `CLAIMFLOW_HEALTH_ADDR`: where a service without an HTTP API serves `/healthz`, `/readyz` and
+/// `/metrics`; `off` disables it.
+pub fn health_addr(default: std::net::SocketAddr) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    match var("CLAIMFLOW_HEALTH_ADDR").as_deref() {
+        Some("off") => Ok(None),
+        _ => parse_or("CLAIMFLOW_HEALTH_ADDR", default).map(Some),
+    }
 }

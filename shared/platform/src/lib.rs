@@ -5,6 +5,8 @@
 //! every hop is traced, typed and bounded.
 
 pub mod config;
+pub mod health;
+pub mod metrics;
 pub mod nats;
 pub mod nats_server;
 pub mod shutdown;

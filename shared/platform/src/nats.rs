@@ -26,10 +26,16 @@ pub enum ConnectError {
 }
 
 /// Connects to NATS, naming the connection after the service so `nats server report` shows who
-/// is who.
-pub async fn connect(url: &str, service: &str) -> Result<Client, ConnectError> {
-    async_nats::ConnectOptions::new()
+/// is who. Replies come to `_INBOX_<service>.>`, so per-service permissions can keep each
+/// service out of the others' replies (see `deploy/nats/nats.conf`).
+pub async fn connect(url: &str, service: &str, credentials: Option<&(String, String)>) -> Result<Client, ConnectError> {
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some((user, password)) = credentials {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    options
         .name(service)
+        .custom_inbox_prefix(format!("_INBOX_{service}"))
         // NOTE: a broker that goes away is normal (restarts, rolling upgrades): keep
         // reconnecting forever; requests fail fast with a clear error meanwhile.
         .max_reconnects(None)
@@ -91,7 +97,13 @@ pub async fn request<R: Request>(
         let mut headers = HeaderMap::new();
         inject_context(&Span::current(), &mut headers);
         let nats_request = async_nats::Request::new().payload(payload.into()).headers(headers).timeout(Some(timeout));
-        let message = client.send_request(subject.clone(), nats_request).await.map_err(|err| {
+        let started = std::time::Instant::now();
+        let sent = client.send_request(subject.clone(), nats_request).await;
+        crate::metrics::METRICS
+            .nats_request_seconds
+            .get_or_create(&crate::metrics::ServiceLabels { service: service_for_subject(&subject).to_owned() })
+            .observe(started.elapsed().as_secs_f64());
+        let message = sent.map_err(|err| {
             use async_nats::client::RequestErrorKind;
             match err.kind() {
                 RequestErrorKind::NoResponders => {

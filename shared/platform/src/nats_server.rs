@@ -53,10 +53,34 @@ impl NatsServer {
 
     /// Starts a server on `port` (used to restart a broker on the same address).
     pub async fn start_on(store_dir: &Path, port: u16) -> Result<NatsServer, NatsServerError> {
+        Self::spawn(store_dir, port, None, &[]).await
+    }
+
+    /// Starts a server with a configuration file (users, permissions, JetStream), on a free port.
+    pub async fn start_with_config(
+        config: &Path,
+        environment: &[(&str, &str)],
+    ) -> Result<NatsServer, NatsServerError> {
+        let port = free_port().map_err(NatsServerError::Port)?;
+        Self::spawn(Path::new(""), port, Some(config), environment).await
+    }
+
+    async fn spawn(
+        store_dir: &Path,
+        port: u16,
+        config: Option<&Path>,
+        environment: &[(&str, &str)],
+    ) -> Result<NatsServer, NatsServerError> {
         let binary = Self::find_binary().ok_or(NatsServerError::NotInstalled)?;
-        let child = Command::new(&binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store_dir)
+        let mut command = Command::new(&binary);
+        command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        match config {
+            // NOTE: a configuration file brings its own JetStream settings.
+            Some(config) => command.arg("-c").arg(config),
+            None => command.args(["-js", "-sd"]).arg(store_dir),
+        };
+        let child = command
+            .envs(environment.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -97,12 +97,7 @@ fn install(
     let fmt = if output == LogOutput::Test {
         tracing_subscriber::fmt::layer().compact().with_test_writer().boxed()
     } else if json {
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_writer(std::io::stderr)
-            .boxed()
+        tracing_subscriber::fmt::layer().event_format(JsonLines).with_writer(std::io::stderr).boxed()
     } else {
         tracing_subscriber::fmt::layer().compact().with_writer(std::io::stderr).boxed()
     };
@@ -121,4 +116,116 @@ pub fn current_trace_id() -> Option<String> {
     let context = tracing::Span::current().context();
     let span_context = context.span().span_context().clone();
     span_context.is_valid().then(|| span_context.trace_id().to_string())
+}
+
+/// One JSON object per log line, with the OpenTelemetry `trace_id` and `span_id` of the request
+/// it belongs to, so a log line leads to its trace and back.
+pub struct JsonLines;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JsonLines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use opentelemetry::trace::TraceContextExt;
+        let metadata = event.metadata();
+        let mut line = serde_json::Map::new();
+        let timestamp = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        line.insert("timestamp".into(), timestamp.into());
+        line.insert("level".into(), metadata.level().as_str().into());
+        line.insert("target".into(), metadata.target().into());
+        let mut fields = JsonFields(serde_json::Map::new());
+        event.record(&mut fields);
+        if let Some(span) = ctx.lookup_current() {
+            line.insert("span".into(), span.name().into());
+        }
+        // NOTE: tracing-opentelemetry makes the entered span's context current.
+        let context = opentelemetry::Context::current();
+        let span_context = context.span().span_context().clone();
+        if span_context.is_valid() {
+            line.insert("trace_id".into(), span_context.trace_id().to_string().into());
+            line.insert("span_id".into(), span_context.span_id().to_string().into());
+        }
+        line.extend(fields.0);
+        writeln!(writer, "{}", serde_json::Value::Object(line))
+    }
+}
+
+struct JsonFields(serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for JsonFields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_log_lines_carry_the_trace_id_of_their_request() {
+        let provider = SdkTracerProvider::builder().build();
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(tracing_subscriber::fmt::layer().event_format(JsonLines).with_writer(move || writer.clone()));
+        let trace_id = tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("token request");
+            let _entered = span.enter();
+            tracing::info!(client_id = "abc", attempt = 2, "issued");
+            current_trace_id()
+        })
+        .expect("a trace id");
+        let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(output.lines().next().unwrap()).unwrap();
+        assert_eq!(line["trace_id"], trace_id);
+        assert_eq!(line["message"], "issued");
+        assert_eq!(line["client_id"], "abc");
+        assert_eq!(line["attempt"], 2);
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["span"], "token request");
+    }
 }
