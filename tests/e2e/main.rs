@@ -4,6 +4,7 @@
 mod broker;
 mod client_authentication;
 mod deploy;
+mod health;
 mod m2m_token;
 mod management_api;
 mod nats_permissions;

@@ -40,8 +40,7 @@ async fn a_workers_credentials_cannot_ask_the_signer_for_a_token() {
         workflow: None,
         patches: vec![],
     };
-    let result =
-        claimflow_platform::nats::request(&worker, &stack.prefix, &request, Duration::from_millis(500)).await;
+    let result = claimflow_platform::nats::request(&worker, &stack.prefix, &request, Duration::from_millis(500)).await;
     assert!(result.is_err(), "a worker got a token signed: {result:?}");
 
     // The same request with auth-service's credentials is answered: the refusal above is the

@@ -55,7 +55,9 @@ async fn undeclared_token_binding_is_absent_inside_the_workflow() {
 
 #[tokio::test]
 async fn infinite_loop_with_stop_policy_fails_the_request_naming_the_workflow() {
-    let stack = Stack::start_with(StackOptions { workflow_timeout: Duration::from_millis(500), ..StackOptions::default() }).await;
+    let stack =
+        Stack::start_with(StackOptions { workflow_timeout: Duration::from_millis(500), ..StackOptions::default() })
+            .await;
     let (client_id, client_secret) = stack.m2m_client_for("acme").await;
     let workflow = m2m_workflow(
         "spinner",
@@ -84,7 +86,9 @@ async fn infinite_loop_with_stop_policy_fails_the_request_naming_the_workflow() 
 
 #[tokio::test]
 async fn infinite_loop_with_continue_policy_issues_the_token_without_its_claims() {
-    let stack = Stack::start_with(StackOptions { workflow_timeout: Duration::from_millis(500), ..StackOptions::default() }).await;
+    let stack =
+        Stack::start_with(StackOptions { workflow_timeout: Duration::from_millis(500), ..StackOptions::default() })
+            .await;
     let (client_id, client_secret) = stack.m2m_client_for("acme").await;
     let workflow = m2m_workflow(
         "spinner",

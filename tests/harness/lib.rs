@@ -40,11 +40,13 @@ pub struct StackOptions {
     pub workflow_timeout: Duration,
     /// Run NATS with `deploy/nats/nats.conf`: a user per service, least permissions.
     pub secured_nats: bool,
+    /// Serve the signer's and the worker's `/healthz`, `/readyz`, `/metrics`.
+    pub health: bool,
 }
 
 impl Default for StackOptions {
     fn default() -> Self {
-        StackOptions { workflow_timeout: Duration::from_secs(5), secured_nats: false }
+        StackOptions { workflow_timeout: Duration::from_secs(5), secured_nats: false, health: false }
     }
 }
 
@@ -56,7 +58,10 @@ pub const NATS_USERS: [(&str, &str, &str); 3] = [
 ];
 
 fn nats_credentials(user: &str) -> Option<(String, String)> {
-    NATS_USERS.iter().find(|(name, _, _)| *name == user).map(|(name, _, password)| (name.to_string(), password.to_string()))
+    NATS_USERS
+        .iter()
+        .find(|(name, _, _)| *name == user)
+        .map(|(name, _, password)| (name.to_string(), password.to_string()))
 }
 
 /// `deploy/nats/nats.conf` as the test runs it: monitoring off, JetStream in the test's directory.
@@ -71,6 +76,9 @@ fn secured_nats_config(dir: &std::path::Path) -> std::path::PathBuf {
 
 pub struct Stack {
     pub issuer: String,
+    /// Health and metrics of the signer and the worker, when [`StackOptions::health`].
+    pub signer_health: Option<String>,
+    pub worker_health: Option<String>,
     pub admin: AdminCredentials,
     pub http: reqwest::Client,
     pub nats: Option<NatsServer>,
@@ -94,7 +102,8 @@ impl Stack {
         let nats_store = dir.path().join("nats");
         std::fs::create_dir_all(&nats_store).expect("nats store dir");
         let nats = if options.secured_nats {
-            let environment: Vec<(&str, &str)> = NATS_USERS.iter().map(|(_, variable, password)| (*variable, *password)).collect();
+            let environment: Vec<(&str, &str)> =
+                NATS_USERS.iter().map(|(_, variable, password)| (*variable, *password)).collect();
             NatsServer::start_with_config(&secured_nats_config(dir.path()), &environment).await
         } else {
             NatsServer::start(&nats_store).await
@@ -108,6 +117,13 @@ impl Stack {
             normalise_prefix(&format!("t{}", hex::encode(rand::random::<[u8; 4]>()))).expect("prefix")
         };
         let credentials = |user: &str| if options.secured_nats { nats_credentials(user) } else { None };
+        let health_addr = || {
+            options.health.then(|| {
+                let port = claimflow_platform::nats_server::free_port().expect("a free port");
+                std::net::SocketAddr::from(([127, 0, 0, 1], port))
+            })
+        };
+        let (signer_health, worker_health) = (health_addr(), health_addr());
         let common = CommonConfig {
             data_dir: dir.path().to_owned(),
             database_url: database_url.clone(),
@@ -138,7 +154,7 @@ impl Stack {
             key_dir: dir.path().join("signing-keys"),
             concurrency: 8,
             max_patch_bytes: 16 * 1024,
-            health_addr: None,
+            health_addr: signer_health,
         };
         let worker_config = workflow_worker::Config {
             common: CommonConfig { nats_credentials: credentials("workflow-worker"), ..common },
@@ -146,7 +162,7 @@ impl Stack {
             heap_bytes: 64 * 1024 * 1024,
             max_claims_bytes: 16 * 1024,
             fetch_allow: Default::default(),
-            health_addr: None,
+            health_addr: worker_health,
         };
         let shutdown = CancellationToken::new();
         let mut services = tokio::task::JoinSet::new();
@@ -161,6 +177,8 @@ impl Stack {
         let engine = engine();
         services.spawn(async move { Ok(workflow_worker::run(worker_config, engine, token).await?) });
         let stack = Stack {
+            signer_health: signer_health.map(|addr| format!("http://{addr}")),
+            worker_health: worker_health.map(|addr| format!("http://{addr}")),
             issuer,
             admin,
             http,

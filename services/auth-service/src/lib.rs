@@ -85,7 +85,8 @@ pub async fn run_with_listener(
             admin_secret_hash: &secrets::hash_secret(&config.admin.client_secret),
         })
         .await?;
-    let client = nats::connect(&config.common.nats_url, "auth-service", config.common.nats_credentials.as_ref()).await?;
+    let client =
+        nats::connect(&config.common.nats_url, "auth-service", config.common.nats_credentials.as_ref()).await?;
     let prefix = config.common.subject_prefix.clone();
     let state = AppState {
         jwks: jwks::JwksCache::new(client.clone(), prefix.clone()),

@@ -80,7 +80,8 @@ pub enum Error {
 /// Serves token-generation events until `shutdown`, then finishes in-flight runs and drains.
 /// `engine` must have been started on the main thread (see [`Engine::start`]).
 pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) -> Result<(), Error> {
-    let client = nats::connect(&config.common.nats_url, "workflow-worker", config.common.nats_credentials.as_ref()).await?;
+    let client =
+        nats::connect(&config.common.nats_url, "workflow-worker", config.common.nats_credentials.as_ref()).await?;
     let worker = Arc::new(Worker {
         engine: engine.clone(),
         client: client.clone(),

@@ -57,10 +57,7 @@ impl NatsServer {
     }
 
     /// Starts a server with a configuration file (users, permissions, JetStream), on a free port.
-    pub async fn start_with_config(
-        config: &Path,
-        environment: &[(&str, &str)],
-    ) -> Result<NatsServer, NatsServerError> {
+    pub async fn start_with_config(config: &Path, environment: &[(&str, &str)]) -> Result<NatsServer, NatsServerError> {
         let port = free_port().map_err(NatsServerError::Port)?;
         Self::spawn(Path::new(""), port, Some(config), environment).await
     }

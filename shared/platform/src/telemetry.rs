@@ -136,9 +136,8 @@ where
         use opentelemetry::trace::TraceContextExt;
         let metadata = event.metadata();
         let mut line = serde_json::Map::new();
-        let timestamp = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let timestamp =
+            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
         line.insert("timestamp".into(), timestamp.into());
         line.insert("level".into(), metadata.level().as_str().into());
         line.insert("target".into(), metadata.target().into());
