@@ -10,5 +10,6 @@ mod management_api;
 mod nats_permissions;
 mod org_aware_m2m;
 mod runtime_errors;
+mod scaling;
 mod trace;
 mod workflow_policy;

@@ -88,6 +88,7 @@ pub struct Stack {
     services: tokio::task::JoinSet<anyhow::Result<()>>,
     /// `(server URL, database)` to drop when the stack goes.
     postgres: Option<(String, String)>,
+    worker_config: workflow_worker::Config,
     _dir: tempfile::TempDir,
 }
 
@@ -163,6 +164,7 @@ impl Stack {
             max_claims_bytes: 16 * 1024,
             fetch_allow: Default::default(),
             health_addr: worker_health,
+            worker_id: "worker-0".to_owned(),
         };
         let shutdown = CancellationToken::new();
         let mut services = tokio::task::JoinSet::new();
@@ -175,7 +177,8 @@ impl Stack {
         services.spawn(async move { Ok(signer::run(signer_config, token).await?) });
         let token = shutdown.clone();
         let engine = engine();
-        services.spawn(async move { Ok(workflow_worker::run(worker_config, engine, token).await?) });
+        let first_worker = worker_config.clone();
+        services.spawn(async move { Ok(workflow_worker::run(first_worker, engine, token).await?) });
         let stack = Stack {
             signer_health: signer_health.map(|addr| format!("http://{addr}")),
             worker_health: worker_health.map(|addr| format!("http://{addr}")),
@@ -188,6 +191,7 @@ impl Stack {
             shutdown,
             services,
             postgres,
+            worker_config,
             _dir: dir,
         };
         // Ready when the signer publishes keys.
@@ -200,6 +204,20 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("the signer did not publish keys within 5 s");
+    }
+
+    /// Starts one more workflow-worker (its own NATS connection, same queue group): scaling out.
+    /// Cancel the token to stop it; the handle ends when it has drained.
+    pub fn add_worker(&self, worker_id: &str) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+        let config = workflow_worker::Config {
+            worker_id: worker_id.to_owned(),
+            health_addr: None,
+            ..self.worker_config.clone()
+        };
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let handle = tokio::spawn(async move { Ok(workflow_worker::run(config, engine(), token).await?) });
+        (stop, handle)
     }
 
     /// Stops every service and waits for them (drains NATS).
@@ -365,7 +383,7 @@ impl Stack {
 
     /// The recorded workflow runs, newest first.
     pub async fn runs(&self) -> Vec<Value> {
-        let (status, body) = self.management(reqwest::Method::GET, "workflows/runs", None).await;
+        let (status, body) = self.management(reqwest::Method::GET, "workflows/runs?page_size=500", None).await;
         assert_eq!(status, 200, "list runs: {body}");
         body["runs"].as_array().cloned().unwrap_or_default()
     }

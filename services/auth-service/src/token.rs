@@ -385,6 +385,7 @@ async fn run_workflow(
                     version: workflow.version,
                     status,
                     duration_us: 0,
+                    worker_id: String::new(),
                     logs: vec![],
                     error: Some(message),
                 }],
@@ -478,6 +479,7 @@ async fn record_runs(
                 claims_set: Value::Object(claims_set),
                 rejected: serde_json::to_value(&rejected).unwrap_or_default(),
                 error: run.error.clone(),
+                worker_id: run.worker_id.clone(),
             }
         })
         .collect();

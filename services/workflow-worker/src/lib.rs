@@ -44,6 +44,9 @@ pub struct Config {
     /// `CLAIMFLOW_HEALTH_ADDR` (default `127.0.0.1:8082`, `off` to disable): `/healthz`,
     /// `/readyz`, `/metrics`.
     pub health_addr: Option<std::net::SocketAddr>,
+    /// `CLAIMFLOW_WORKER_ID` (default: the host name, a container's id under Docker): recorded
+    /// with every run, so one can tell which worker ran what.
+    pub worker_id: String,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
             fetch_allow: AllowList::parse(&config::var("CLAIMFLOW_FETCH_ALLOW").unwrap_or_default())
                 .map_err(|message| ConfigError::new("CLAIMFLOW_FETCH_ALLOW", message))?,
             health_addr: config::health_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 8082)))?,
+            worker_id: config::var("CLAIMFLOW_WORKER_ID").unwrap_or_else(default_worker_id),
         })
     }
 }
@@ -88,13 +92,14 @@ pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) ->
         prefix: config.common.subject_prefix.clone(),
         heap_bytes: config.heap_bytes,
         max_claims_bytes: config.max_claims_bytes,
+        worker_id: config.worker_id.clone(),
         services: Arc::new(Services {
             network: Network::new(config.fetch_allow.clone()).map_err(Error::Network)?,
             token_cache: TokenCache::default(),
         }),
         code: Mutex::default(),
     });
-    tracing::info!(threads = engine.threads(), "workflow-worker ready");
+    tracing::info!(threads = engine.threads(), worker_id = %config.worker_id, "workflow-worker ready");
     let health = {
         let client = client.clone();
         let ready: claimflow_platform::health::ReadinessCheck = Arc::new(move || {
@@ -135,6 +140,7 @@ struct Worker {
     prefix: String,
     heap_bytes: usize,
     max_claims_bytes: usize,
+    worker_id: String,
     services: Arc<Services>,
     /// Transpiled code by content hash. Content-addressed, so entries never go stale.
     code: Mutex<HashMap<String, Arc<CachedCode>>>,
@@ -242,6 +248,7 @@ impl Worker {
                 version: workflow.version,
                 status: outcome.status,
                 duration_us: outcome.duration.as_micros() as u64,
+                worker_id: self.worker_id.clone(),
                 logs: outcome.logs,
                 error: outcome.error,
             }],
@@ -283,4 +290,13 @@ impl Worker {
 fn decode_key(encoded: &str) -> Option<[u8; 32]> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(encoded).ok()?.try_into().ok()
+}
+
+/// The host name, or a random id when there is none.
+pub fn default_worker_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| format!("worker-{:08x}", std::process::id()))
 }

@@ -146,6 +146,9 @@ pub struct RunReport {
     pub version: i32,
     pub status: RunStatus,
     pub duration_us: u64,
+    /// Which worker ran it (`CLAIMFLOW_WORKER_ID`, by default the host name).
+    #[serde(default)]
+    pub worker_id: String,
     pub logs: Vec<LogLine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

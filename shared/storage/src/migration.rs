@@ -354,6 +354,13 @@ enum WorkflowDeploymentsSourceMap {
 }
 
 #[derive(DeriveIden)]
+enum WorkflowRunsWorker {
+    #[sea_orm(iden = "workflow_runs")]
+    Table,
+    WorkerId,
+}
+
+#[derive(DeriveIden)]
 enum ApplicationsTokenLifetime {
     #[sea_orm(iden = "applications")]
     Table,
@@ -479,6 +486,14 @@ impl MigrationTrait for PropertiesOrganizationsEnvironment {
                 Table::alter()
                     .table(WorkflowDeploymentsSourceMap::Table)
                     .add_column(big_integer_null(WorkflowDeploymentsSourceMap::TimeoutMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(WorkflowRunsWorker::Table)
+                    .add_column(string(WorkflowRunsWorker::WorkerId).default(""))
                     .to_owned(),
             )
             .await?;

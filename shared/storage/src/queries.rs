@@ -48,6 +48,7 @@ pub struct NewRun {
     pub claims_set: serde_json::Value,
     pub rejected: serde_json::Value,
     pub error: Option<String>,
+    pub worker_id: String,
 }
 
 /// Filters for [`Store::list_runs`].
@@ -408,6 +409,7 @@ impl Store {
             rejected: Set(run.rejected),
             error: Set(run.error),
             created_at: Set(now),
+            worker_id: Set(run.worker_id),
         });
         workflow_run::Entity::insert_many(rows).exec(&self.db).await?;
         Ok(())

@@ -144,7 +144,7 @@ pub async fn list_runs(
                 "id": run.id, "event_id": run.event_id, "workflow_id": run.workflow_id, "version": run.version,
                 "deployment_id": run.deployment_id, "trigger": run.trigger, "status": run.status,
                 "duration_us": run.duration_us, "logs": run.logs, "claims_set": run.claims_set,
-                "rejected": run.rejected, "error": run.error, "created_at": run.created_at,
+                "rejected": run.rejected, "error": run.error, "created_at": run.created_at, "worker_id": run.worker_id,
             })
         })
         .collect();

@@ -22,6 +22,8 @@ pub struct Model {
     pub rejected: Json,
     pub error: Option<String>,
     pub created_at: i64,
+    /// The worker that ran it.
+    pub worker_id: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
