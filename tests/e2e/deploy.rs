@@ -1,6 +1,7 @@
 //! Deploying workflows: invalid files are rejected with file and line, and nothing is stored.
 
 use claimflow_e2e::{m2m_workflow, Stack};
+use serde_json::json;
 
 #[tokio::test]
 async fn syntax_error_is_rejected_naming_file_and_line() {
@@ -64,4 +65,83 @@ async fn redeploying_creates_a_new_live_version() {
         .map(|d| d["version"].as_i64().unwrap())
         .collect();
     assert_eq!(live, [2]);
+}
+
+#[tokio::test]
+async fn rollback_makes_an_earlier_version_live_and_delete_stops_the_workflow() {
+    let stack = Stack::start().await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    let path = "kindeSrc/environment/workflows/v/Workflow.ts";
+    for version in [1, 2] {
+        let workflow = m2m_workflow(
+            "v",
+            "",
+            r#""kinde.m2mToken": {}"#,
+            &format!("  kinde.m2mToken.setCustomClaim(\"version\", {version});"),
+        );
+        assert_eq!(stack.deploy(&[(path, &workflow)]).await.0, 200);
+    }
+    let version_claim = || async {
+        let response = stack.m2m_token(&client_id, &client_secret, "acme").await.unwrap();
+        stack.verify(response["access_token"].as_str().unwrap(), "acme").await.unwrap().get("version").cloned()
+    };
+    assert_eq!(version_claim().await, Some(json!(2)));
+    let (status, body) =
+        stack.management(reqwest::Method::POST, "workflows/v/rollback", Some(json!({ "version": 1 }))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(version_claim().await, Some(json!(1)));
+    let (status, _) =
+        stack.management(reqwest::Method::POST, "workflows/v/rollback", Some(json!({ "version": 9 }))).await;
+    assert_eq!(status, 404);
+
+    let (status, body) = stack.management(reqwest::Method::DELETE, "workflows/v", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["versions_deleted"], 2);
+    assert_eq!(version_claim().await, None, "a deleted workflow no longer runs");
+    assert_eq!(stack.management(reqwest::Method::DELETE, "workflows/v", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn runs_are_filtered_paginated_and_shown_one_by_one() {
+    let stack = Stack::start().await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    let workflow = m2m_workflow("r", "", r#""kinde.m2mToken": {}"#, r#"  console.log("run");"#);
+    assert_eq!(stack.deploy(&[("kindeSrc/environment/workflows/r/Workflow.ts", &workflow)]).await.0, 200);
+    for _ in 0..5 {
+        stack.m2m_token(&client_id, &client_secret, "acme").await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            Some(token) => format!("workflows/runs?page_size=2&next_token={token}"),
+            None => "workflows/runs?page_size=2".to_owned(),
+        };
+        let (status, page) = stack.management(reqwest::Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{page}");
+        let runs = page["runs"].as_array().unwrap();
+        assert!(runs.len() <= 2);
+        seen.extend(runs.iter().map(|run| run["id"].as_str().unwrap().to_owned()));
+        match page["next_token"].as_str() {
+            Some(token) => next = Some(token.to_owned()),
+            None => break,
+        }
+    }
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (5, 5), "every run once across pages");
+
+    let (_, failed) = stack.management(reqwest::Method::GET, "workflows/runs?status=failed", None).await;
+    assert_eq!(failed["runs"].as_array().unwrap().len(), 0);
+    let (_, later) = stack.management(reqwest::Method::GET, "workflows/runs?since=2999-01-01T00:00:00Z", None).await;
+    assert_eq!(later["runs"].as_array().unwrap().len(), 0);
+    let (status, body) = stack.management(reqwest::Method::GET, "workflows/runs?status=weird", None).await;
+    assert_eq!(status, 400);
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("status"));
+    let (status, _) = stack.management(reqwest::Method::GET, "workflows/runs?since=yesterday", None).await;
+    assert_eq!(status, 400);
+
+    let (status, one) = stack.management(reqwest::Method::GET, &format!("workflows/runs/{}", seen[0]), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(one["run"]["logs"][0]["message"], "run");
+    assert_eq!(stack.management(reqwest::Method::GET, "workflows/runs/nope", None).await.0, 404);
 }

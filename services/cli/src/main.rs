@@ -2,7 +2,9 @@
 
 mod deploy;
 mod dev;
+mod local_run;
 mod management;
+mod workflows;
 
 use clap::{Parser, Subcommand};
 
@@ -19,15 +21,27 @@ enum Command {
     Dev(dev::DevArgs),
     /// Deploy the workflows of a Kinde-style project directory (kindeSrc/environment/workflows/*/Workflow.ts).
     Deploy(deploy::DeployArgs),
+    /// Deployed workflows: list, roll back, delete.
+    #[command(subcommand)]
+    Workflows(workflows::WorkflowsCommand),
+    /// Workflow runs: list, show one with its console output and claims.
+    #[command(subcommand)]
+    Runs(workflows::RunsCommand),
+    /// Run a workflow locally against an event and print the token's claims, issuing nothing.
+    Run(local_run::RunArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Dev(args) => dev::run(args),
-        Command::Deploy(args) => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(deploy::run(args))
-        }
+        Command::Deploy(args) => current_thread()?.block_on(deploy::run(args)),
+        Command::Workflows(command) => current_thread()?.block_on(workflows::workflows(command)),
+        Command::Runs(command) => current_thread()?.block_on(workflows::runs(command)),
+        Command::Run(args) => local_run::run(args),
     }
+}
+
+fn current_thread() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }

@@ -56,6 +56,12 @@ pub struct NewRun {
 pub struct RunFilter {
     pub workflow_id: Option<String>,
     pub status: Option<String>,
+    /// Unix milliseconds, inclusive.
+    pub since_ms: Option<i64>,
+    /// Unix milliseconds, exclusive.
+    pub until_ms: Option<i64>,
+    /// Runs strictly older than this `(created_at, id)` (the previous page's last run).
+    pub before: Option<(i64, String)>,
     pub limit: u64,
 }
 
@@ -417,14 +423,89 @@ impl Store {
 
     /// Most recent runs first.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<workflow_run::Model>> {
-        let mut query = workflow_run::Entity::find().order_by_desc(workflow_run::Column::CreatedAt);
+        use sea_orm::Condition;
+        let mut query = workflow_run::Entity::find()
+            .order_by_desc(workflow_run::Column::CreatedAt)
+            .order_by_desc(workflow_run::Column::Id);
         if let Some(workflow_id) = &filter.workflow_id {
             query = query.filter(workflow_run::Column::WorkflowId.eq(workflow_id));
         }
         if let Some(status) = &filter.status {
             query = query.filter(workflow_run::Column::Status.eq(status));
         }
+        if let Some(since) = filter.since_ms {
+            query = query.filter(workflow_run::Column::CreatedAt.gte(since));
+        }
+        if let Some(until) = filter.until_ms {
+            query = query.filter(workflow_run::Column::CreatedAt.lt(until));
+        }
+        if let Some((created_at, id)) = &filter.before {
+            query = query.filter(
+                Condition::any().add(workflow_run::Column::CreatedAt.lt(*created_at)).add(
+                    Condition::all()
+                        .add(workflow_run::Column::CreatedAt.eq(*created_at))
+                        .add(workflow_run::Column::Id.lt(id.clone())),
+                ),
+            );
+        }
         Ok(query.limit(filter.limit.clamp(1, 500)).all(&self.db).await?)
+    }
+
+    pub async fn find_run(&self, id: &str) -> Result<Option<workflow_run::Model>> {
+        Ok(workflow_run::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    /// Makes an earlier (or any) version of a workflow the live one for its trigger.
+    pub async fn make_live(&self, workflow_id: &str, version: i32) -> Result<workflow_deployment::Model> {
+        let txn = self.db.begin().await?;
+        let deployment = workflow_deployment::Entity::find()
+            .filter(workflow_deployment::Column::WorkflowId.eq(workflow_id))
+            .filter(workflow_deployment::Column::Version.eq(version))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StorageError::NotFound {
+                what: "workflow version",
+                id: format!("{workflow_id} v{version}"),
+            })?;
+        live_workflow::Entity::insert(live_workflow::ActiveModel {
+            trigger: Set(deployment.trigger.clone()),
+            deployment_id: Set(deployment.id.clone()),
+            updated_at: Set(now_ms()),
+        })
+        .on_conflict(
+            OnConflict::column(live_workflow::Column::Trigger)
+                .update_columns([live_workflow::Column::DeploymentId, live_workflow::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(deployment)
+    }
+
+    /// Deletes a workflow: it stops running, its versions are removed; its runs stay on record.
+    pub async fn delete_workflow(&self, workflow_id: &str) -> Result<u64> {
+        use sea_orm::sea_query::Query;
+        let txn = self.db.begin().await?;
+        let versions = Query::select()
+            .column(workflow_deployment::Column::Id)
+            .from(workflow_deployment::Entity)
+            .and_where(workflow_deployment::Column::WorkflowId.eq(workflow_id))
+            .to_owned();
+        live_workflow::Entity::delete_many()
+            .filter(live_workflow::Column::DeploymentId.in_subquery(versions))
+            .exec(&txn)
+            .await?;
+        let deleted = workflow_deployment::Entity::delete_many()
+            .filter(workflow_deployment::Column::WorkflowId.eq(workflow_id))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if deleted == 0 {
+            return Err(StorageError::NotFound { what: "workflow", id: workflow_id.to_owned() });
+        }
+        txn.commit().await?;
+        Ok(deleted)
     }
 
     pub async fn count_runs(&self) -> Result<u64> {

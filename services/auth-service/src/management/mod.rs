@@ -75,6 +75,9 @@ pub fn router() -> Router<AppState> {
         .route("/workflows", get(workflows::list))
         .route("/workflows/deployments", post(workflows::deploy))
         .route("/workflows/runs", get(workflows::list_runs))
+        .route("/workflows/runs/{run_id}", get(workflows::get_run))
+        .route("/workflows/{workflow_id}", axum::routing::delete(workflows::delete))
+        .route("/workflows/{workflow_id}/rollback", post(workflows::rollback))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "the requested API route does not exist")
         })

@@ -1,7 +1,7 @@
 //! `/api/v1/workflows`: deploy a bundle of workflow files, list deployments and runs.
 //! (Kinde offers these only in its dashboard.)
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use claimflow_storage::{NewDeployment, RunFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -123,7 +123,30 @@ pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum:
 pub struct RunQuery {
     workflow_id: Option<String>,
     status: Option<String>,
+    /// RFC 3339 times: runs created at or after `since`, before `until`.
+    since: Option<String>,
+    until: Option<String>,
     page_size: Option<u64>,
+    next_token: Option<String>,
+}
+
+const RUN_STATUSES: &[&str] = &["ok", "failed", "timed_out", "out_of_memory"];
+
+fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
+    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .map(|time| (time.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|_| {
+            ApiError::bad_request("INVALID_TIME", format!("{name} must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"))
+        })
+}
+
+fn describe_run(run: claimflow_storage::entity::workflow_run::Model) -> Value {
+    json!({
+        "id": run.id, "event_id": run.event_id, "workflow_id": run.workflow_id, "version": run.version,
+        "deployment_id": run.deployment_id, "trigger": run.trigger, "status": run.status,
+        "duration_us": run.duration_us, "logs": run.logs, "claims_set": run.claims_set,
+        "rejected": run.rejected, "error": run.error, "created_at": run.created_at, "worker_id": run.worker_id,
+    })
 }
 
 pub async fn list_runs(
@@ -132,21 +155,85 @@ pub async fn list_runs(
     Query(query): Query<RunQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:workflows")?;
-    let filter =
-        RunFilter { workflow_id: query.workflow_id, status: query.status, limit: query.page_size.unwrap_or(50) };
-    let runs: Vec<Value> = state
-        .store
-        .list_runs(&filter)
-        .await?
-        .into_iter()
-        .map(|run| {
-            json!({
-                "id": run.id, "event_id": run.event_id, "workflow_id": run.workflow_id, "version": run.version,
-                "deployment_id": run.deployment_id, "trigger": run.trigger, "status": run.status,
-                "duration_us": run.duration_us, "logs": run.logs, "claims_set": run.claims_set,
-                "rejected": run.rejected, "error": run.error, "created_at": run.created_at, "worker_id": run.worker_id,
-            })
-        })
-        .collect();
-    Ok(ok("OK", "Success", json!({ "runs": runs })))
+    if let Some(status) = &query.status {
+        if !RUN_STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::bad_request(
+                "INVALID_STATUS",
+                format!("status must be one of {}", RUN_STATUSES.join(", ")),
+            ));
+        }
+    }
+    let before = match &query.next_token {
+        Some(token) => Some(
+            token
+                .split_once('.')
+                .and_then(|(created_at, id)| Some((created_at.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| ApiError::bad_request("INVALID_NEXT_TOKEN", "next_token is not one this API returned"))?,
+        ),
+        None => None,
+    };
+    let page_size = query.page_size.unwrap_or(50).clamp(1, 500);
+    let filter = RunFilter {
+        workflow_id: query.workflow_id,
+        status: query.status,
+        since_ms: query.since.as_deref().map(|since| parse_time("since", since)).transpose()?,
+        until_ms: query.until.as_deref().map(|until| parse_time("until", until)).transpose()?,
+        before,
+        limit: page_size + 1,
+    };
+    let mut runs = state.store.list_runs(&filter).await?;
+    // NOTE: one more than asked tells whether another page exists.
+    let next_token = if runs.len() as u64 > page_size {
+        runs.truncate(page_size as usize);
+        runs.last().map(|run| format!("{}.{}", run.created_at, run.id))
+    } else {
+        None
+    };
+    let runs: Vec<Value> = runs.into_iter().map(describe_run).collect();
+    Ok(ok("OK", "Success", json!({ "runs": runs, "next_token": next_token })))
+}
+
+pub async fn get_run(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("read:workflows")?;
+    let run = state.store.find_run(&run_id).await?.ok_or_else(|| ApiError::not_found("run", &run_id))?;
+    Ok(ok("OK", "Success", json!({ "run": describe_run(run) })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollback {
+    version: i32,
+}
+
+/// Makes an earlier version live again (or any version: this is also roll-forward).
+pub async fn rollback(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(workflow_id): Path<String>,
+    ApiJson(body): ApiJson<Rollback>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("update:workflows")?;
+    let deployment = state.store.make_live(&workflow_id, body.version).await?;
+    Ok(ok(
+        "WORKFLOW_LIVE",
+        "Workflow version is live",
+        json!({ "deployment": {
+            "workflow_id": deployment.workflow_id, "version": deployment.version,
+            "deployment_id": deployment.id, "trigger": deployment.trigger,
+        }}),
+    ))
+}
+
+pub async fn delete(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(workflow_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("delete:workflows")?;
+    let versions = state.store.delete_workflow(&workflow_id).await?;
+    Ok(ok("WORKFLOW_DELETED", "Workflow deleted", json!({ "versions_deleted": versions })))
 }

@@ -202,6 +202,68 @@ async fn dev_stack_deploys_the_example_and_issues_a_traced_token() {
         assert!(names.iter().any(|n| n == w), "span {w:?} not exported for the trace: {names:?}");
     }
 
+    // The workflow lifecycle from the CLI: list, redeploy, roll back, runs.
+    let cli = |args: &[&str]| {
+        let output = Command::new(CLAIMFLOW)
+            .args(args)
+            .env("CLAIMFLOW_ISSUER", &issuer)
+            .env("CLAIMFLOW_CLIENT_ID", &admin_id)
+            .env("CLAIMFLOW_CLIENT_SECRET", &admin_secret)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "claimflow {args:?}: {}{stdout}", String::from_utf8_lossy(&output.stderr));
+        stdout
+    };
+    let listed = cli(&["workflows", "list"]);
+    assert!(listed.lines().any(|l| l.starts_with("m2mHello") && l.contains(" yes ")), "{listed}");
+    let output = deploy(repo_root().join("examples/m2m-hello"));
+    assert!(output.status.success());
+    let listed: Value = serde_json::from_str(&cli(&["workflows", "list", "--json"])).unwrap();
+    let live: Vec<i64> = listed["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["live"] == true)
+        .map(|d| d["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(live, [2]);
+    assert!(cli(&["workflows", "rollback", "m2mHello", "--version", "1"]).contains("version 1 is live"));
+    let listed: Value = serde_json::from_str(&cli(&["workflows", "list", "--json"])).unwrap();
+    let live: Vec<i64> = listed["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["live"] == true)
+        .map(|d| d["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(live, [1]);
+    let runs: Value = serde_json::from_str(&cli(&["runs", "list", "--workflow", "m2mHello", "--json"])).unwrap();
+    let run_id = runs["runs"][0]["id"].as_str().expect("a recorded run").to_owned();
+    let shown = cli(&["runs", "show", &run_id]);
+    assert!(shown.contains("stamped token for") && shown.contains("hello = \"world\""), "{shown}");
+    assert!(cli(&["runs", "list"]).contains(&run_id));
+
+    // The local loop: run the workflow against an event, see the claims, issue nothing.
+    let event = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        event.path(),
+        json!({
+            "request": { "auth": { "audience": ["acme"] }, "ip": "127.0.0.1" },
+            "context": { "domains": { "kindeDomain": issuer }, "workflow": { "trigger": "m2m:token_generation" }, "application": { "clientId": "local-client" } },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let workflow_file = repo_root().join("examples/m2m-hello/kindeSrc/environment/workflows/hello/Workflow.ts");
+    let local = cli(&["run", workflow_file.to_str().unwrap(), "--event", event.path().to_str().unwrap()]);
+    assert!(local.contains("+ hello: \"world\"") && local.contains("+ applicationId: \"local-client\""), "{local}");
+    let before = serde_json::from_str::<Value>(&cli(&["runs", "list", "--json", "--limit", "500"])).unwrap()["runs"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, runs["runs"].as_array().unwrap().len(), "a local run records nothing on the server");
+
     // SIGTERM stops the stack gracefully.
     let mut dev = dev;
     let status = Command::new("kill").arg("-TERM").arg(dev.child.id().to_string()).status().unwrap();

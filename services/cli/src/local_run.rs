@@ -1,0 +1,195 @@
+//! `claimflow run <Workflow.ts> --event event.json`: runs a workflow on this machine, in the
+//! same sandbox and under the same rules as a worker and the signer, and prints what the token
+//! would look like, without issuing anything.
+
+use std::{collections::HashSet, path::PathBuf, sync::Arc};
+
+use anyhow::{bail, Context};
+use claimflow_contracts::{
+    workflow::{BaseClaims, ClaimPatch, WorkflowRef},
+    Claims, TokenKind, Trigger,
+};
+use claimflow_workflow_runtime::{AllowList, Engine, Limits, Network, RunRequest, Services, TokenCache};
+use serde_json::{json, Value};
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The workflow file (Workflow.ts or .js).
+    pub workflow: PathBuf,
+    /// The event, as Kinde sends it (`{request, context}`).
+    #[arg(long)]
+    pub event: PathBuf,
+    /// The token's claims before the workflow (default: M2M claims made from the event).
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// Environment variables for `kinde.env`: KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub environment: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let source =
+        std::fs::read_to_string(&args.workflow).with_context(|| format!("cannot read {}", args.workflow.display()))?;
+    let name = args.workflow.display().to_string();
+    let compiled = auth_service::workflow_source::compile(&name, &source).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", args.event.display()))?;
+    let kind = match compiled.trigger {
+        Trigger::M2mTokenGeneration => TokenKind::M2m,
+        Trigger::UserTokensGeneration => TokenKind::Access,
+    };
+    let base: Claims = match &args.base {
+        Some(path) => serde_json::from_str(
+            &std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )
+        .with_context(|| format!("{} is not a JSON object of claims", path.display()))?,
+        None => default_base(&event),
+    };
+    let bindings: Vec<String> =
+        compiled.settings["bindings"].as_object().map(|b| b.keys().cloned().collect()).unwrap_or_default();
+    let environment = args
+        .environment
+        .iter()
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').with_context(|| format!("--env {pair:?} is not KEY=VALUE"))?;
+            Ok(claimflow_workflow_runtime::EnvironmentVariable {
+                key: key.into(),
+                value: value.into(),
+                is_secret: false,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let trusted_host = event
+        .pointer("/context/domains/kindeDomain")
+        .and_then(Value::as_str)
+        .and_then(|domain| url::Url::parse(domain).ok())
+        .and_then(|url| url.host_str().map(str::to_owned));
+    let allow = AllowList::parse(&claimflow_platform::config::var("CLAIMFLOW_FETCH_ALLOW").unwrap_or_default())
+        .map_err(|message| anyhow::anyhow!("CLAIMFLOW_FETCH_ALLOW: {message}"))?;
+
+    // NOTE: V8's platform is initialized on the main thread, before the runtime.
+    let engine = Engine::start(1).context("cannot start the workflow engine")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let outcome = runtime.block_on(engine.run(RunRequest {
+        code: compiled.code.clone().into(),
+        source_name: name.clone(),
+        source_map: compiled.source_map.clone().map(Into::into),
+        workflow_id: compiled.workflow_id.clone(),
+        environment,
+        secure_fetch_key: None,
+        trusted_host,
+        services: Arc::new(Services { network: Network::new(allow)?, token_cache: TokenCache::default() }),
+        span: tracing::Span::none(),
+        bindings: bindings.clone(),
+        event,
+        base_claims: vec![(kind, base.clone())],
+        reset_claims: vec![],
+        limits: Limits::default(),
+    }))?;
+
+    // The signer's rules, applied as a worker's patches would be.
+    let workflow = WorkflowRef {
+        workflow_id: compiled.workflow_id.clone(),
+        deployment_id: "local".into(),
+        version: 0,
+        code_hash: compiled.code_hash.clone(),
+        bindings: bindings.clone(),
+        reset_claims: vec![],
+        timeout_ms: Limits::default().wall_time.as_millis() as u64,
+    };
+    let declared: HashSet<String> = bindings.into_iter().collect();
+    let patches: Vec<ClaimPatch> = outcome
+        .claims_set
+        .iter()
+        .map(|(token, set)| ClaimPatch {
+            workflow_id: workflow.workflow_id.clone(),
+            version: 0,
+            token: *token,
+            set: set.clone(),
+        })
+        .collect();
+    let merged = signer::merge::merge_patches(
+        BaseClaims { access: base.clone(), id: None },
+        kind,
+        Some(signer::merge::DeployedPermissions { workflow: &workflow, bindings: &declared }),
+        patches,
+        Limits::default().max_claims_bytes,
+    );
+    let added: Claims =
+        merged.access.iter().filter(|(k, _)| !base.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let changed: Vec<(String, Value, Value)> = merged
+        .access
+        .iter()
+        .filter_map(|(k, v)| base.get(k).filter(|old| *old != v).map(|old| (k.clone(), old.clone(), v.clone())))
+        .collect();
+
+    if args.json {
+        let report = json!({
+            "workflow_id": compiled.workflow_id,
+            "status": outcome.status.as_str(),
+            "error": outcome.error,
+            "denied": outcome.denied,
+            "logs": outcome.logs,
+            "added": added,
+            "changed": changed.iter().map(|(k, old, new)| json!({ "claim": k, "from": old, "to": new })).collect::<Vec<_>>(),
+            "dropped": merged.rejected,
+            "claims": merged.access,
+            "duration_us": outcome.duration.as_micros() as u64,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} ({}): {} in {:.2} ms",
+            compiled.workflow_id,
+            compiled.trigger,
+            outcome.status.as_str(),
+            outcome.duration.as_secs_f64() * 1e3
+        );
+        for line in &outcome.logs {
+            println!("  [{}] {}", line.level, line.message);
+        }
+        if let Some(error) = &outcome.error {
+            println!("error: {error}");
+        }
+        if let Some(reason) = &outcome.denied {
+            println!("access denied: {reason}");
+        }
+        println!("\nclaims against the base token:");
+        for (claim, value) in &added {
+            println!("  + {claim}: {value}");
+        }
+        for (claim, old, new) in &changed {
+            println!("  ~ {claim}: {old} -> {new}");
+        }
+        for rejected in &merged.rejected {
+            println!("  ! {} dropped by the signer: {}", rejected.claim, rejected.reason.describe());
+        }
+        if added.is_empty() && changed.is_empty() && merged.rejected.is_empty() {
+            println!("  (no change)");
+        }
+    }
+    if outcome.status != claimflow_contracts::workflow::RunStatus::Ok {
+        bail!("the workflow did not complete");
+    }
+    Ok(())
+}
+
+/// The M2M claims auth-service would issue for this event, before any workflow.
+fn default_base(event: &Value) -> Claims {
+    let audience = event.pointer("/request/auth/audience").cloned().unwrap_or_else(|| json!([]));
+    let client_id = event.pointer("/context/application/clientId").cloned().unwrap_or(Value::Null);
+    let issuer = event.pointer("/context/domains/kindeDomain").cloned().unwrap_or(Value::Null);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    json!({
+        "aud": audience, "azp": client_id, "exp": now + 86_400, "gty": ["client_credentials"], "iat": now,
+        "iss": issuer, "jti": "local-run", "scope": "", "scp": [], "v": "2",
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
