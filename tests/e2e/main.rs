@@ -5,6 +5,7 @@ mod broker;
 mod client_authentication;
 mod deploy;
 mod health;
+mod kinde_client;
 mod m2m_token;
 mod management_api;
 mod nats_permissions;

@@ -13,6 +13,9 @@ pub struct CreateApplication {
     name: String,
     #[serde(rename = "type")]
     app_type: String,
+    /// Kinde's org-scoped M2M applications; not supported yet.
+    #[serde(default)]
+    org_code: Option<String>,
 }
 
 fn describe(application: &claimflow_storage::entity::application::Model) -> Value {
@@ -33,6 +36,12 @@ pub async fn create(
     caller.require("create:applications")?;
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
+    }
+    if body.org_code.is_some() {
+        return Err(ApiError::bad_request(
+            "INVALID_ORG_CODE",
+            "org_code (org-scoped M2M applications) is not supported yet",
+        ));
     }
     if body.app_type != "m2m" {
         return Err(ApiError::bad_request(
