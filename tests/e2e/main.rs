@@ -8,6 +8,7 @@ mod health;
 mod kinde_client;
 mod m2m_token;
 mod management_api;
+mod management_resources;
 mod nats_permissions;
 mod org_aware_m2m;
 mod runtime_errors;

@@ -5,6 +5,7 @@
 //! Both run the same migrations and the same queries. Writes that touch more than one row run
 //! in a transaction: an error leaves nothing half-written.
 
+mod administration;
 pub mod entity;
 mod environment;
 mod migration;
@@ -15,6 +16,7 @@ mod queries;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 
+pub use administration::VariableChange;
 pub use properties::{ApplicationPropertyValue, NewProperty};
 pub use queries::*;
 

@@ -1,10 +1,10 @@
 //! `/api/v1/apis`: resource servers, the applications authorized for them, their scopes.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, ApiError, ApiJson, Caller};
+use super::{ok, paginate, ApiError, ApiJson, Caller, Page};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -14,7 +14,11 @@ pub struct CreateApi {
     audience: String,
 }
 
-pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(page): Query<Page>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:apis")?;
     let apis: Vec<Value> = state
         .store
@@ -23,7 +27,8 @@ pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum:
         .into_iter()
         .map(|api| json!({ "id": api.id, "name": api.name, "audience": api.audience, "is_management_api": api.is_management_api }))
         .collect();
-    Ok(ok("OK", "Success", json!({ "apis": apis, "next_token": null })))
+    let (apis, next_token) = paginate(apis, &page);
+    Ok(ok("OK", "Success", json!({ "apis": apis, "next_token": next_token })))
 }
 
 pub async fn create(
@@ -136,4 +141,37 @@ pub async fn grant_scope(
     caller.require("update:apis")?;
     state.store.grant_scope(&api_id, &application_id, &scope_id).await?;
     Ok(ok("API_APPLICATION_SCOPE_ADDED", "API application scope added", json!({})))
+}
+
+pub async fn delete(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(api_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("delete:apis")?;
+    state.store.delete_api(&api_id).await?;
+    Ok(ok("API_DELETED", "API successfully deleted", json!({})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScope {
+    key: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+pub async fn create_scope(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(api_id): Path<String>,
+    ApiJson(body): ApiJson<CreateScope>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("create:api_scopes")?;
+    if body.key.is_empty() || body.key.chars().any(char::is_whitespace) {
+        return Err(ApiError::bad_request("INVALID_KEY", "key must be a non-empty scope name without spaces"));
+    }
+    let scope =
+        state.store.create_api_scope(&api_id, &body.key, body.description.as_deref().unwrap_or_default()).await?;
+    Ok(ok("OK", "Success", json!({ "scope": { "id": scope.id } })))
 }

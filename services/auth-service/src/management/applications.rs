@@ -1,10 +1,10 @@
 //! `/api/v1/applications`: OAuth clients. A client secret is returned once, at creation.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, ApiError, ApiJson, Caller};
+use super::{ok, paginate, ApiError, ApiJson, Caller, Page};
 use crate::{secrets, AppState};
 
 #[derive(Deserialize)]
@@ -22,10 +22,54 @@ fn describe(application: &claimflow_storage::entity::application::Model) -> Valu
     json!({ "id": application.id, "client_id": application.id, "name": application.name, "type": application.app_type })
 }
 
-pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(page): Query<Page>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:applications")?;
     let applications: Vec<Value> = state.store.list_applications().await?.iter().map(describe).collect();
-    Ok(ok("OK", "Success", json!({ "applications": applications, "next_token": null })))
+    let (applications, next_token) = paginate(applications, &page);
+    Ok(ok("OK", "Success", json!({ "applications": applications, "next_token": next_token })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApplication {
+    name: Option<String>,
+}
+
+pub async fn update(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(application_id): Path<String>,
+    ApiJson(body): ApiJson<UpdateApplication>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("update:applications")?;
+    if let Some(name) = body.name {
+        if name.trim().is_empty() {
+            return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
+        }
+        state.store.rename_application(&application_id, name.trim()).await?;
+    }
+    Ok(ok("OK", "Application updated", json!({})))
+}
+
+pub async fn delete(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(application_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("delete:applications")?;
+    if application_id == state.config.admin.client_id {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "CONFLICT",
+            "the admin application (CLAIMFLOW_ADMIN_CLIENT_ID) cannot be deleted",
+        ));
+    }
+    state.store.delete_application(&application_id).await?;
+    Ok(ok("APPLICATION_DELETED", "Application deleted", json!({})))
 }
 
 pub async fn create(

@@ -59,19 +59,30 @@ pub const SCOPES: &[&str] = &[
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/apis", get(apis::list).post(apis::create))
-        .route("/apis/{api_id}", get(apis::get_one))
+        .route("/apis/{api_id}", get(apis::get_one).delete(apis::delete))
         .route("/apis/{api_id}/applications", patch(apis::update_applications))
-        .route("/apis/{api_id}/scopes", get(apis::list_scopes))
+        .route("/apis/{api_id}/scopes", get(apis::list_scopes).post(apis::create_scope))
         .route("/apis/{api_id}/applications/{application_id}/scopes/{scope_id}", post(apis::grant_scope))
         .route("/applications", get(applications::list).post(applications::create))
-        .route("/applications/{application_id}", get(applications::get_one))
+        .route(
+            "/applications/{application_id}",
+            get(applications::get_one).patch(applications::update).delete(applications::delete),
+        )
         .route("/applications/{application_id}/properties", get(applications::list_properties))
         .route("/applications/{application_id}/properties/{key}", put(applications::set_property))
         .route("/applications/{application_id}/tokens", patch(applications::update_tokens))
         .route("/properties", get(properties::list).post(properties::create))
+        .route("/properties/{property_id}", put(properties::update).delete(properties::delete))
         .route("/organization", get(organizations::get_one).post(organizations::create))
+        .route("/organization/{org_code}", patch(organizations::update).delete(organizations::delete))
         .route("/organizations", get(organizations::list))
         .route("/environment_variables", get(environment_variables::list).post(environment_variables::create))
+        .route(
+            "/environment_variables/{variable_id}",
+            get(environment_variables::get_one)
+                .patch(environment_variables::update)
+                .delete(environment_variables::delete),
+        )
         .route("/workflows", get(workflows::list))
         .route("/workflows/deployments", post(workflows::deploy))
         .route("/workflows/runs", get(workflows::list_runs))
@@ -207,6 +218,35 @@ impl FromRequestParts<AppState> for Caller {
         let client_id = claims.get("azp").and_then(|azp| azp.as_str()).unwrap_or_default().to_owned();
         Ok(Caller { client_id, scopes })
     }
+}
+
+/// `page_size` / `next_token`, as Kinde's list endpoints take them.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    page_size: Option<u64>,
+    next_token: Option<String>,
+    /// Accepted for Kinde clients; lists are in id order.
+    #[serde(default)]
+    sort: Option<String>,
+}
+
+const DEFAULT_PAGE_SIZE: u64 = 100;
+const MAX_PAGE_SIZE: u64 = 500;
+
+/// One page of `items` in the order of their `id` field, and the token of the next page.
+/// (Administrative lists are small; they are paginated after loading.)
+pub fn paginate(mut items: Vec<serde_json::Value>, page: &Page) -> (Vec<serde_json::Value>, Option<String>) {
+    let _ = &page.sort;
+    let id = |item: &serde_json::Value| item.get("id").and_then(|id| id.as_str()).unwrap_or_default().to_owned();
+    items.sort_by_key(|item| id(item));
+    if let Some(after) = &page.next_token {
+        items.retain(|item| id(item).as_str() > after.as_str());
+    }
+    let size = page.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE) as usize;
+    let next = (items.len() > size).then(|| id(&items[size - 1]));
+    items.truncate(size);
+    (items, next)
 }
 
 /// `{"code": "OK", "message": "Success", ...fields}`.

@@ -1,7 +1,7 @@
 //! `/api/v1/organization` and `/api/v1/organizations`, with Kinde's shapes: a single organization
 //! is answered as the organization object itself.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -88,4 +88,35 @@ pub async fn list(
     };
     let listed: Vec<Value> = organizations.iter().map(describe).collect();
     Ok(ok("OK", "Success", json!({ "organizations": listed, "next_token": next_token })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganization {
+    name: Option<String>,
+    external_id: Option<String>,
+}
+
+pub async fn update(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<UpdateOrganization>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("update:organizations")?;
+    if body.name.as_deref().is_some_and(|name| name.trim().is_empty()) {
+        return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
+    }
+    state.store.update_organization(&code, body.name.map(|n| n.trim().to_owned()), body.external_id).await?;
+    Ok(ok("OK", "Organization updated", json!({})))
+}
+
+pub async fn delete(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("delete:organizations")?;
+    state.store.delete_organization(&code).await?;
+    Ok(ok("OK", "Organization deleted", json!({})))
 }

@@ -1,11 +1,11 @@
 //! `/api/v1/properties`: custom property definitions.
 
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use claimflow_storage::NewProperty;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, ApiError, ApiJson, Caller};
+use super::{ok, paginate, ApiError, ApiJson, Caller, Page};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -32,10 +32,54 @@ fn describe(property: &claimflow_storage::entity::property::Model) -> Value {
     })
 }
 
-pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(page): Query<Page>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:properties")?;
     let properties: Vec<Value> = state.store.list_properties().await?.iter().map(describe).collect();
-    Ok(ok("OK", "Success", json!({ "properties": properties, "has_more": false })))
+    let (properties, next_token) = paginate(properties, &page);
+    Ok(ok(
+        "OK",
+        "Success",
+        json!({ "properties": properties, "has_more": next_token.is_some(), "next_token": next_token }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProperty {
+    name: Option<String>,
+    description: Option<String>,
+    is_private: Option<bool>,
+    #[serde(default)]
+    category_id: Option<String>,
+}
+
+pub async fn update(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(property_id): Path<String>,
+    ApiJson(body): ApiJson<UpdateProperty>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("update:properties")?;
+    let _ = body.category_id;
+    if body.name.as_deref().is_some_and(|name| name.trim().is_empty()) {
+        return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
+    }
+    state.store.update_property(&property_id, body.name, body.description, body.is_private).await?;
+    Ok(ok("OK", "Property updated", json!({})))
+}
+
+pub async fn delete(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(property_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("delete:properties")?;
+    state.store.delete_property(&property_id).await?;
+    Ok(ok("OK", "Property deleted", json!({})))
 }
 
 pub async fn create(
