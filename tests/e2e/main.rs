@@ -10,6 +10,7 @@ mod m2m_token;
 mod management_api;
 mod management_resources;
 mod nats_permissions;
+mod openapi;
 mod org_aware_m2m;
 mod runtime_errors;
 mod scaling;

@@ -10,6 +10,7 @@ mod http_trace;
 pub mod jwks;
 mod management;
 mod oauth_error;
+pub mod openapi;
 pub mod secret_box;
 pub mod secrets;
 mod token;

@@ -46,6 +46,11 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateApplication>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("update:applications")?;
+    state
+        .store
+        .find_application(&application_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("application", &application_id))?;
     if let Some(name) = body.name {
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
@@ -183,6 +188,11 @@ pub async fn update_tokens(
     ApiJson(body): ApiJson<TokenSettings>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("update:applications")?;
+    state
+        .store
+        .find_application(&application_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("application", &application_id))?;
     // Accepted for compatibility with Kinde clients; claimflow has no user sessions or
     // Hasura mapping yet, so only the access token lifetime and token properties apply.
     let _ = (
@@ -201,11 +211,6 @@ pub async fn update_tokens(
         state.store.set_access_token_lifetime(&application_id, Some(lifetime)).await?;
     }
     if let Some(keys) = &body.token_properties {
-        state
-            .store
-            .find_application(&application_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("application", &application_id))?;
         state.store.set_token_properties(&application_id, keys).await?;
     }
     Ok(ok("OK", "Application tokens updated", json!({})))

@@ -58,6 +58,12 @@ pub const SCOPES: &[&str] = &[
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/openapi.json",
+            get(|axum::extract::State(state): axum::extract::State<AppState>| async move {
+                Json(crate::openapi::document(&state.config.issuer))
+            }),
+        )
         .route("/apis", get(apis::list).post(apis::create))
         .route("/apis/{api_id}", get(apis::get_one).delete(apis::delete))
         .route("/apis/{api_id}/applications", patch(apis::update_applications))
