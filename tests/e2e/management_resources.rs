@@ -184,3 +184,45 @@ async fn updates_and_deletes_of_applications_apis_properties_and_organizations()
     let management_api = stack.management_api_id().await;
     assert_eq!(stack.management(Method::DELETE, &format!("apis/{management_api}"), None).await.0, 409);
 }
+
+#[tokio::test]
+async fn regular_and_single_page_applications_with_redirect_urls_and_secret_rotation() {
+    let stack = Stack::start().await;
+    let (_, reg) = stack.management(Method::POST, "applications", Some(json!({ "name": "web", "type": "reg" }))).await;
+    let reg_id = reg["application"]["id"].as_str().unwrap().to_owned();
+    assert!(reg["application"]["client_secret"].as_str().is_some());
+    let (_, spa) = stack.management(Method::POST, "applications", Some(json!({ "name": "spa", "type": "spa" }))).await;
+    assert_eq!(spa["application"]["client_secret"], Value::Null, "a SPA is a public client");
+    let (status, _) =
+        stack.management(Method::POST, "applications", Some(json!({ "name": "tv", "type": "device" }))).await;
+    assert_eq!(status, 400);
+
+    let urls = format!("applications/{reg_id}/auth_redirect_urls");
+    let add = json!({ "urls": ["https://app.example/callback", "http://localhost:3000/callback"] });
+    assert_eq!(stack.management(Method::POST, &urls, Some(add)).await.0, 200);
+    let (_, listed) = stack.management(Method::GET, &urls, None).await;
+    assert_eq!(listed["redirect_urls"], json!(["http://localhost:3000/callback", "https://app.example/callback"]));
+    for bad in ["http://app.example/callback", "https://app.example/cb#frag", "not a url"] {
+        let (status, body) = stack.management(Method::POST, &urls, Some(json!({ "urls": [bad] }))).await;
+        assert_eq!(status, 400, "{bad} accepted: {body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("urls[0]"));
+    }
+    assert_eq!(stack.management(Method::PUT, &urls, Some(json!({ "urls": ["https://new.example/cb"] }))).await.0, 200);
+    assert_eq!(stack.management(Method::GET, &urls, None).await.1["redirect_urls"], json!(["https://new.example/cb"]));
+    let (status, _) = stack.management(Method::DELETE, &format!("{urls}?urls=https://new.example/cb"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(stack.management(Method::GET, &urls, None).await.1["redirect_urls"], json!([]));
+    let (status, body) = stack.management(Method::DELETE, &urls, None).await;
+    assert_eq!(status, 400, "the urls to remove are required: {body}");
+    assert_eq!(body["errors"][0]["code"], "INVALID_QUERY");
+
+    // Rotation: the new secret works at once, the old one no longer does.
+    let (client_id, old_secret) = stack.m2m_client_for("acme").await;
+    let (status, rotated) =
+        stack.management(Method::POST, &format!("applications/{client_id}/rotate_secret"), None).await;
+    assert_eq!(status, 200, "{rotated}");
+    let new_secret = rotated["application"]["client_secret"].as_str().unwrap();
+    assert_ne!(new_secret, old_secret);
+    assert!(stack.m2m_token(&client_id, new_secret, "acme").await.is_ok());
+    assert_eq!(stack.m2m_token(&client_id, &old_secret, "acme").await.unwrap_err().0, 401);
+}

@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use crate::{
     entity::{
         api, api_application, api_application_scope, api_scope, application, application_property,
-        application_token_property, environment_variable, organization, property,
+        application_token_property, application_url, environment_variable, organization, property,
     },
     now_ms, Result, StorageError, Store,
 };
@@ -49,6 +49,7 @@ impl Store {
             .filter(application_token_property::Column::ApplicationId.eq(id))
             .exec(&txn)
             .await?;
+        application_url::Entity::delete_many().filter(application_url::Column::ApplicationId.eq(id)).exec(&txn).await?;
         application::Entity::delete_by_id(id).exec(&txn).await?;
         txn.commit().await?;
         Ok(())
@@ -205,6 +206,94 @@ impl Store {
         if deleted.rows_affected == 0 {
             return Err(not_found("environment variable", id));
         }
+        Ok(())
+    }
+}
+
+/// How a change to an application's URLs applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlChange {
+    Add,
+    Replace,
+    Remove,
+}
+
+impl Store {
+    /// An application's registered URLs of `kind` (`redirect` or `logout`), sorted.
+    pub async fn application_urls(&self, application_id: &str, kind: &str) -> Result<Vec<String>> {
+        let mut urls: Vec<String> = application_url::Entity::find()
+            .filter(application_url::Column::ApplicationId.eq(application_id))
+            .filter(application_url::Column::Kind.eq(kind))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| row.url)
+            .collect();
+        urls.sort();
+        Ok(urls)
+    }
+
+    pub async fn change_application_urls(
+        &self,
+        application_id: &str,
+        kind: &str,
+        urls: &[String],
+        change: UrlChange,
+    ) -> Result<()> {
+        let txn = self.db.begin().await?;
+        application::Entity::find_by_id(application_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| not_found("application", application_id))?;
+        let of_application = || {
+            application_url::Entity::delete_many()
+                .filter(application_url::Column::ApplicationId.eq(application_id))
+                .filter(application_url::Column::Kind.eq(kind))
+        };
+        match change {
+            UrlChange::Replace => {
+                of_application().exec(&txn).await?;
+            }
+            UrlChange::Remove => {
+                of_application().filter(application_url::Column::Url.is_in(urls.to_vec())).exec(&txn).await?;
+            }
+            UrlChange::Add => {}
+        }
+        if change != UrlChange::Remove {
+            for url in urls {
+                let row = application_url::ActiveModel {
+                    application_id: Set(application_id.to_owned()),
+                    kind: Set(kind.to_owned()),
+                    url: Set(url.clone()),
+                };
+                application_url::Entity::insert(row)
+                    .on_conflict(
+                        sea_orm::sea_query::OnConflict::columns([
+                            application_url::Column::ApplicationId,
+                            application_url::Column::Kind,
+                            application_url::Column::Url,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .do_nothing()
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces an application's client secret hash: the old secret stops working at once.
+    pub async fn set_client_secret_hash(&self, application_id: &str, hash: &str) -> Result<()> {
+        let found = application::Entity::find_by_id(application_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| not_found("application", application_id))?;
+        let mut changed: application::ActiveModel = found.into();
+        changed.client_secret_hash = Set(Some(hash.to_owned()));
+        changed.update(&self.db).await?;
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ mod queries;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 
-pub use administration::VariableChange;
+pub use administration::{UrlChange, VariableChange};
 pub use properties::{ApplicationPropertyValue, NewProperty};
 pub use queries::*;
 

@@ -354,6 +354,14 @@ enum WorkflowDeploymentsSourceMap {
 }
 
 #[derive(DeriveIden)]
+enum ApplicationUrls {
+    Table,
+    ApplicationId,
+    Kind,
+    Url,
+}
+
+#[derive(DeriveIden)]
 enum WorkflowRunsWorker {
     #[sea_orm(iden = "workflow_runs")]
     Table,
@@ -494,6 +502,22 @@ impl MigrationTrait for PropertiesOrganizationsEnvironment {
                 Table::alter()
                     .table(WorkflowRunsWorker::Table)
                     .add_column(string(WorkflowRunsWorker::WorkerId).default(""))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApplicationUrls::Table)
+                    .col(string(ApplicationUrls::ApplicationId))
+                    .col(string(ApplicationUrls::Kind))
+                    .col(string(ApplicationUrls::Url))
+                    .primary_key(
+                        Index::create()
+                            .col(ApplicationUrls::ApplicationId)
+                            .col(ApplicationUrls::Kind)
+                            .col(ApplicationUrls::Url),
+                    )
                     .to_owned(),
             )
             .await?;

@@ -1,10 +1,10 @@
 //! `/api/v1/apis`: resource servers, the applications authorized for them, their scopes.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, paginate, ApiError, ApiJson, Caller, Page};
+use super::{ok, paginate, ApiError, ApiJson, ApiQuery, Caller, Page};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -17,7 +17,7 @@ pub struct CreateApi {
 pub async fn list(
     caller: Caller,
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:apis")?;
     let apis: Vec<Value> = state

@@ -1,10 +1,10 @@
 //! `/api/v1/applications`: OAuth clients. A client secret is returned once, at creation.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, paginate, ApiError, ApiJson, Caller, Page};
+use super::{ok, paginate, ApiError, ApiJson, ApiQuery, Caller, Page};
 use crate::{secrets, AppState};
 
 #[derive(Deserialize)]
@@ -25,7 +25,7 @@ fn describe(application: &claimflow_storage::entity::application::Model) -> Valu
 pub async fn list(
     caller: Caller,
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:applications")?;
     let applications: Vec<Value> = state.store.list_applications().await?.iter().map(describe).collect();
@@ -92,15 +92,21 @@ pub async fn create(
             "org_code (org-scoped M2M applications) is not supported yet",
         ));
     }
-    if body.app_type != "m2m" {
-        return Err(ApiError::bad_request(
-            "INVALID_TYPE",
-            format!("type {:?} is not supported yet; use \"m2m\"", body.app_type),
-        ));
-    }
-    let secret = secrets::new_client_secret();
-    let application =
-        state.store.create_application(body.name.trim(), &body.app_type, Some(secrets::hash_secret(&secret))).await?;
+    // A single-page application is a public client: it has no secret (PKCE instead).
+    let secret = match body.app_type.as_str() {
+        "m2m" | "reg" => Some(secrets::new_client_secret()),
+        "spa" => None,
+        other => {
+            return Err(ApiError::bad_request(
+                "INVALID_TYPE",
+                format!("type {other:?} is not supported; use \"m2m\", \"reg\" or \"spa\""),
+            ))
+        }
+    };
+    let application = state
+        .store
+        .create_application(body.name.trim(), &body.app_type, secret.as_deref().map(secrets::hash_secret))
+        .await?;
     Ok(ok(
         "APPLICATION_CREATED",
         "Application created",
@@ -214,4 +220,102 @@ pub async fn update_tokens(
         state.store.set_token_properties(&application_id, keys).await?;
     }
     Ok(ok("OK", "Application tokens updated", json!({})))
+}
+
+/// A new client secret, returned once; the old one stops working at once.
+pub async fn rotate_secret(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(application_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("update:applications")?;
+    let application = state
+        .store
+        .find_application(&application_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("application", &application_id))?;
+    if application.app_type == "spa" {
+        return Err(ApiError::bad_request("PUBLIC_CLIENT", "a single-page application has no client secret"));
+    }
+    if application_id == state.config.admin.client_id {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "CONFLICT",
+            "the admin application's secret comes from CLAIMFLOW_ADMIN_CLIENT_SECRET",
+        ));
+    }
+    let secret = secrets::new_client_secret();
+    state.store.set_client_secret_hash(&application_id, &secrets::hash_secret(&secret)).await?;
+    Ok(ok(
+        "OK",
+        "Client secret rotated",
+        json!({ "application": { "client_id": application_id, "client_secret": secret } }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Urls {
+    urls: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlsToRemove {
+    /// Comma-separated, as Kinde takes them.
+    urls: String,
+}
+
+/// A redirect or logout URL: absolute, http(s), no fragment; plain http only for loopback.
+fn validate_urls(urls: &[String]) -> Result<(), ApiError> {
+    for (index, raw) in urls.iter().enumerate() {
+        let field = format!("urls[{index}]");
+        let url = url::Url::parse(raw)
+            .map_err(|err| ApiError::bad_request("INVALID_URL", format!("{field} {raw:?}: {err}")))?;
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+        if !scheme_ok || url.fragment().is_some() {
+            return Err(ApiError::bad_request(
+                "INVALID_URL",
+                format!("{field} {raw:?} must be https (http only for localhost) and have no #fragment"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `auth_redirect_urls` (`redirect`) and `auth_logout_urls` (`logout`), Kinde's shapes.
+pub fn url_routes(kind: &'static str, field: &'static str) -> axum::routing::MethodRouter<AppState> {
+    use axum::routing::get;
+    let change = move |change: claimflow_storage::UrlChange| {
+        move |caller: Caller,
+              State(state): State<AppState>,
+              Path(app_id): Path<String>,
+              ApiJson(body): ApiJson<Urls>| async move {
+            caller.require("update:applications")?;
+            validate_urls(&body.urls)?;
+            state.store.change_application_urls(&app_id, kind, &body.urls, change).await?;
+            Ok::<_, ApiError>(ok("OK", "Success", json!({})))
+        }
+    };
+    get(move |caller: Caller, State(state): State<AppState>, Path(app_id): Path<String>| async move {
+        caller.require("read:applications")?;
+        state.store.find_application(&app_id).await?.ok_or_else(|| ApiError::not_found("application", &app_id))?;
+        let urls = state.store.application_urls(&app_id, kind).await?;
+        Ok::<_, ApiError>(ok("OK", "Success", json!({ field: urls })))
+    })
+    .post(change(claimflow_storage::UrlChange::Add))
+    .put(change(claimflow_storage::UrlChange::Replace))
+    .delete(
+        move |caller: Caller,
+              State(state): State<AppState>,
+              Path(app_id): Path<String>,
+              ApiQuery(query): ApiQuery<UrlsToRemove>| async move {
+            caller.require("update:applications")?;
+            let urls: Vec<String> =
+                query.urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
+            state.store.change_application_urls(&app_id, kind, &urls, claimflow_storage::UrlChange::Remove).await?;
+            Ok::<_, ApiError>(ok("OK", "Success", json!({})))
+        },
+    )
 }

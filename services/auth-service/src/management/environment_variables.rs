@@ -1,11 +1,11 @@
 //! `/api/v1/environment_variables`: values workflows read with `kinde.env.get`. A secret's value
 //! is encrypted at rest and never returned after creation.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, paginate, ApiError, ApiJson, Caller, Page};
+use super::{ok, paginate, ApiError, ApiJson, ApiQuery, Caller, Page};
 use crate::AppState;
 
 /// Kinde limits environment variable values; so does claimflow.
@@ -35,7 +35,7 @@ fn describe(variable: claimflow_storage::entity::environment_variable::Model) ->
 pub async fn list(
     caller: Caller,
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:environment_variables")?;
     let variables: Vec<Value> = state.store.list_environment_variables().await?.into_iter().map(describe).collect();

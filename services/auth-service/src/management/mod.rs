@@ -74,6 +74,9 @@ pub fn router() -> Router<AppState> {
             "/applications/{application_id}",
             get(applications::get_one).patch(applications::update).delete(applications::delete),
         )
+        .route("/applications/{application_id}/rotate_secret", post(applications::rotate_secret))
+        .route("/applications/{app_id}/auth_redirect_urls", applications::url_routes("redirect", "redirect_urls"))
+        .route("/applications/{app_id}/auth_logout_urls", applications::url_routes("logout", "logout_urls"))
         .route("/applications/{application_id}/properties", get(applications::list_properties))
         .route("/applications/{application_id}/properties/{key}", put(applications::set_property))
         .route("/applications/{application_id}/tokens", patch(applications::update_tokens))
@@ -166,6 +169,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 other => ApiError::bad_request("INVALID_BODY", other.body_text()),
             }),
         }
+    }
+}
+
+/// Query parameters whose rejections (unknown or malformed parameters) are [`ApiError`]s.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::bad_request("INVALID_QUERY", rejection.body_text()))
     }
 }
 

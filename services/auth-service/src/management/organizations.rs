@@ -1,11 +1,11 @@
 //! `/api/v1/organization` and `/api/v1/organizations`, with Kinde's shapes: a single organization
 //! is answered as the organization object itself.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, ApiError, ApiJson, Caller};
+use super::{ok, ApiError, ApiJson, ApiQuery, Caller};
 use crate::AppState;
 
 const MAX_PAGE_SIZE: u64 = 500;
@@ -51,7 +51,7 @@ pub struct ByCode {
 pub async fn get_one(
     caller: Caller,
     State(state): State<AppState>,
-    Query(query): Query<ByCode>,
+    ApiQuery(query): ApiQuery<ByCode>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:organizations")?;
     let code =
@@ -73,7 +73,7 @@ pub struct Page {
 pub async fn list(
     caller: Caller,
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:organizations")?;
     let _ = page.sort;

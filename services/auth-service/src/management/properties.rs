@@ -1,11 +1,11 @@
 //! `/api/v1/properties`: custom property definitions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use claimflow_storage::NewProperty;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, paginate, ApiError, ApiJson, Caller, Page};
+use super::{ok, paginate, ApiError, ApiJson, ApiQuery, Caller, Page};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -35,7 +35,7 @@ fn describe(property: &claimflow_storage::entity::property::Model) -> Value {
 pub async fn list(
     caller: Caller,
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:properties")?;
     let properties: Vec<Value> = state.store.list_properties().await?.iter().map(describe).collect();

@@ -1,12 +1,12 @@
 //! `/api/v1/workflows`: deploy a bundle of workflow files, list deployments and runs.
 //! (Kinde offers these only in its dashboard.)
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use claimflow_storage::{NewDeployment, RunFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, ApiError, ApiJson, Caller};
+use super::{ok, ApiError, ApiJson, ApiQuery, Caller};
 use crate::{workflow_source, AppState};
 
 /// The largest file a deployment accepts.
@@ -152,7 +152,7 @@ fn describe_run(run: claimflow_storage::entity::workflow_run::Model) -> Value {
 pub async fn list_runs(
     caller: Caller,
     State(state): State<AppState>,
-    Query(query): Query<RunQuery>,
+    ApiQuery(query): ApiQuery<RunQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:workflows")?;
     if let Some(status) = &query.status {

@@ -8,6 +8,7 @@ pub mod api_scope;
 pub mod application;
 pub mod application_property;
 pub mod application_token_property;
+pub mod application_url;
 pub mod environment_variable;
 pub mod live_workflow;
 pub mod organization;
