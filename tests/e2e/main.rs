@@ -15,4 +15,5 @@ mod org_aware_m2m;
 mod runtime_errors;
 mod scaling;
 mod trace;
+mod users_and_roles;
 mod workflow_policy;

@@ -8,6 +8,7 @@
 mod administration;
 pub mod entity;
 mod environment;
+mod identity;
 mod migration;
 mod organizations;
 mod properties;
@@ -17,6 +18,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 use sea_orm_migration::MigratorTrait;
 
 pub use administration::{UrlChange, VariableChange};
+pub use identity::{AccessKind, Member, NewMember};
 pub use properties::{ApplicationPropertyValue, NewProperty};
 pub use queries::*;
 

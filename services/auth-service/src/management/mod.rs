@@ -9,6 +9,7 @@ mod applications;
 mod environment_variables;
 mod organizations;
 mod properties;
+mod users;
 mod workflows;
 
 use axum::{
@@ -50,6 +51,21 @@ pub const SCOPES: &[&str] = &[
     "create:environment_variables",
     "update:environment_variables",
     "delete:environment_variables",
+    "read:users",
+    "create:users",
+    "delete:users",
+    "read:roles",
+    "create:roles",
+    "update:roles",
+    "read:permissions",
+    "create:permissions",
+    "read:feature_flags",
+    "create:feature_flags",
+    "read:organization_users",
+    "create:organization_users",
+    "delete:organization_users",
+    "read:organization_properties",
+    "update:organization_properties",
     "read:workflows",
     "create:workflows",
     "update:workflows",
@@ -85,6 +101,17 @@ pub fn router() -> Router<AppState> {
         .route("/organization", get(organizations::get_one).post(organizations::create))
         .route("/organization/{org_code}", patch(organizations::update).delete(organizations::delete))
         .route("/organizations", get(organizations::list))
+        .route("/organizations/{org_code}/users", get(users::organization_users).post(users::add_organization_users))
+        .route("/organizations/{org_code}/users/{user_id}", axum::routing::delete(users::remove_organization_user))
+        .route("/organizations/{org_code}/properties", get(users::organization_properties))
+        .route("/organizations/{org_code}/properties/{property_key}", put(users::set_organization_property))
+        .route("/user", get(users::get_user).post(users::create_user).delete(users::delete_user))
+        .route("/users", get(users::list_users))
+        .route("/roles", get(users::list_roles).post(users::create_role))
+        .route("/roles/{role_id}/permissions", get(users::role_permissions).patch(users::update_role_permissions))
+        .route("/permissions", get(users::list_permissions).post(users::create_permission))
+        .route("/feature_flags", post(users::create_feature_flag))
+        .route("/environment/feature_flags", get(users::environment_feature_flags))
         .route("/environment_variables", get(environment_variables::list).post(environment_variables::create))
         .route(
             "/environment_variables/{variable_id}",

@@ -10,6 +10,7 @@ pub mod application_property;
 pub mod application_token_property;
 pub mod application_url;
 pub mod environment_variable;
+pub mod identity;
 pub mod live_workflow;
 pub mod organization;
 pub mod property;
