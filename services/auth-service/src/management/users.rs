@@ -32,8 +32,9 @@ pub struct Profile {
 pub struct Identity {
     #[serde(rename = "type")]
     kind: String,
-    #[serde(default)]
-    is_verified: Option<bool>,
+    /// Accepted from Kinde clients; claimflow does not verify emails yet.
+    #[serde(default, rename = "is_verified")]
+    _is_verified: Option<bool>,
     details: IdentityDetails,
 }
 
@@ -69,7 +70,6 @@ pub async fn create_user(
                 "identities must hold one {\"type\": \"email\", \"details\": {\"email\"}}",
             )
         })?;
-    let _ = body.identities.iter().map(|identity| identity.is_verified).count();
     let email = email.trim().to_ascii_lowercase();
     if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
         return Err(ApiError::bad_request(
