@@ -73,6 +73,18 @@ async fn lists_paginate_with_page_size_and_next_token() {
     assert_eq!(pages, 3);
     let (status, _) = stack.management(Method::GET, "applications?page_size=2&colour=red", None).await;
     assert_eq!(status, 400, "unknown query parameters are rejected");
+
+    // Organizations page through the database.
+    for n in 0..3 {
+        stack.management(Method::POST, "organization", Some(json!({ "name": format!("org {n}") }))).await;
+    }
+    let (_, first) = stack.management(Method::GET, "organizations?page_size=2", None).await;
+    assert_eq!(first["organizations"].as_array().unwrap().len(), 2);
+    let token = first["next_token"].as_str().expect("a second page");
+    let (_, second) =
+        stack.management(Method::GET, &format!("organizations?page_size=2&next_token={token}"), None).await;
+    assert_eq!(second["organizations"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next_token"], Value::Null);
 }
 
 #[tokio::test]

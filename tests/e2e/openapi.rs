@@ -51,3 +51,34 @@ async fn every_documented_operation_answers_as_documented() {
     }
     assert!(checked >= 30, "only {checked} operations documented");
 }
+
+#[tokio::test]
+async fn every_documented_operation_refuses_a_token_without_its_scope_naming_it() {
+    let stack = Stack::start().await;
+    let (id, secret) = stack.management_client_with_scopes(&[]).await;
+    let audience = format!("{}/api", stack.issuer);
+    let token = stack.m2m_token(&id, &secret, &audience).await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let document: Value = stack.http.get(stack.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let concrete = path
+                .split('/')
+                .map(|part| if part.starts_with('{') { "missing" } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = stack
+                .http
+                .request(method.clone(), stack.url(&format!("/api/v1{concrete}")))
+                .bearer_auth(&token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 403, "{method} {path} without its scope");
+            let body: Value = response.json().await.unwrap();
+            let scope = operation["x-required-scope"].as_str().unwrap();
+            assert!(body["errors"][0]["message"].as_str().unwrap().contains(scope), "{method} {path}: {body}");
+        }
+    }
+}

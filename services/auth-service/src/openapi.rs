@@ -82,7 +82,7 @@ pub const OPERATIONS: &[Operation] = &[
     op!("get" "/environment_variables/{variable_id}", "read:environment_variables", "Get an environment variable", query &[], body None, 200 404),
     op!("patch" "/environment_variables/{variable_id}", "update:environment_variables", "Update an environment variable", query &[], body Some(&[("key", "string", false), ("value", "string", false), ("is_secret", "boolean", false)]), 200 400 404 409),
     op!("delete" "/environment_variables/{variable_id}", "delete:environment_variables", "Delete an environment variable", query &[], body None, 200 404),
-    op!("get" "/workflows", "read:workflows", "List workflow deployments", query &[], body None, 200),
+    op!("get" "/workflows", "read:workflows", "List workflow deployments", query PAGE, body None, 200 400),
     op!("post" "/workflows/deployments", "create:workflows", "Deploy workflow files (all or nothing)", query &[], body Some(&[("files", "array", true), ("timeout_ms", "integer", false)]), 200 400),
     op!("post" "/workflows/{workflow_id}/rollback", "update:workflows", "Make a version live", query &[], body Some(&[("version", "integer", true)]), 200 400 404),
     op!("delete" "/workflows/{workflow_id}", "delete:workflows", "Delete a workflow and its versions", query &[], body None, 200 404),

@@ -94,7 +94,7 @@ pub fn router() -> Router<AppState> {
         .route("/applications/{app_id}/auth_redirect_urls", applications::url_routes("redirect", "redirect_urls"))
         .route("/applications/{app_id}/auth_logout_urls", applications::url_routes("logout", "logout_urls"))
         .route("/applications/{application_id}/properties", get(applications::list_properties))
-        .route("/applications/{application_id}/properties/{key}", put(applications::set_property))
+        .route("/applications/{application_id}/properties/{property_key}", put(applications::set_property))
         .route("/applications/{application_id}/tokens", patch(applications::update_tokens))
         .route("/properties", get(properties::list).post(properties::create))
         .route("/properties/{property_id}", put(properties::update).delete(properties::delete))
@@ -266,7 +266,13 @@ impl FromRequestParts<AppState> for Caller {
             .map(|scp| scp.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
         let client_id = claims.get("azp").and_then(|azp| azp.as_str()).unwrap_or_default().to_owned();
-        Ok(Caller { client_id, scopes })
+        let caller = Caller { client_id, scopes };
+        // NOTE: the route's scope is checked here, before its body or query is read: a caller
+        // without the scope learns nothing about what the route would accept.
+        if let Some(scope) = route_scope(parts) {
+            caller.require(scope)?;
+        }
+        Ok(caller)
     }
 }
 
@@ -297,6 +303,14 @@ pub fn paginate(mut items: Vec<serde_json::Value>, page: &Page) -> (Vec<serde_js
     let next = (items.len() > size).then(|| id(&items[size - 1]));
     items.truncate(size);
     (items, next)
+}
+
+/// The scope the OpenAPI table documents for this request's route.
+fn route_scope(parts: &Parts) -> Option<&'static str> {
+    let matched = parts.extensions.get::<axum::extract::MatchedPath>()?.as_str();
+    let path = matched.strip_prefix("/api/v1").unwrap_or(matched);
+    let method = parts.method.as_str().to_ascii_lowercase();
+    crate::openapi::OPERATIONS.iter().find(|op| op.path == path && op.method == method).map(|op| op.scope)
 }
 
 /// `{"code": "OK", "message": "Success", ...fields}`.

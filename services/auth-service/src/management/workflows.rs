@@ -102,7 +102,11 @@ pub async fn deploy(
     Ok(ok("WORKFLOWS_DEPLOYED", "Workflows deployed", json!({ "deployments": deployed })))
 }
 
-pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+pub async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<super::Page>,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:workflows")?;
     let live = state.store.live_deployment_ids().await?;
     let deployments: Vec<Value> = state
@@ -110,12 +114,20 @@ pub async fn list(caller: Caller, State(state): State<AppState>) -> Result<axum:
         .list_deployments()
         .await?
         .into_iter()
-        .map(|d| json!({
-            "workflow_id": d.workflow_id, "version": d.version, "deployment_id": d.id, "name": d.name,
-            "trigger": d.trigger, "source_path": d.source_path, "live": live.contains(&d.id), "created_at": d.created_at,
-        }))
+        .map(|d| {
+            json!({
+                "id": d.id, "workflow_id": d.workflow_id, "version": d.version, "deployment_id": d.id, "name": d.name,
+                "trigger": d.trigger, "source_path": d.source_path, "live": live.contains(&d.id), "created_at": d.created_at,
+                "timeout_ms": d.timeout_ms,
+            })
+        })
         .collect();
-    Ok(ok("OK", "Success", json!({ "deployments": deployments })))
+    let (mut deployments, next_token) = super::paginate(deployments, &page);
+    // Shown by workflow, then version.
+    deployments.sort_by_key(|d| {
+        (d["workflow_id"].as_str().unwrap_or_default().to_owned(), d["version"].as_i64().unwrap_or_default())
+    });
+    Ok(ok("OK", "Success", json!({ "deployments": deployments, "next_token": next_token })))
 }
 
 #[derive(Deserialize)]
