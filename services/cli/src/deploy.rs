@@ -24,7 +24,9 @@ pub struct DeployArgs {
 
 pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
     let files = collect_workflows(&args.dir)?;
+    eprintln!("found {} workflow file(s) under {}", files.len(), args.dir.display());
     let client = ManagementClient::connect(&args.connection).await?;
+    eprintln!("deploying to {} ...", args.connection.issuer);
     let bundle: Vec<Value> = files.iter().map(|(path, content)| json!({ "path": path, "content": content })).collect();
     let mut request = json!({ "files": bundle });
     if let Some(timeout_ms) = args.timeout_ms {

@@ -40,6 +40,7 @@ async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> an
     let (nats_server, nats_url) = match claimflow_platform::config::var("NATS_URL") {
         Some(url) => (None, url),
         None => {
+            eprintln!("starting nats-server ...");
             let store = common.data_dir.join("nats");
             std::fs::create_dir_all(&store).with_context(|| format!("cannot create {}", store.display()))?;
             let server = NatsServer::start(&store).await?;
@@ -79,6 +80,7 @@ async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> an
             auth_service::run_with_listener(auth_config, listener, shutdown).await.context("auth-service")
         });
     }
+    eprintln!("starting auth-service, signer and workflow-worker ...");
     wait_until_ready(&issuer).await;
     println!(
         "\nclaimflow is running\n\
