@@ -266,19 +266,12 @@ impl Store {
                     kind: Set(kind.to_owned()),
                     url: Set(url.clone()),
                 };
-                application_url::Entity::insert(row)
-                    .on_conflict(
-                        sea_orm::sea_query::OnConflict::columns([
-                            application_url::Column::ApplicationId,
-                            application_url::Column::Kind,
-                            application_url::Column::Url,
-                        ])
-                        .do_nothing()
-                        .to_owned(),
-                    )
-                    .do_nothing()
-                    .exec(&txn)
-                    .await?;
+                let key = [
+                    application_url::Column::ApplicationId,
+                    application_url::Column::Kind,
+                    application_url::Column::Url,
+                ];
+                crate::queries::insert_unless_present(&txn, row, key).await?;
             }
         }
         txn.commit().await?;

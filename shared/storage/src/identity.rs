@@ -13,7 +13,9 @@ use crate::{
         },
         organization, property,
     },
-    now_ms, Result, StorageError, Store,
+    now_ms,
+    queries::insert_unless_present,
+    Result, StorageError, Store,
 };
 
 /// Roles and permissions, told apart in one table.
@@ -148,18 +150,12 @@ impl Store {
             found.ok_or_else(|| not_found("permission", permission_id))?;
         }
         for permission_id in add {
-            role_permission::Entity::insert(role_permission::ActiveModel {
+            let row = role_permission::ActiveModel {
                 role_id: Set(role_id.to_owned()),
                 permission_id: Set(permission_id.clone()),
-            })
-            .on_conflict(
-                OnConflict::columns([role_permission::Column::RoleId, role_permission::Column::PermissionId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .do_nothing()
-            .exec(&txn)
-            .await?;
+            };
+            insert_unless_present(&txn, row, [role_permission::Column::RoleId, role_permission::Column::PermissionId])
+                .await?;
         }
         role_permission::Entity::delete_many()
             .filter(role_permission::Column::RoleId.eq(role_id))
@@ -240,19 +236,13 @@ impl Store {
                 .one(&txn)
                 .await?
                 .ok_or_else(|| not_found("user", &member.user_id))?;
-            organization_user::Entity::insert(organization_user::ActiveModel {
+            let membership = organization_user::ActiveModel {
                 org_code: Set(org_code.to_owned()),
                 user_id: Set(member.user_id.clone()),
                 joined_at: Set(now_ms()),
-            })
-            .on_conflict(
-                OnConflict::columns([organization_user::Column::OrgCode, organization_user::Column::UserId])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .do_nothing()
-            .exec(&txn)
-            .await?;
+            };
+            let key = [organization_user::Column::OrgCode, organization_user::Column::UserId];
+            insert_unless_present(&txn, membership, key).await?;
             let grants = member
                 .roles
                 .iter()
@@ -265,25 +255,19 @@ impl Store {
                 )
                 .collect::<Result<Vec<_>>>()?;
             for (kind, grant_id) in grants {
-                organization_user_grant::Entity::insert(organization_user_grant::ActiveModel {
+                let row = organization_user_grant::ActiveModel {
                     org_code: Set(org_code.to_owned()),
                     user_id: Set(member.user_id.clone()),
                     grant: Set(kind.as_str().to_owned()),
                     grant_id: Set(grant_id),
-                })
-                .on_conflict(
-                    OnConflict::columns([
-                        organization_user_grant::Column::OrgCode,
-                        organization_user_grant::Column::UserId,
-                        organization_user_grant::Column::Grant,
-                        organization_user_grant::Column::GrantId,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .do_nothing()
-                .exec(&txn)
-                .await?;
+                };
+                let key = [
+                    organization_user_grant::Column::OrgCode,
+                    organization_user_grant::Column::UserId,
+                    organization_user_grant::Column::Grant,
+                    organization_user_grant::Column::GrantId,
+                ];
+                insert_unless_present(&txn, row, key).await?;
             }
         }
         txn.commit().await?;

@@ -65,44 +65,44 @@ pub struct RunFilter {
     pub limit: u64,
 }
 
+/// Inserts a row unless one with the same `key` columns exists (then nothing happens).
+pub(crate) async fn insert_unless_present<A, K>(db: &impl ConnectionTrait, row: A, key: K) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+    K: IntoIterator,
+    K::Item: sea_orm::sea_query::IntoIden,
+{
+    <A::Entity as EntityTrait>::insert(row)
+        .on_conflict(OnConflict::columns(key).do_nothing().to_owned())
+        .do_nothing()
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Authorizes an application for an API; already authorized is fine.
 async fn insert_authorization(db: &impl ConnectionTrait, api_id: &str, application_id: &str) -> Result<()> {
-    api_application::Entity::insert(api_application::ActiveModel {
+    let row = api_application::ActiveModel {
         api_id: Set(api_id.to_owned()),
         application_id: Set(application_id.to_owned()),
         created_at: Set(now_ms()),
-    })
-    .on_conflict(
-        OnConflict::columns([api_application::Column::ApiId, api_application::Column::ApplicationId])
-            .do_nothing()
-            .to_owned(),
-    )
-    .do_nothing()
-    .exec(db)
-    .await?;
-    Ok(())
+    };
+    insert_unless_present(db, row, [api_application::Column::ApiId, api_application::Column::ApplicationId]).await
 }
 
 /// Grants a scope to an authorized application; already granted is fine.
 async fn insert_grant(db: &impl ConnectionTrait, api_id: &str, application_id: &str, scope_id: String) -> Result<()> {
-    api_application_scope::Entity::insert(api_application_scope::ActiveModel {
+    let row = api_application_scope::ActiveModel {
         api_id: Set(api_id.to_owned()),
         application_id: Set(application_id.to_owned()),
         scope_id: Set(scope_id),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            api_application_scope::Column::ApiId,
-            api_application_scope::Column::ApplicationId,
-            api_application_scope::Column::ScopeId,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .do_nothing()
-    .exec(db)
-    .await?;
-    Ok(())
+    };
+    let key = [
+        api_application_scope::Column::ApiId,
+        api_application_scope::Column::ApplicationId,
+        api_application_scope::Column::ScopeId,
+    ];
+    insert_unless_present(db, row, key).await
 }
 
 pub(crate) fn random_id() -> String {

@@ -18,6 +18,11 @@ pub struct CreateApplication {
     org_code: Option<String>,
 }
 
+/// The application, or a 404 naming it.
+async fn existing(state: &AppState, id: &str) -> Result<claimflow_storage::entity::application::Model, ApiError> {
+    state.store.find_application(id).await?.ok_or_else(|| ApiError::not_found("application", id))
+}
+
 fn describe(application: &claimflow_storage::entity::application::Model) -> Value {
     json!({ "id": application.id, "client_id": application.id, "name": application.name, "type": application.app_type })
 }
@@ -46,11 +51,7 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateApplication>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("update:applications")?;
-    state
-        .store
-        .find_application(&application_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application", &application_id))?;
+    existing(&state, &application_id).await?;
     if let Some(name) = body.name {
         if name.trim().is_empty() {
             return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
@@ -122,11 +123,7 @@ pub async fn get_one(
     Path(application_id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:applications")?;
-    let application = state
-        .store
-        .find_application(&application_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application", &application_id))?;
+    let application = existing(&state, &application_id).await?;
     Ok(ok("OK", "success_response", json!({ "application": describe(&application) })))
 }
 
@@ -137,11 +134,7 @@ pub async fn list_properties(
     Path(application_id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:application_properties")?;
-    state
-        .store
-        .find_application(&application_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application", &application_id))?;
+    existing(&state, &application_id).await?;
     let properties: Vec<Value> = state
         .store
         .application_properties(&application_id)
@@ -194,11 +187,7 @@ pub async fn update_tokens(
     ApiJson(body): ApiJson<TokenSettings>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("update:applications")?;
-    state
-        .store
-        .find_application(&application_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application", &application_id))?;
+    existing(&state, &application_id).await?;
     // Accepted for compatibility with Kinde clients; claimflow has no user sessions or
     // Hasura mapping yet, so only the access token lifetime and token properties apply.
     let _ = (
@@ -229,11 +218,7 @@ pub async fn rotate_secret(
     Path(application_id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("update:applications")?;
-    let application = state
-        .store
-        .find_application(&application_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application", &application_id))?;
+    let application = existing(&state, &application_id).await?;
     if application.app_type == "spa" {
         return Err(ApiError::bad_request("PUBLIC_CLIENT", "a single-page application has no client secret"));
     }
@@ -300,7 +285,7 @@ pub fn url_routes(kind: &'static str, field: &'static str) -> axum::routing::Met
     };
     get(move |caller: Caller, State(state): State<AppState>, Path(app_id): Path<String>| async move {
         caller.require("read:applications")?;
-        state.store.find_application(&app_id).await?.ok_or_else(|| ApiError::not_found("application", &app_id))?;
+        existing(&state, &app_id).await?;
         let urls = state.store.application_urls(&app_id, kind).await?;
         Ok::<_, ApiError>(ok("OK", "Success", json!({ field: urls })))
     })
