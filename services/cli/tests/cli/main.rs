@@ -264,6 +264,23 @@ async fn dev_stack_deploys_the_example_and_issues_a_traced_token() {
         .len();
     assert_eq!(before, runs["runs"].as_array().unwrap().len(), "a local run records nothing on the server");
 
+    // kinde.json's rootDir is honoured, and workflow files are found whatever their case.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("kinde.json"), r#"{ "version": "2024-12-09", "rootDir": "src/kinde" }"#)
+        .unwrap();
+    let nested = project.path().join("src/kinde/environment/workflows/tenants/stamp");
+    std::fs::create_dir_all(&nested).unwrap();
+    let source = std::fs::read_to_string(&workflow_file).unwrap().replace("m2mHello", "m2mStamp");
+    std::fs::write(nested.join("workflow.TS"), source).unwrap();
+    let output = deploy(project.path().to_owned());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        table.contains("m2mStamp") && table.contains("src/kinde/environment/workflows/tenants/stamp/workflow.TS"),
+        "{table}"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("found 1 workflow file(s)"), "progress is shown");
+
     // SIGTERM stops the stack gracefully.
     let mut dev = dev;
     let status = Command::new("kill").arg("-TERM").arg(dev.child.id().to_string()).status().unwrap();
