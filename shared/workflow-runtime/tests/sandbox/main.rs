@@ -539,3 +539,91 @@ async fn fetch_times_out_and_refuses_oversized_responses() {
     assert_eq!(outcome.status, RunStatus::Failed);
     assert!(outcome.error.as_deref().unwrap().contains("larger than 1048576 bytes"), "{:?}", outcome.error);
 }
+
+/// A token issuer on loopback: `/jwks` publishes a key, `/token` hands out JWTs signed with it
+/// (`/token-unknown-key` with another key) and counts how often it was asked.
+fn token_issuer() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+
+    use base64::Engine as _;
+    use rsa::{pkcs8::EncodePrivateKey, traits::PublicKeyParts};
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let other = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let jwks = json!({ "keys": [{ "kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": b64(key.n().to_bytes_be()), "e": b64(key.e().to_bytes_be()) }] }).to_string();
+    let sign = |key: &rsa::RsaPrivateKey| {
+        let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some("k1".into());
+        let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600;
+        jsonwebtoken::encode(
+            &header,
+            &json!({ "exp": exp, "aud": ["x"] }),
+            &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    };
+    let (good, forged) = (sign(&key), sign(&other));
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = issued.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+            let body = match path {
+                "/jwks" => jwks.clone(),
+                "/token" => {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    json!({ "access_token": good }).to_string()
+                }
+                _ => json!({ "access_token": forged }).to_string(),
+            };
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    (format!("http://{address}"), issued)
+}
+
+#[tokio::test]
+async fn cache_keeps_a_validated_token_across_runs_and_refuses_one_that_fails_validation() {
+    let (base, issued) = token_issuer();
+    let workflow = |token_path: &str| {
+        format!(
+            r#"export default async function () {{
+                const token = await kinde.cache.jwtToken("api", {{
+                    validation: {{ key: {{ type: "jwks", jwks: {{ url: "{base}/jwks" }} }} }},
+                    onMissingOrExpired: () => kinde.fetch("{base}{token_path}", {{ method: "POST" }}).json.access_token,
+                }});
+                kinde.m2mToken.setCustomClaim("length", token.length);
+            }}"#
+        )
+    };
+    let services = services_allowing_loopback();
+    for _ in 0..3 {
+        let mut request = request(&workflow("/token"), &["kinde.m2mToken", "kinde.fetch"], Limits::default());
+        request.services = services.clone();
+        request.workflow_id = "cached".into();
+        let outcome = engine().run(request).await.unwrap();
+        assert_eq!(outcome.status, RunStatus::Ok, "{:?}", outcome.error);
+    }
+    assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 1, "three runs, one token request");
+
+    let mut forged = request(&workflow("/token-unknown-key"), &["kinde.m2mToken", "kinde.fetch"], Limits::default());
+    forged.services = services;
+    forged.workflow_id = "forged".into();
+    let outcome = engine().run(forged).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(outcome.error.unwrap().contains("failed validation"));
+}
