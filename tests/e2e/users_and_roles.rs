@@ -118,3 +118,44 @@ async fn bad_user_input_is_refused_naming_the_field() {
         .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn passwords_are_stored_as_argon2id_or_imported_bcrypt_never_in_clear() {
+    let stack = Stack::start().await;
+    let (_, user) = stack
+        .management(
+            Method::POST,
+            "user",
+            Some(json!({ "profile": { "given_name": "G", "family_name": "H" }, "identities": [{ "type": "email", "details": { "email": "g@example.com" } }] })),
+        )
+        .await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let path = format!("users/{id}/password");
+    assert_eq!(stack.management(Method::PUT, &path, Some(json!({ "password": "correct horse battery" }))).await.0, 200);
+    let store = claimflow_storage::Store::open(&stack.database_url).await.unwrap();
+    let stored = store.find_user(&id).await.unwrap().unwrap().password_hash.unwrap();
+    assert!(stored.starts_with("$argon2id$") && !stored.contains("correct horse"), "{stored}");
+    assert!(auth_service::passwords::verify(&stored, "correct horse battery"));
+
+    let exported = "$2b$04$KmDeN4yh5yFz9w8oHC0ZPO9Pu3dWvC2E8gP1fB9l0o0oCJZgY6w5W";
+    let (status, body) = stack
+        .management(Method::PUT, &path, Some(json!({ "hashed_password": exported, "hashing_method": "bcrypt" })))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(store.find_user(&id).await.unwrap().unwrap().password_hash.as_deref(), Some(exported));
+
+    for (body, fragment) in [
+        (json!({ "password": "short" }), "8 to 1024"),
+        (json!({ "hashed_password": "x", "hashing_method": "md5" }), "md5"),
+        (json!({ "hashed_password": "not a hash", "hashing_method": "bcrypt" }), "bcrypt"),
+        (json!({}), "either password"),
+    ] {
+        let (status, answer) = stack.management(Method::PUT, &path, Some(body)).await;
+        assert_eq!(status, 400);
+        assert!(answer["errors"][0]["message"].as_str().unwrap().contains(fragment), "{answer}");
+    }
+    assert_eq!(
+        stack.management(Method::PUT, "users/kp_missing/password", Some(json!({ "password": "long enough" }))).await.0,
+        404
+    );
+}

@@ -11,6 +11,7 @@ pub mod jwks;
 mod management;
 mod oauth_error;
 pub mod openapi;
+pub mod passwords;
 pub mod secret_box;
 pub mod secrets;
 mod token;

@@ -69,6 +69,7 @@ pub const OPERATIONS: &[Operation] = &[
     op!("get" "/user", "read:users", "Get a user by id", query &["id"], body None, 200 400 404),
     op!("delete" "/user", "delete:users", "Delete a user", query &["id"], body None, 200 400 404),
     op!("get" "/users", "read:users", "List users", query PAGE, body None, 200 400),
+    op!("put" "/users/{user_id}/password", "update:users", "Set a password: in clear (stored argon2id) or Kinde's pre-hashed bcrypt", query &[], body Some(&[("password", "string", false), ("hashed_password", "string", false), ("hashing_method", "string", false)]), 200 400 404),
     op!("get" "/roles", "read:roles", "List roles", query PAGE, body None, 200 400),
     op!("post" "/roles", "create:roles", "Create a role", query &[], body Some(&[("name", "string", true), ("key", "string", true), ("description", "string", false)]), 200 400 409),
     op!("get" "/roles/{role_id}/permissions", "read:roles", "A role's permissions", query &[], body None, 200 404),

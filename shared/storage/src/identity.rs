@@ -89,6 +89,16 @@ impl Store {
         Ok(user::Entity::find_by_id(id).one(&self.db).await?)
     }
 
+    /// Stores a password hash (argon2id PHC string, or an imported bcrypt hash).
+    pub async fn set_user_password(&self, id: &str, password_hash: &str) -> Result<()> {
+        let found = user::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| not_found("user", id))?;
+        let mut changed: user::ActiveModel = found.into();
+        changed.password_hash = Set(Some(password_hash.to_owned()));
+        changed.updated_at = Set(now_ms());
+        changed.update(&self.db).await?;
+        Ok(())
+    }
+
     pub async fn delete_user(&self, id: &str) -> Result<()> {
         let txn = self.db.begin().await?;
         user::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| not_found("user", id))?;

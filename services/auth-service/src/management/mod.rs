@@ -53,6 +53,7 @@ pub const SCOPES: &[&str] = &[
     "delete:environment_variables",
     "read:users",
     "create:users",
+    "update:users",
     "delete:users",
     "read:roles",
     "create:roles",
@@ -107,6 +108,7 @@ pub fn router() -> Router<AppState> {
         .route("/organizations/{org_code}/properties/{property_key}", put(users::set_organization_property))
         .route("/user", get(users::get_user).post(users::create_user).delete(users::delete_user))
         .route("/users", get(users::list_users))
+        .route("/users/{user_id}/password", put(users::set_password))
         .route("/roles", get(users::list_roles).post(users::create_role))
         .route("/roles/{role_id}/permissions", get(users::role_permissions).patch(users::update_role_permissions))
         .route("/permissions", get(users::list_permissions).post(users::create_permission))

@@ -421,3 +421,40 @@ pub async fn set_organization_property(
     state.store.set_organization_property(&org_code, &key, &value).await?;
     Ok(ok("OK", "Property updated", json!({})))
 }
+
+/// Kinde's body (`hashed_password` with `hashing_method`, for migrations) or a plain `password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    password: Option<String>,
+    hashed_password: Option<String>,
+    hashing_method: Option<String>,
+    #[serde(default)]
+    is_temporary_password: Option<bool>,
+}
+
+pub async fn set_password(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<SetPassword>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require("update:users")?;
+    let _ = body.is_temporary_password;
+    let invalid = |err: crate::passwords::PasswordError| ApiError::bad_request("INVALID_PASSWORD", err.to_string());
+    let stored = match (body.password, body.hashed_password) {
+        (Some(password), None) => crate::passwords::hash(&password).map_err(invalid)?,
+        (None, Some(hashed)) => {
+            let method = body.hashing_method.as_deref().unwrap_or("bcrypt");
+            crate::passwords::import(method, &hashed).map_err(invalid)?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "INVALID_PASSWORD",
+                "send either password (in clear) or hashed_password with hashing_method",
+            ))
+        }
+    };
+    state.store.set_user_password(&user_id, &stored).await?;
+    Ok(ok("OK", "User successfully updated", json!({})))
+}
