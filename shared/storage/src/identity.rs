@@ -371,19 +371,10 @@ impl Store {
         let values = organization_property::Entity::find()
             .filter(organization_property::Column::OrgCode.eq(org_code))
             .all(&self.db)
-            .await?;
-        let properties = property::Entity::find()
-            .filter(property::Column::Context.eq("org"))
-            .order_by_asc(property::Column::Key)
-            .all(&self.db)
-            .await?;
-        Ok(properties
+            .await?
             .into_iter()
-            .map(|property| {
-                let value =
-                    values.iter().find(|v| v.property_id == property.id).map(|v| v.value.clone()).unwrap_or_default();
-                (property, value)
-            })
-            .collect())
+            .map(|row| (row.property_id, row.value))
+            .collect();
+        self.properties_with_values("org", values).await
     }
 }

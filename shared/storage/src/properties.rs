@@ -94,12 +94,30 @@ impl Store {
 
     /// Every `app` property with the application's value (empty when unset).
     pub async fn application_properties(&self, application_id: &str) -> Result<Vec<ApplicationPropertyValue>> {
-        let values: Vec<application_property::Model> = application_property::Entity::find()
+        let values = application_property::Entity::find()
             .filter(application_property::Column::ApplicationId.eq(application_id))
             .all(&self.db)
-            .await?;
+            .await?
+            .into_iter()
+            .map(|row| (row.property_id, row.value))
+            .collect();
+        Ok(self
+            .properties_with_values("app", values)
+            .await?
+            .into_iter()
+            .map(|(property, value)| ApplicationPropertyValue { property, value })
+            .collect())
+    }
+
+    /// Every property of `context` with its value among `values` (`(property id, value)`), or
+    /// an empty value.
+    pub(crate) async fn properties_with_values(
+        &self,
+        context: &str,
+        values: Vec<(String, String)>,
+    ) -> Result<Vec<(property::Model, String)>> {
         let properties = property::Entity::find()
-            .filter(property::Column::Context.eq("app"))
+            .filter(property::Column::Context.eq(context))
             .order_by_asc(property::Column::Key)
             .all(&self.db)
             .await?;
@@ -107,8 +125,8 @@ impl Store {
             .into_iter()
             .map(|property| {
                 let value =
-                    values.iter().find(|v| v.property_id == property.id).map(|v| v.value.clone()).unwrap_or_default();
-                ApplicationPropertyValue { property, value }
+                    values.iter().find(|(id, _)| *id == property.id).map(|(_, v)| v.clone()).unwrap_or_default();
+                (property, value)
             })
             .collect())
     }
