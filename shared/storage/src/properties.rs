@@ -50,10 +50,6 @@ impl Store {
         Ok(property::Entity::find().order_by_asc(property::Column::Key).all(&self.db).await?)
     }
 
-    pub async fn find_property_by_key(&self, key: &str) -> Result<Option<property::Model>> {
-        Ok(property::Entity::find().filter(property::Column::Key.eq(key)).one(&self.db).await?)
-    }
-
     /// Sets an application's value for an `app` property.
     pub async fn set_application_property(&self, application_id: &str, key: &str, value: &str) -> Result<()> {
         let txn = self.db.begin().await?;

@@ -2,8 +2,8 @@
 //! transactions.
 
 use sea_orm::{
-    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::{
@@ -506,10 +506,6 @@ impl Store {
         }
         txn.commit().await?;
         Ok(deleted)
-    }
-
-    pub async fn count_runs(&self) -> Result<u64> {
-        Ok(workflow_run::Entity::find().count(&self.db).await?)
     }
 
     /// Grants one of an API's scopes to an application already authorized for it.
