@@ -14,6 +14,8 @@ mod openapi;
 mod org_aware_m2m;
 mod runtime_errors;
 mod scaling;
+mod sign_in_security;
 mod trace;
+mod user_tokens;
 mod users_and_roles;
 mod workflow_policy;

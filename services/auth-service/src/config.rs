@@ -25,6 +25,26 @@ pub struct Config {
     /// `CLAIMFLOW_SECURE_FETCH_KEY`, or generated into `<data dir>/secure-fetch.key`. The APIs a
     /// workflow calls with secureFetch decrypt with the same key.
     pub secure_fetch_key: [u8; 32],
+    /// Signs the sign-in form's CSRF tokens: `CLAIMFLOW_SESSION_KEY`, or generated into
+    /// `<data dir>/session.key`.
+    pub session_key: [u8; 32],
+    /// `CLAIMFLOW_USER_TOKEN_LIFETIME_SECS` (default 86400, as Kinde): user access and ID tokens.
+    pub user_token_lifetime: Duration,
+    /// `CLAIMFLOW_REFRESH_TOKEN_LIFETIME_SECS` (default 2592000, 30 days).
+    pub refresh_token_lifetime: Duration,
+    /// `CLAIMFLOW_SESSION_LIFETIME_SECS` (default 2592000): how long a browser stays signed in.
+    pub session_lifetime: Duration,
+    /// Failed sign-ins allowed per account (`CLAIMFLOW_LOGIN_MAX_FAILURES`, default 5) and per
+    /// client address (`CLAIMFLOW_LOGIN_MAX_FAILURES_PER_IP`, default 20) within
+    /// `CLAIMFLOW_LOGIN_LOCKOUT_SECS` (default 900) before sign-in is refused for the rest of it.
+    pub login_throttle: LoginThrottle,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoginThrottle {
+    pub max_per_account: u64,
+    pub max_per_ip: u64,
+    pub window: Duration,
 }
 
 /// The admin application's credentials. From `CLAIMFLOW_ADMIN_CLIENT_ID` /
@@ -66,6 +86,21 @@ impl Config {
                 "CLAIMFLOW_SECURE_FETCH_KEY",
                 &common.data_dir.join("secure-fetch.key"),
             )?,
+            session_key: crate::secret_box::load_or_generate_key(
+                "CLAIMFLOW_SESSION_KEY",
+                &common.data_dir.join("session.key"),
+            )?,
+            user_token_lifetime: Duration::from_secs(config::parse_or("CLAIMFLOW_USER_TOKEN_LIFETIME_SECS", 86_400)?),
+            refresh_token_lifetime: Duration::from_secs(config::parse_or(
+                "CLAIMFLOW_REFRESH_TOKEN_LIFETIME_SECS",
+                2_592_000,
+            )?),
+            session_lifetime: Duration::from_secs(config::parse_or("CLAIMFLOW_SESSION_LIFETIME_SECS", 2_592_000)?),
+            login_throttle: LoginThrottle {
+                max_per_account: config::parse_or("CLAIMFLOW_LOGIN_MAX_FAILURES", 5)?,
+                max_per_ip: config::parse_or("CLAIMFLOW_LOGIN_MAX_FAILURES_PER_IP", 20)?,
+                window: Duration::from_secs(config::parse_or("CLAIMFLOW_LOGIN_LOCKOUT_SECS", 900)?),
+            },
             common,
         })
     }

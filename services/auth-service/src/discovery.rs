@@ -14,15 +14,27 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<serde_j
     let issuer = &state.config.issuer;
     Json(json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oauth2/auth"),
         "token_endpoint": format!("{issuer}/oauth2/token"),
+        "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "end_session_endpoint": format!("{issuer}/logout"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid"],
-        "claims_supported": ["aud", "azp", "exp", "gty", "iat", "iss", "jti", "scope", "scp", "v"],
+        "scopes_supported": crate::user_tokens::USER_SCOPES,
+        "prompt_values_supported": ["none", "login"],
+        "claims_supported": [
+            "aud", "auth_time", "azp", "email", "exp", "family_name", "feature_flags", "given_name", "gty", "iat",
+            "iss", "jti", "name", "nonce", "org_code", "org_codes", "permissions", "rat", "roles", "scope", "scp",
+            "sid", "sub", "updated_at", "v"
+        ],
     }))
 }
 

@@ -4,6 +4,7 @@
 //! the live workflow for the trigger, and asks the signer to sign. It owns the database (and
 //! migrates it) and serves the management API. It never holds a private key.
 
+mod authorize;
 pub mod config;
 mod discovery;
 mod http_trace;
@@ -15,6 +16,8 @@ pub mod passwords;
 pub mod secret_box;
 pub mod secrets;
 mod token;
+mod user_tokens;
+mod userinfo;
 pub mod workflow_source;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -148,6 +151,10 @@ pub async fn run_with_listener(
 fn router(state: AppState) -> Router {
     Router::new()
         .route("/oauth2/token", post(token::token))
+        .route("/oauth2/auth", get(authorize::authorize).post(authorize::sign_in))
+        .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route("/oauth2/revoke", post(userinfo::revoke))
+        .route("/logout", get(authorize::logout))
         .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/healthz", get(|| async { "ok" }))

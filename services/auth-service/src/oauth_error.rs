@@ -28,6 +28,10 @@ impl OAuthError {
         Self { basic_challenge, ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description) }
     }
 
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", description)
     }

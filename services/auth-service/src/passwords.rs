@@ -45,6 +45,13 @@ pub fn import(hashing_method: &str, hashed: &str) -> Result<String, PasswordErro
 }
 
 /// Whether `presented` matches the stored hash, in the hash's own scheme.
+/// A real argon2id hash of no one's password: verified against when the email is unknown, so
+/// that costs the same time as a wrong password.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash(&crate::user_tokens::new_secret()).unwrap_or_default())
+}
+
 pub fn verify(stored: &str, presented: &str) -> bool {
     if presented.len() > MAX_LENGTH {
         return false;

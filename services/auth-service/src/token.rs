@@ -30,10 +30,10 @@ use serde_json::{json, Value};
 use crate::{oauth_error::OAuthError, secrets, workflow_source::FailurePolicy, AppState};
 
 /// The form parameters, each present at most once (RFC 6749 §3.2).
-struct TokenForm(HashMap<String, String>);
+pub(crate) struct TokenForm(HashMap<String, String>);
 
 impl TokenForm {
-    fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, OAuthError> {
+    pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, OAuthError> {
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !content_type.starts_with("application/x-www-form-urlencoded") {
             return Err(OAuthError::invalid_request(
@@ -49,19 +49,19 @@ impl TokenForm {
         Ok(TokenForm(params))
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str).filter(|value| !value.is_empty())
     }
 }
 
 /// Credentials from HTTP Basic (`client_secret_basic`) or the form (`client_secret_post`).
-struct ClientCredentials {
-    client_id: String,
-    client_secret: String,
-    basic: bool,
+pub(crate) struct ClientCredentials {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) basic: bool,
 }
 
-fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Result<ClientCredentials, OAuthError> {
+pub(crate) fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Result<ClientCredentials, OAuthError> {
     if let Some(authorization) = headers.get(header::AUTHORIZATION) {
         let decoded = authorization
             .to_str()
@@ -97,11 +97,15 @@ fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Result<ClientCre
 }
 
 #[derive(serde::Serialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: u64,
-    scope: String,
-    token_type: &'static str,
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) expires_in: u64,
+    pub(crate) scope: String,
+    pub(crate) token_type: &'static str,
 }
 
 pub async fn token(
@@ -148,10 +152,15 @@ async fn issue_token(
 ) -> Result<TokenResponse, OAuthError> {
     let form = TokenForm::parse(headers, body)?;
     let grant_type = form.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    if grant_type != "client_credentials" {
-        return Err(OAuthError::unsupported_grant_type(format!(
-            "grant_type {grant_type:?} is not supported here; use client_credentials"
-        )));
+    match grant_type {
+        "client_credentials" => {}
+        "authorization_code" => return crate::user_tokens::authorization_code_grant(state, peer, headers, &form).await,
+        "refresh_token" => return crate::user_tokens::refresh_token_grant(state, peer, headers, &form).await,
+        other => {
+            return Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type {other:?} is not supported; use client_credentials, authorization_code or refresh_token"
+            )))
+        }
     }
     let credentials = client_credentials(headers, &form)?;
     let application = state
@@ -261,10 +270,13 @@ async fn issue_token(
             domains: EventDomains { kinde_domain: state.config.issuer.clone() },
             workflow: EventWorkflow { trigger: Trigger::M2mTokenGeneration },
             application: EventApplication { client_id: application.id.clone() },
+            auth: None,
+            user: None,
+            organization: None,
         },
     };
     let dispatch = match &deployment {
-        Some(deployment) => Some(run_workflow(state, deployment, &event_id, event, &base).await?),
+        Some(deployment) => Some(run_workflow(state, deployment, &event_id, event, &base, TokenKind::M2m).await?),
         None => None,
     };
     let (workflow, outcome) = match dispatch {
@@ -286,13 +298,15 @@ async fn issue_token(
     }
     Ok(TokenResponse {
         access_token: issued.access_token,
+        id_token: None,
+        refresh_token: None,
         expires_in: lifetime,
         scope: issued.access_claims.get("scope").and_then(Value::as_str).unwrap_or_default().to_owned(),
         token_type: "bearer",
     })
 }
 
-fn signer_unavailable(err: &RequestError) -> OAuthError {
+pub(crate) fn signer_unavailable(err: &RequestError) -> OAuthError {
     tracing::error!(%err, "signer request failed");
     match err {
         RequestError::NoResponders { .. } | RequestError::TimedOut { .. } => {
@@ -303,12 +317,13 @@ fn signer_unavailable(err: &RequestError) -> OAuthError {
 }
 
 /// Asks the worker pool to run the live workflow; applies its failure policy.
-async fn run_workflow(
+pub(crate) async fn run_workflow(
     state: &AppState,
     deployment: &workflow_deployment::Model,
     event_id: &str,
     event: WorkflowEvent,
     base: &BaseClaims,
+    access_token_kind: TokenKind,
 ) -> Result<(WorkflowRef, WorkflowOutcome), OAuthError> {
     let bindings: Vec<String> = deployment
         .settings
@@ -348,10 +363,10 @@ async fn run_workflow(
     };
     let request = TokenGenerationEvent {
         event_id: event_id.to_owned(),
-        trigger: Trigger::M2mTokenGeneration,
+        trigger: event.context.workflow.trigger,
         workflow: workflow.clone(),
         event,
-        access_token_kind: TokenKind::M2m,
+        access_token_kind,
         base_claims: base.clone(),
         environment,
         secure_fetch_key: workflow
@@ -445,12 +460,12 @@ async fn environment_for_workflow(state: &AppState) -> Result<Vec<EnvironmentVar
         .collect()
 }
 
-fn no_issue() -> IssueResponse {
+pub(crate) fn no_issue() -> IssueResponse {
     IssueResponse { access_token: String::new(), id_token: None, access_claims: Claims::new(), rejected: vec![] }
 }
 
 /// Writes one row per run: status, console output, claims set, claims the signer dropped.
-async fn record_runs(
+pub(crate) async fn record_runs(
     state: &AppState,
     deployment: &workflow_deployment::Model,
     event_id: &str,
@@ -488,13 +503,13 @@ async fn record_runs(
     }
 }
 
-fn as_claims(value: Value) -> Claims {
+pub(crate) fn as_claims(value: Value) -> Claims {
     match value {
         Value::Object(map) => map,
         _ => Claims::new(),
     }
 }
 
-fn time_now() -> u64 {
+pub(crate) fn time_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }

@@ -193,7 +193,14 @@ impl Signer {
                 .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, format!("signing failed: {err}")))
         };
         let access_token = sign(&merged.access)?;
-        let id_token = merged.id.as_ref().map(sign).transpose()?;
+        let id_token = match merged.id {
+            Some(mut id) => {
+                // NOTE: set after the merge, so a workflow cannot bind the ID token to another token.
+                id.insert("at_hash".to_owned(), at_hash(&access_token).into());
+                Some(sign(&id)?)
+            }
+            None => None,
+        };
         Ok(IssueResponse { access_token, id_token, access_claims: merged.access, rejected: merged.rejected })
     }
 
@@ -231,5 +238,22 @@ impl Signer {
         let bindings = Arc::new(bindings);
         self.bindings.lock().expect("bindings cache poisoned").insert(workflow.deployment_id.clone(), bindings.clone());
         Ok(bindings)
+    }
+}
+
+/// OpenID Connect Core §3.1.3.6: base64url of the left half of SHA-256 of the access token (RS256).
+pub fn at_hash(access_token: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn at_hash_matches_the_openid_connect_example() {
+        // OpenID Connect Core, Appendix A.3 (ID Token with at_hash for the access token below).
+        assert_eq!(super::at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
     }
 }

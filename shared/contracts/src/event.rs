@@ -36,6 +36,40 @@ pub struct EventContext {
     pub domains: EventDomains,
     pub workflow: EventWorkflow,
     pub application: EventApplication,
+    /// User tokens only: how the user signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<EventAuth>,
+    /// User tokens only: who the tokens are for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<EventUser>,
+    /// User tokens only: the organization signed in to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<EventOrganization>,
+}
+
+/// `context.auth` of `user:tokens_generation`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventAuth {
+    /// `authorization_request` (sign-in, or a silent one on an existing session) or
+    /// `refresh_token_request`.
+    pub origin: String,
+    pub connection_id: String,
+    /// True when no password was asked: the browser's session was reused.
+    pub is_existing_session: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventUser {
+    /// `kp_...`.
+    pub id: String,
+    pub identity_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventOrganization {
+    pub code: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +107,9 @@ mod tests {
                 domains: EventDomains { kinde_domain: "http://127.0.0.1:8080".into() },
                 workflow: EventWorkflow { trigger: Trigger::M2mTokenGeneration },
                 application: EventApplication { client_id: "abc".into() },
+                auth: None,
+                user: None,
+                organization: None,
             },
         };
         let json = serde_json::to_value(&event).unwrap();
@@ -81,5 +118,28 @@ mod tests {
         assert_eq!(json["context"]["domains"]["kindeDomain"], "http://127.0.0.1:8080");
         assert_eq!(json["context"]["application"]["clientId"], "abc");
         assert_eq!(json["context"]["workflow"]["trigger"], "m2m:token_generation");
+        assert!(json["context"].get("user").is_none(), "M2M events have no user: {json}");
+    }
+
+    #[test]
+    fn user_event_carries_auth_user_and_organization() {
+        let context = EventContext {
+            domains: EventDomains { kinde_domain: "https://id.example".into() },
+            workflow: EventWorkflow { trigger: Trigger::UserTokensGeneration },
+            application: EventApplication { client_id: "web".into() },
+            auth: Some(EventAuth {
+                origin: "refresh_token_request".into(),
+                connection_id: "conn_password".into(),
+                is_existing_session: false,
+            }),
+            user: Some(EventUser { id: "kp_1".into(), identity_id: "identity_1".into() }),
+            organization: Some(EventOrganization { code: "org_1".into() }),
+        };
+        let json = serde_json::to_value(&context).unwrap();
+        assert_eq!(json["auth"]["origin"], "refresh_token_request");
+        assert_eq!(json["auth"]["isExistingSession"], false);
+        assert_eq!(json["auth"]["connectionId"], "conn_password");
+        assert_eq!(json["user"]["identityId"], "identity_1");
+        assert_eq!(json["organization"]["code"], "org_1");
     }
 }

@@ -13,6 +13,7 @@ mod migration;
 mod organizations;
 mod properties;
 mod queries;
+mod sign_in;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
@@ -21,6 +22,7 @@ pub use administration::{UrlChange, VariableChange};
 pub use identity::{AccessKind, Member, NewMember};
 pub use properties::{ApplicationPropertyValue, NewProperty};
 pub use queries::*;
+pub use sign_in::{CodeRedemption, RotationRefused, UserAccess};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

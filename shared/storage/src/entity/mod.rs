@@ -14,5 +14,6 @@ pub mod identity;
 pub mod live_workflow;
 pub mod organization;
 pub mod property;
+pub mod sign_in;
 pub mod workflow_deployment;
 pub mod workflow_run;

@@ -1,0 +1,90 @@
+//! `/oauth2/userinfo` (OpenID Connect Core §5.3) and `/oauth2/revoke` (RFC 7009).
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+
+use crate::{oauth_error::OAuthError, token::TokenForm, user_tokens, AppState};
+
+/// The signed-in user's profile, for a user access token of this issuer.
+pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match profile(&state, &headers).await {
+        Ok(profile) => {
+            let mut response = Json(profile).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(description) => {
+            let challenge =
+                format!("Bearer error=\"invalid_token\", error_description=\"{}\"", description.replace('"', "'"));
+            let mut response =
+                (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_token", "error_description": description })))
+                    .into_response();
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+            response
+        }
+    }
+}
+
+async fn profile(state: &AppState, headers: &HeaderMap) -> Result<serde_json::Value, String> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .ok_or("a user access token is required (Authorization: Bearer)")?;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| "the access token is not a JWT")?;
+    let kid = header.kid.ok_or("the access token has no kid")?;
+    let key = state
+        .jwks
+        .key(&kid)
+        .await
+        .map_err(|err| format!("the signer's keys are unavailable: {err}"))?
+        .ok_or("the access token was not signed by this issuer")?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[state.config.issuer.as_str()]);
+    // NOTE: user access tokens are for APIs (or none); any audience may ask who the user is.
+    validation.validate_aud = false;
+    let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+        .map_err(|err| format!("the access token is not valid: {err}"))?
+        .claims;
+    let user_id = claims.get("sub").and_then(|sub| sub.as_str()).filter(|sub| sub.starts_with("kp_"));
+    let user_id = user_id.ok_or("the access token is not a user's (no user sub)")?;
+    let user = state
+        .store
+        .find_user(user_id)
+        .await
+        .map_err(|err| format!("storage: {err}"))?
+        .ok_or("the user of this access token no longer exists")?;
+    Ok(json!({
+        "sub": user.id,
+        "id": user.id,
+        "email": user.email,
+        "given_name": user.given_name,
+        "family_name": user.family_name,
+        "name": format!("{} {}", user.given_name, user.family_name).trim(),
+        "updated_at": user.updated_at / 1000,
+    }))
+}
+
+/// `POST /oauth2/revoke`.
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let form = TokenForm::parse(&headers, &body)?;
+        user_tokens::revoke(&state, &headers, &form).await
+    }
+    .await;
+    match result {
+        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
+        Err(error) => {
+            let error: OAuthError = error;
+            error.into_response()
+        }
+    }
+}

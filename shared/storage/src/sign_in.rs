@@ -1,0 +1,257 @@
+//! Sign-in state: sessions, authorization codes, refresh-token families, failed sign-ins, and
+//! what a user holds (organizations, roles, permissions) when a user token is built.
+
+use sea_orm::{
+    sea_query::{Expr, Func},
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+
+use crate::{
+    entity::{
+        application_url,
+        identity::{access_key, organization_user, organization_user_grant, role_permission, user},
+        sign_in::{authorization_code, login_failure, refresh_token, session},
+    },
+    identity::AccessKind,
+    now_ms, Result, Store,
+};
+
+/// What an authorization code exchange found.
+#[derive(Debug)]
+pub enum CodeRedemption {
+    /// First use: the code is now spent.
+    Redeemed(authorization_code::Model),
+    /// The code was exchanged before; the refresh tokens it started are now revoked.
+    Replayed(authorization_code::Model),
+    Unknown,
+}
+
+/// Why a refresh token could not be rotated.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RotationRefused {
+    /// It had been exchanged already: its whole family is now revoked.
+    Reused,
+    Revoked,
+}
+
+/// What a user holds in one organization, by key.
+#[derive(Debug, Default)]
+pub struct UserAccess {
+    pub roles: Vec<access_key::Model>,
+    /// Granted directly and through roles, sorted, without repeats.
+    pub permissions: Vec<String>,
+}
+
+impl Store {
+    /// Whether some application registered `url` as a sign-out return address.
+    pub async fn is_registered_logout_url(&self, url: &str) -> Result<bool> {
+        Ok(application_url::Entity::find()
+            .filter(application_url::Column::Kind.eq("logout"))
+            .filter(application_url::Column::Url.eq(url))
+            .count(&self.db)
+            .await?
+            > 0)
+    }
+
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<user::Model>> {
+        let lower = Expr::expr(Func::lower(Expr::col(user::Column::Email)));
+        Ok(user::Entity::find().filter(lower.eq(email.trim().to_lowercase())).one(&self.db).await?)
+    }
+
+    /// The organizations a user belongs to, oldest membership first.
+    pub async fn user_organizations(&self, user_id: &str) -> Result<Vec<String>> {
+        let memberships = organization_user::Entity::find()
+            .filter(organization_user::Column::UserId.eq(user_id))
+            .order_by_asc(organization_user::Column::JoinedAt)
+            .order_by_asc(organization_user::Column::OrgCode)
+            .all(&self.db)
+            .await?;
+        Ok(memberships.into_iter().map(|m| m.org_code).collect())
+    }
+
+    /// The roles and permissions a user holds in an organization.
+    pub async fn user_access(&self, org_code: &str, user_id: &str) -> Result<UserAccess> {
+        let grants = organization_user_grant::Entity::find()
+            .filter(organization_user_grant::Column::OrgCode.eq(org_code))
+            .filter(organization_user_grant::Column::UserId.eq(user_id))
+            .all(&self.db)
+            .await?;
+        let role_ids: Vec<&str> =
+            grants.iter().filter(|g| g.grant == AccessKind::Role.as_str()).map(|g| g.grant_id.as_str()).collect();
+        let mut permission_ids: Vec<String> =
+            grants.iter().filter(|g| g.grant == AccessKind::Permission.as_str()).map(|g| g.grant_id.clone()).collect();
+        if !role_ids.is_empty() {
+            let through_roles = role_permission::Entity::find()
+                .filter(role_permission::Column::RoleId.is_in(role_ids.iter().copied()))
+                .all(&self.db)
+                .await?;
+            permission_ids.extend(through_roles.into_iter().map(|rp| rp.permission_id));
+        }
+        let keys = access_key::Entity::find().order_by_asc(access_key::Column::Key).all(&self.db).await?;
+        let roles = keys.iter().filter(|k| role_ids.contains(&k.id.as_str())).cloned().collect();
+        let mut permissions: Vec<String> =
+            keys.iter().filter(|k| permission_ids.contains(&k.id)).map(|k| k.key.clone()).collect();
+        permissions.dedup();
+        Ok(UserAccess { roles, permissions })
+    }
+
+    pub async fn create_session(&self, secret_hash: &str, user_id: &str, lifetime_ms: i64) -> Result<session::Model> {
+        let now = now_ms();
+        Ok(session::ActiveModel {
+            id: Set(format!("sess_{}", crate::queries::random_id())),
+            secret_hash: Set(secret_hash.to_owned()),
+            user_id: Set(user_id.to_owned()),
+            auth_time: Set(now),
+            created_at: Set(now),
+            expires_at: Set(now + lifetime_ms),
+            ended_at: Set(None),
+        }
+        .insert(&self.db)
+        .await?)
+    }
+
+    /// The live session a cookie names: not ended, not expired.
+    pub async fn active_session(&self, secret_hash: &str) -> Result<Option<session::Model>> {
+        Ok(session::Entity::find()
+            .filter(session::Column::SecretHash.eq(secret_hash))
+            .filter(session::Column::EndedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now_ms()))
+            .one(&self.db)
+            .await?)
+    }
+
+    pub async fn find_session(&self, id: &str) -> Result<Option<session::Model>> {
+        Ok(session::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    /// Ends a session and revokes every refresh token issued under it.
+    pub async fn end_session(&self, id: &str) -> Result<()> {
+        let now = now_ms();
+        let txn = self.db.begin().await?;
+        session::Entity::update_many()
+            .col_expr(session::Column::EndedAt, Expr::value(now))
+            .filter(session::Column::Id.eq(id))
+            .filter(session::Column::EndedAt.is_null())
+            .exec(&txn)
+            .await?;
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_token::Column::SessionId.eq(id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn insert_authorization_code(&self, code: authorization_code::Model) -> Result<()> {
+        authorization_code::ActiveModel::from(code).insert(&self.db).await?;
+        Ok(())
+    }
+
+    /// Spends a code: exactly one exchange wins, even when two race.
+    pub async fn redeem_authorization_code(&self, code_hash: &str) -> Result<CodeRedemption> {
+        let spent = authorization_code::Entity::update_many()
+            .col_expr(authorization_code::Column::RedeemedAt, Expr::value(now_ms()))
+            .filter(authorization_code::Column::CodeHash.eq(code_hash))
+            .filter(authorization_code::Column::RedeemedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        let Some(code) = authorization_code::Entity::find_by_id(code_hash).one(&self.db).await? else {
+            return Ok(CodeRedemption::Unknown);
+        };
+        if spent.rows_affected == 1 {
+            return Ok(CodeRedemption::Redeemed(code));
+        }
+        if let Some(family) = &code.refresh_family {
+            self.revoke_refresh_family(family).await?;
+        }
+        Ok(CodeRedemption::Replayed(code))
+    }
+
+    /// Stores the first refresh token of a family and ties the family to the code it came from.
+    pub async fn start_refresh_family(&self, code_hash: &str, first: refresh_token::Model) -> Result<()> {
+        let txn = self.db.begin().await?;
+        authorization_code::Entity::update_many()
+            .col_expr(authorization_code::Column::RefreshFamily, Expr::value(first.family_id.clone()))
+            .filter(authorization_code::Column::CodeHash.eq(code_hash))
+            .exec(&txn)
+            .await?;
+        refresh_token::ActiveModel::from(first).insert(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<refresh_token::Model>> {
+        Ok(refresh_token::Entity::find_by_id(token_hash).one(&self.db).await?)
+    }
+
+    /// Replaces a refresh token by its successor, once. A token already exchanged revokes its
+    /// family (RFC 9700 §4.14.2): whoever holds a copy can no longer use any of it.
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        successor: refresh_token::Model,
+    ) -> Result<Result<(), RotationRefused>> {
+        let now = now_ms();
+        let txn = self.db.begin().await?;
+        let spent = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+            .filter(refresh_token::Column::TokenHash.eq(old_hash))
+            .filter(refresh_token::Column::UsedAt.is_null())
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if spent.rows_affected == 0 {
+            txn.rollback().await?;
+            let Some(old) = self.find_refresh_token(old_hash).await? else { return Ok(Err(RotationRefused::Revoked)) };
+            if old.revoked_at.is_some() {
+                return Ok(Err(RotationRefused::Revoked));
+            }
+            self.revoke_refresh_family(&old.family_id).await?;
+            return Ok(Err(RotationRefused::Reused));
+        }
+        refresh_token::ActiveModel::from(successor).insert(&txn).await?;
+        txn.commit().await?;
+        Ok(Ok(()))
+    }
+
+    pub async fn revoke_refresh_family(&self, family_id: &str) -> Result<()> {
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now_ms()))
+            .filter(refresh_token::Column::FamilyId.eq(family_id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_login_failure(&self, subjects: &[String]) -> Result<()> {
+        let at = now_ms();
+        let rows = subjects.iter().map(|subject| login_failure::ActiveModel {
+            id: Set(crate::queries::random_id()),
+            subject: Set(subject.clone()),
+            at: Set(at),
+        });
+        login_failure::Entity::insert_many(rows).exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Failed sign-ins for `subject` since `since_ms`, and the oldest of them.
+    pub async fn login_failures_since(&self, subject: &str, since_ms: i64) -> Result<(u64, Option<i64>)> {
+        let query = login_failure::Entity::find()
+            .filter(login_failure::Column::Subject.eq(subject))
+            .filter(login_failure::Column::At.gt(since_ms));
+        let count = query.clone().count(&self.db).await?;
+        let oldest = query.order_by_asc(login_failure::Column::At).one(&self.db).await?.map(|f| f.at);
+        Ok((count, oldest))
+    }
+
+    /// Forgets an account's failures after a successful sign-in (the address keeps its count).
+    pub async fn clear_login_failures(&self, subject: &str) -> Result<()> {
+        login_failure::Entity::delete_many().filter(login_failure::Column::Subject.eq(subject)).exec(&self.db).await?;
+        Ok(())
+    }
+}
