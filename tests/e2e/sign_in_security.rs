@@ -275,6 +275,11 @@ async fn prompt_none_needs_a_session_and_logout_ends_it() {
 
     let (answer, verifier) = stack.sign_in(&browser, &app, EMAIL, PASSWORD, &[]).await;
     let (_, tokens) = stack.exchange_code(&app, &answer.param("code").unwrap(), &verifier).await;
+    let session_cookie = browser.set_cookie_header("claimflow_session").expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(session_cookie.contains(attribute), "{attribute} in {session_cookie}");
+    }
+    assert!(!session_cookie.contains("Secure"), "an http issuer cannot set Secure cookies: {session_cookie}");
     let answer = browser.get(&stack.authorize_url(&app, &silent)).await;
     assert!(answer.param("code").is_some(), "{:?}", answer.location);
 

@@ -502,6 +502,8 @@ pub struct WebApp {
 pub struct Browser {
     http: reqwest::Client,
     cookies: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// Every `Set-Cookie` header received, as sent.
+    set_cookies: std::sync::Mutex<Vec<String>>,
 }
 
 /// What a sign-in page answered.
@@ -548,6 +550,7 @@ impl Default for Browser {
                 .build()
                 .expect("http client"),
             cookies: Default::default(),
+            set_cookies: Default::default(),
         }
     }
 }
@@ -559,6 +562,7 @@ impl Browser {
         let request = if cookie.is_empty() { request } else { request.header("cookie", cookie.join("; ")) };
         let response = request.send().await.expect("the issuer answers");
         for set in response.headers().get_all("set-cookie") {
+            self.set_cookies.lock().unwrap().push(set.to_str().unwrap().to_owned());
             let pair = set.to_str().unwrap().split(';').next().unwrap();
             let (name, value) = pair.split_once('=').unwrap();
             let mut cookies = self.cookies.lock().unwrap();
@@ -583,6 +587,11 @@ impl Browser {
 
     pub fn forget_cookie(&self, name: &str) {
         self.cookies.lock().unwrap().remove(name);
+    }
+
+    /// The last `Set-Cookie` header that set `name`, attributes included.
+    pub fn set_cookie_header(&self, name: &str) -> Option<String> {
+        self.set_cookies.lock().unwrap().iter().rev().find(|h| h.starts_with(&format!("{name}="))).cloned()
     }
 
     pub fn has_cookie(&self, name: &str) -> bool {

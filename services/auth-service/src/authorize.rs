@@ -530,8 +530,8 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-fn cookie_attributes(state: &AppState) -> &'static str {
-    if state.config.issuer.starts_with("https://") {
+fn cookie_attributes(issuer: &str) -> &'static str {
+    if issuer.starts_with("https://") {
         "Path=/; HttpOnly; Secure; SameSite=Lax"
     } else {
         "Path=/; HttpOnly; SameSite=Lax"
@@ -540,12 +540,13 @@ fn cookie_attributes(state: &AppState) -> &'static str {
 
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
     let max_age = max_age.map(|seconds| format!("; Max-Age={seconds}")).unwrap_or_default();
-    HeaderValue::from_str(&format!("{name}={value}; {}{max_age}", cookie_attributes(state)))
+    HeaderValue::from_str(&format!("{name}={value}; {}{max_age}", cookie_attributes(&state.config.issuer)))
         .expect("cookie values are base64url")
 }
 
 fn clear_cookie(state: &AppState, name: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("{name}=; {}; Max-Age=0", cookie_attributes(state))).expect("static cookie")
+    HeaderValue::from_str(&format!("{name}=; {}; Max-Age=0", cookie_attributes(&state.config.issuer)))
+        .expect("static cookie")
 }
 
 fn csrf_token(state: &AppState, nonce: &str) -> String {
@@ -634,4 +635,25 @@ fn login_page(
         email = escape(email),
     );
     document(status, &format!("Sign in · {}", request.application.name), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_exactly_when_the_issuer_is_https() {
+        assert!(cookie_attributes("https://id.example.com").contains("; Secure"));
+        assert!(!cookie_attributes("http://127.0.0.1:8080").contains("Secure"));
+        for issuer in ["https://id.example.com", "http://localhost"] {
+            assert!(
+                cookie_attributes(issuer).contains("HttpOnly") && cookie_attributes(issuer).contains("SameSite=Lax")
+            );
+        }
+    }
+
+    #[test]
+    fn page_text_is_escaped() {
+        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
 }
