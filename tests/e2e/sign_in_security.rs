@@ -213,7 +213,8 @@ async fn the_login_form_refuses_cross_site_posts() {
 
     // The page is plain HTML that works without JavaScript and says what went wrong.
     let browser = Browser::default();
-    let page = browser.get(&url).await;
+    let page = browser.get(&format!("{url}&login_hint=ada%40example.com")).await;
+    assert!(page.body.contains("value=\"ada@example.com\""), "login_hint prefills the email: {}", page.body);
     assert!(page.body.contains("<label for=\"email\">") && page.body.contains("type=\"password\""));
     assert!(!page.body.contains("<script"));
     let wrong = browser.submit_login(&stack, &page, EMAIL, "wrong").await;
@@ -282,6 +283,11 @@ async fn prompt_none_needs_a_session_and_logout_ends_it() {
     assert!(!session_cookie.contains("Secure"), "an http issuer cannot set Secure cookies: {session_cookie}");
     let answer = browser.get(&stack.authorize_url(&app, &silent)).await;
     assert!(answer.param("code").is_some(), "{:?}", answer.location);
+    // max_age: a sign-in older than that needs the password again.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let too_old = [silent.as_slice(), &[("max_age", "0")]].concat();
+    let answer = browser.get(&stack.authorize_url(&app, &too_old)).await;
+    assert_eq!(answer.param("error").as_deref(), Some("login_required"), "{:?}", answer.location);
 
     let logout = browser
         .get(&stack.url(&format!(

@@ -40,6 +40,10 @@ struct AuthorizationRequest {
     code_challenge: Option<String>,
     prompt: Option<String>,
     org_code: Option<String>,
+    /// Prefills the email field.
+    login_hint: Option<String>,
+    /// Seconds: an older sign-in asks for the password again.
+    max_age: Option<i64>,
 }
 
 /// Why an authorization request stops.
@@ -178,7 +182,14 @@ async fn parse_request(state: &AppState, raw: &str) -> Result<AuthorizationReque
     {
         return Err(refuse("invalid_request", format!("prompt {prompt:?} is not supported")));
     }
+    let max_age = match get("max_age").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(seconds)) if seconds >= 0 => Some(seconds),
+        Some(_) => return Err(refuse("invalid_request", "max_age must be a number of seconds".into())),
+    };
     Ok(AuthorizationRequest {
+        login_hint: get("login_hint").map(str::to_owned),
+        max_age,
         raw: raw.to_owned(),
         redirect_uri: redirect_uri.clone(),
         state: client_state.clone(),
@@ -212,7 +223,10 @@ pub async fn authorize(
         None => None,
     };
     let wants_login = request.prompt.as_deref() == Some("login");
-    if let Some(session) = session.filter(|_| !wants_login) {
+    let fresh_enough = |auth_time: i64| {
+        request.max_age.is_none_or(|max_age| claimflow_storage::now_ms() - auth_time <= max_age * 1000)
+    };
+    if let Some(session) = session.filter(|session| !wants_login && fresh_enough(session.auth_time)) {
         let user = match state.store.find_user(&session.user_id).await {
             Ok(Some(user)) => user,
             Ok(None) => return message_page(StatusCode::BAD_REQUEST, "Signed out", "This account no longer exists."),
@@ -238,7 +252,8 @@ pub async fn authorize(
             (nonce, Some(cookie))
         }
     };
-    let mut response = login_page(&state, &request, &nonce, "", None, StatusCode::OK);
+    let hint = request.login_hint.clone().unwrap_or_default();
+    let mut response = login_page(&state, &request, &nonce, &hint, None, StatusCode::OK);
     if let Some(cookie) = new_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

@@ -90,6 +90,7 @@ pub async fn run_with_listener(
             admin_secret_hash: &secrets::hash_secret(&config.admin.client_secret),
         })
         .await?;
+    tokio::spawn(purge_sign_in_state(store.clone(), config.login_throttle.window, shutdown.clone()));
     let client =
         nats::connect(&config.common.nats_url, "auth-service", config.common.nats_credentials.as_ref()).await?;
     let prefix = config.common.subject_prefix.clone();
@@ -153,6 +154,7 @@ fn router(state: AppState) -> Router {
         .route("/oauth2/token", post(token::token))
         .route("/oauth2/auth", get(authorize::authorize).post(authorize::sign_in))
         .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route("/oauth2/v2/user_profile", get(userinfo::userinfo))
         .route("/oauth2/revoke", post(userinfo::revoke))
         .route("/logout", get(authorize::logout))
         .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
@@ -163,6 +165,23 @@ fn router(state: AppState) -> Router {
         .nest("/api/v1", management::router())
         .layer(axum::middleware::from_fn(http_trace::trace_request))
         .with_state(state)
+}
+
+/// Every ten minutes, deletes expired sessions, codes, refresh tokens and old failed sign-ins.
+async fn purge_sign_in_state(store: Store, failure_window: Duration, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let window = failure_window.as_millis() as i64;
+        match store.purge_expired_sign_in_state(claimflow_storage::now_ms(), window).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired sign-in state deleted"),
+            Err(err) => tracing::warn!(%err, "cannot delete expired sign-in state"),
+        }
+    }
 }
 
 /// Ready when NATS is connected and the database answers.

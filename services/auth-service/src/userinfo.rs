@@ -1,4 +1,4 @@
-//! `/oauth2/userinfo` (OpenID Connect Core §5.3) and `/oauth2/revoke` (RFC 7009).
+//! `/oauth2/userinfo` (OpenID Connect Core §5.3; also at Kinde's `/oauth2/v2/user_profile`) and `/oauth2/revoke` (RFC 7009).
 
 use axum::{
     body::Bytes,
@@ -70,6 +70,10 @@ async fn profile(state: &AppState, headers: &HeaderMap) -> Result<serde_json::Va
         "family_name": user.family_name,
         "name": format!("{} {}", user.given_name, user.family_name).trim(),
         "updated_at": user.updated_at / 1000,
+        // Kinde's `/oauth2/v2/user_profile` names, for its SDKs.
+        "preferred_email": user.email,
+        "first_name": user.given_name,
+        "last_name": user.family_name,
     }))
 }
 

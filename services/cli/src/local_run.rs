@@ -47,8 +47,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             &std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
         )
         .with_context(|| format!("{} is not a JSON object of claims", path.display()))?,
+        None if kind == TokenKind::Access => default_user_base(&event).0,
         None => default_base(&event),
     };
+    // User tokens come in pairs: the ID token starts from the claims a sign-in would give it.
+    let id_base = (kind == TokenKind::Access).then(|| default_user_base(&event).1);
     let bindings: Vec<String> =
         compiled.settings["bindings"].as_object().map(|b| b.keys().cloned().collect()).unwrap_or_default();
     let environment = args
@@ -86,7 +89,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         span: tracing::Span::none(),
         bindings: bindings.clone(),
         event,
-        base_claims: vec![(kind, base.clone())],
+        base_claims:
+            std::iter::once((kind, base.clone())).chain(id_base.clone().map(|id| (TokenKind::Id, id))).collect(),
         reset_claims: vec![],
         limits: Limits::default(),
     }))?;
@@ -113,20 +117,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         })
         .collect();
     let merged = signer::merge::merge_patches(
-        BaseClaims { access: base.clone(), id: None },
+        BaseClaims { access: base.clone(), id: id_base.clone() },
         kind,
         Some(signer::merge::DeployedPermissions { workflow: &workflow, bindings: &declared }),
         patches,
         Limits::default().max_claims_bytes,
     );
-    let added: Claims =
-        merged.access.iter().filter(|(k, _)| !base.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let changed: Vec<(String, Value, Value)> = merged
-        .access
-        .iter()
-        .filter_map(|(k, v)| base.get(k).filter(|old| *old != v).map(|old| (k.clone(), old.clone(), v.clone())))
-        .collect();
-
+    let (added, changed) = diff(&base, &merged.access);
+    let (id_added, id_changed) = match (&id_base, &merged.id) {
+        (Some(before), Some(after)) => diff(before, after),
+        _ => (Claims::new(), Vec::new()),
+    };
     if args.json {
         let report = json!({
             "workflow_id": compiled.workflow_id,
@@ -138,6 +139,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             "changed": changed.iter().map(|(k, old, new)| json!({ "claim": k, "from": old, "to": new })).collect::<Vec<_>>(),
             "dropped": merged.rejected,
             "claims": merged.access,
+            "id_token": merged.id.as_ref().map(|claims| json!({
+                "added": id_added,
+                "changed": id_changed.iter().map(|(k, old, new)| json!({ "claim": k, "from": old, "to": new })).collect::<Vec<_>>(),
+                "claims": claims,
+            })),
             "duration_us": outcome.duration.as_micros() as u64,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -165,10 +171,29 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         for (claim, old, new) in &changed {
             println!("  ~ {claim}: {old} -> {new}");
         }
-        for rejected in &merged.rejected {
-            println!("  ! {} dropped by the signer: {}", rejected.claim, rejected.reason.describe());
+        if id_base.is_some() {
+            println!("\nID token claims against the base ID token:");
+            for (claim, value) in &id_added {
+                println!("  + {claim}: {value}");
+            }
+            for (claim, old, new) in &id_changed {
+                println!("  ~ {claim}: {old} -> {new}");
+            }
         }
-        if added.is_empty() && changed.is_empty() && merged.rejected.is_empty() {
+        for rejected in &merged.rejected {
+            println!(
+                "  ! {} ({} token) dropped by the signer: {}",
+                rejected.claim,
+                rejected.token.as_str(),
+                rejected.reason.describe()
+            );
+        }
+        if added.is_empty()
+            && changed.is_empty()
+            && id_added.is_empty()
+            && id_changed.is_empty()
+            && merged.rejected.is_empty()
+        {
             println!("  (no change)");
         }
     }
@@ -176,6 +201,41 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         bail!("the workflow did not complete");
     }
     Ok(())
+}
+
+/// Claims in `after` that `before` lacked, and claims whose value changed.
+fn diff(before: &Claims, after: &Claims) -> (Claims, Vec<(String, Value, Value)>) {
+    let added = after.iter().filter(|(k, _)| !before.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let changed = after
+        .iter()
+        .filter_map(|(k, v)| before.get(k).filter(|old| *old != v).map(|old| (k.clone(), old.clone(), v.clone())))
+        .collect();
+    (added, changed)
+}
+
+/// The user access and ID token claims a sign-in would give for this event, before any workflow.
+fn default_user_base(event: &Value) -> (Claims, Claims) {
+    let audience = event.pointer("/request/auth/audience").cloned().unwrap_or_else(|| json!([]));
+    let client_id = event.pointer("/context/application/clientId").cloned().unwrap_or(Value::Null);
+    let issuer = event.pointer("/context/domains/kindeDomain").cloned().unwrap_or(Value::Null);
+    let user_id = event.pointer("/context/user/id").cloned().unwrap_or(Value::Null);
+    let org_code = event.pointer("/context/organization/code").cloned();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    let mut access = json!({
+        "aud": audience, "azp": client_id, "exp": now + 86_400, "feature_flags": {}, "iat": now, "iss": issuer,
+        "jti": "local-run", "permissions": [], "roles": [], "scp": ["openid", "profile", "email", "offline"],
+        "sub": user_id, "v": "2",
+    });
+    if let Some(code) = &org_code {
+        access["org_code"] = code.clone();
+    }
+    let id = json!({
+        "aud": [client_id], "auth_time": now, "azp": client_id, "exp": now + 86_400, "iat": now, "iss": issuer,
+        "jti": "local-run-id", "org_codes": org_code.map(|code| vec![code]).unwrap_or_default(), "rat": now,
+        "sid": "local-run", "sub": user_id, "updated_at": now,
+    });
+    (access.as_object().cloned().unwrap_or_default(), id.as_object().cloned().unwrap_or_default())
 }
 
 /// The M2M claims auth-service would issue for this event, before any workflow.

@@ -249,9 +249,124 @@ impl Store {
         Ok((count, oldest))
     }
 
+    /// Deletes sign-in state nobody can use any more: expired sessions, refresh tokens and codes,
+    /// and failed sign-ins older than the throttling window. Codes are kept a day past expiry so a
+    /// late replay still revokes what the code produced.
+    pub async fn purge_expired_sign_in_state(&self, now_ms: i64, failure_window_ms: i64) -> Result<u64> {
+        const DAY_MS: i64 = 86_400_000;
+        let txn = self.db.begin().await?;
+        let mut purged = 0;
+        purged += session::Entity::delete_many()
+            .filter(session::Column::ExpiresAt.lt(now_ms).or(session::Column::EndedAt.lt(now_ms - DAY_MS)))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        purged += refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::ExpiresAt.lt(now_ms))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        purged += authorization_code::Entity::delete_many()
+            .filter(authorization_code::Column::ExpiresAt.lt(now_ms - DAY_MS))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        purged += login_failure::Entity::delete_many()
+            .filter(login_failure::Column::At.lt(now_ms - failure_window_ms))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        Ok(purged)
+    }
+
     /// Forgets an account's failures after a successful sign-in (the address keeps its count).
     pub async fn clear_login_failures(&self, subject: &str) -> Result<()> {
         login_failure::Entity::delete_many().filter(login_failure::Column::Subject.eq(subject)).exec(&self.db).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_and_migrate(&crate::sqlite_url(&dir.path().join("test.sqlite"))).await.unwrap();
+        (store, dir)
+    }
+
+    fn refresh_row(hash: &str, family: &str, expires_at: i64) -> refresh_token::Model {
+        refresh_token::Model {
+            token_hash: hash.into(),
+            family_id: family.into(),
+            client_id: "web".into(),
+            user_id: "kp_1".into(),
+            session_id: "sess_1".into(),
+            scope: "openid offline".into(),
+            org_code: None,
+            audience: serde_json::json!([]),
+            auth_time: 0,
+            created_at: 0,
+            expires_at,
+            used_at: None,
+            revoked_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotated_refresh_token_cannot_rotate_twice_and_its_reuse_revokes_the_family() {
+        let (store, _dir) = store().await;
+        let far = now_ms() + 60_000;
+        store.insert_authorization_code_for_test().await;
+        store.start_refresh_family("code", refresh_row("a", "fam", far)).await.unwrap();
+        assert_eq!(store.rotate_refresh_token("a", refresh_row("b", "fam", far)).await.unwrap(), Ok(()));
+        assert_eq!(
+            store.rotate_refresh_token("a", refresh_row("c", "fam", far)).await.unwrap(),
+            Err(RotationRefused::Reused)
+        );
+        let successor = store.find_refresh_token("b").await.unwrap().unwrap();
+        assert!(successor.revoked_at.is_some(), "the reuse revoked the newer token too");
+        assert!(store.find_refresh_token("c").await.unwrap().is_none(), "nothing was half-written");
+    }
+
+    #[tokio::test]
+    async fn purging_removes_only_what_has_expired() {
+        let (store, _dir) = store().await;
+        let now = now_ms();
+        store.insert_authorization_code_for_test().await;
+        store.start_refresh_family("code", refresh_row("old", "f1", now - 1)).await.unwrap();
+        store.start_refresh_family("code", refresh_row("live", "f2", now + 60_000)).await.unwrap();
+        store.record_login_failure(&["ip:1".into()]).await.unwrap();
+        let purged = store.purge_expired_sign_in_state(now + 1_000, 60_000).await.unwrap();
+        assert_eq!(purged, 1, "only the expired refresh token");
+        assert!(store.find_refresh_token("old").await.unwrap().is_none());
+        assert!(store.find_refresh_token("live").await.unwrap().is_some());
+        assert_eq!(store.login_failures_since("ip:1", 0).await.unwrap().0, 1, "a recent failure still counts");
+        store.purge_expired_sign_in_state(now + 120_000, 60_000).await.unwrap();
+        assert_eq!(store.login_failures_since("ip:1", 0).await.unwrap().0, 0);
+    }
+
+    impl Store {
+        async fn insert_authorization_code_for_test(&self) {
+            self.insert_authorization_code(authorization_code::Model {
+                code_hash: "code".into(),
+                client_id: "web".into(),
+                redirect_uri: "https://app/callback".into(),
+                session_id: "sess_1".into(),
+                user_id: "kp_1".into(),
+                code_challenge: None,
+                scope: "openid offline".into(),
+                org_code: None,
+                audience: serde_json::json!([]),
+                sealed_tokens: String::new(),
+                expires_at: now_ms() + 60_000,
+                redeemed_at: None,
+                refresh_family: None,
+            })
+            .await
+            .unwrap();
+        }
     }
 }

@@ -264,6 +264,44 @@ async fn dev_stack_deploys_the_example_and_issues_a_traced_token() {
         .len();
     assert_eq!(before, runs["runs"].as_array().unwrap().len(), "a local run records nothing on the server");
 
+    // A user:tokens_generation workflow runs locally against both tokens, under the signer's rules.
+    let user_event = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        user_event.path(),
+        json!({
+            "request": { "auth": { "audience": [] }, "ip": "127.0.0.1" },
+            "context": {
+                "domains": { "kindeDomain": issuer }, "workflow": { "trigger": "user:tokens_generation" },
+                "application": { "clientId": "web" }, "user": { "id": "kp_123", "identityId": "identity_123" },
+                "auth": { "origin": "authorization_request", "connectionId": "conn_password", "isExistingSession": false },
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let user_workflow = tempfile::Builder::new().suffix(".ts").tempfile().unwrap();
+    std::fs::write(
+        user_workflow.path(),
+        r#"import { WorkflowSettings, WorkflowTrigger, accessTokenCustomClaims, idTokenCustomClaims } from "@kinde/infrastructure";
+export const workflowSettings: WorkflowSettings = {
+  id: "userLocal",
+  trigger: WorkflowTrigger.UserTokenGeneration,
+  bindings: { "kinde.accessToken": {}, "kinde.idToken": {} },
+};
+export default async function Workflow(event: any) {
+  accessTokenCustomClaims<{ companyName: string }>().companyName = "Acme";
+  const id = idTokenCustomClaims<{ house: string; auth_time: number }>();
+  id.house = `house of ${event.context.user.id}`;
+  id.auth_time = 1;
+}
+"#,
+    )
+    .unwrap();
+    let local = cli(&["run", user_workflow.path().to_str().unwrap(), "--event", user_event.path().to_str().unwrap()]);
+    assert!(local.contains("+ companyName: \"Acme\""), "{local}");
+    assert!(local.contains("ID token claims") && local.contains("+ house: \"house of kp_123\""), "{local}");
+    assert!(local.contains("! auth_time (id token) dropped by the signer: claim is prohibited"), "{local}");
+
     // kinde.json's rootDir is honoured, and workflow files are found whatever their case.
     let project = tempfile::tempdir().unwrap();
     std::fs::write(project.path().join("kinde.json"), r#"{ "version": "2024-12-09", "rootDir": "src/kinde" }"#)
