@@ -53,19 +53,7 @@ fn main() {
         let added = percentile(&with, 0.5).as_secs_f64() - percentile(&without, 0.5).as_secs_f64();
         println!("  added by the workflow, median: {:.3} ms", added * 1e3);
         // Where a request with a workflow spends its time: the median of each span, by name.
-        let mut by_name: std::collections::BTreeMap<String, Vec<Duration>> = Default::default();
-        for span in claimflow_e2e::spans().get_finished_spans().unwrap() {
-            let took = span.end_time.duration_since(span.start_time).unwrap_or_default();
-            by_name.entry(span.name.to_string()).or_default().push(took);
-        }
-        println!("  span medians over both phases:");
-        for (name, mut took) in by_name {
-            if took.len() < iterations / 2 {
-                continue;
-            }
-            took.sort();
-            println!("    {:<48} {:>7.3} ms  ({} spans)", name, percentile(&took, 0.5).as_secs_f64() * 1e3, took.len());
-        }
+        claimflow_e2e::print_span_medians(iterations / 2);
         stack.stop().await.unwrap();
     });
 }

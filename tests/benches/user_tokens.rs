@@ -84,5 +84,6 @@ export default async function Workflow(event: any) {
         report("refresh_token grant with workflow", &refresh_workflow);
         let added = percentile(&refresh_workflow, 0.5).as_secs_f64() - percentile(&refresh_plain, 0.5).as_secs_f64();
         println!("  added to a refresh by the workflow, median: {:.3} ms", added * 1e3);
+        claimflow_e2e::print_span_medians(iterations);
     });
 }

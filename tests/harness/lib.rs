@@ -754,3 +754,21 @@ impl Stack {
         assert_eq!(status, 200, "deploy: {body}");
     }
 }
+
+/// Benchmarks: the median duration of every span name recorded at least `min_count` times.
+pub fn print_span_medians(min_count: usize) {
+    let mut by_name: std::collections::BTreeMap<String, Vec<Duration>> = Default::default();
+    for span in spans().get_finished_spans().expect("spans") {
+        let took = span.end_time.duration_since(span.start_time).unwrap_or_default();
+        by_name.entry(span.name.to_string()).or_default().push(took);
+    }
+    println!("  span medians:");
+    for (name, mut took) in by_name {
+        if took.len() < min_count {
+            continue;
+        }
+        took.sort();
+        let median = took[(took.len() - 1) / 2];
+        println!("    {:<48} {:>7.3} ms  ({} spans)", name, median.as_secs_f64() * 1e3, took.len());
+    }
+}
