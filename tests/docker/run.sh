@@ -7,7 +7,8 @@
 #   2. three workers (--scale) each serve requests;
 #   3. one worker stopped under a steady stream of requests fails none of them;
 #   4. a worker's NATS credentials cannot ask the signer for anything;
-#   5. one token request's trace reaches the collector with spans of all three services.
+#   5. one token request's trace reaches the collector with spans of all three services;
+#   6. a user signs in through the login page, the client exchanges the code and refreshes.
 #
 # Needs root (installs docker.io, docker-compose, debootstrap when missing) and prints
 # "N passed, N failed". Tears everything down, also on failure.
@@ -129,6 +130,13 @@ claims_of() { python3 -c "import base64,json,sys; p=sys.argv[1].split('.')[1]; p
 access_token=$(token "$client_id" "$client_secret" acme | json "['access_token']")
 hello=$(claims_of "$access_token" | json "['hello']")
 check "an M2M token carries the deployed workflow's claim" test "$hello" = world
+
+signed_in=$(python3 tests/docker/sign-in.py "$issuer" "$management" 2>&1 || true)
+check "a user signs in (login page, code + PKCE, refresh): $signed_in" python3 -c "
+import json, sys
+r = json.loads(sys.argv[1])
+assert r['email'] == 'ada@example.com' and r['nonce'] == 'n-0' and r['sub'] == r['user'] == r['refreshed_sub']
+" "$signed_in"
 
 # --- scaling ---------------------------------------------------------------------------------
 log "scaling workflow-worker to 3"

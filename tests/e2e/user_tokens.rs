@@ -70,8 +70,7 @@ async fn openid_client_signs_in_with_pkce_refreshes_and_validates_the_id_token()
         assert_eq!(rp["userinfo"]["email"], "ada@example.com");
 
         // The refresh token the relying party spent is spent.
-        let spent = WebApp { ..app };
-        let (status, body) = stack.refresh(&spent, rp["refresh_token"].as_str().unwrap()).await;
+        let (status, body) = stack.refresh(&app, rp["refresh_token"].as_str().unwrap()).await;
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     }
 }
