@@ -62,6 +62,13 @@ impl OAuthError {
     }
 }
 
+/// A database failure while answering an OAuth request.
+impl From<claimflow_storage::StorageError> for OAuthError {
+    fn from(err: claimflow_storage::StorageError) -> Self {
+        OAuthError::server_error(format!("storage: {err}"))
+    }
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = Json(serde_json::json!({ "error": self.error, "error_description": self.description }));

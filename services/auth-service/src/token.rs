@@ -163,11 +163,7 @@ async fn issue_token(
         }
     }
     let credentials = client_credentials(headers, &form)?;
-    let application = state
-        .store
-        .find_application(&credentials.client_id)
-        .await
-        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?;
+    let application = state.store.find_application(&credentials.client_id).await?;
     // NOTE: unknown client and wrong secret get the same answer, so client ids cannot be probed.
     let authenticated = application.as_ref().is_some_and(|app| {
         app.client_secret_hash.as_deref().is_some_and(|hash| secrets::verify_secret(&credentials.client_secret, hash))
@@ -188,20 +184,11 @@ async fn issue_token(
     let api = state
         .store
         .find_api_by_audience(audience)
-        .await
-        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?
+        .await?
         .ok_or_else(|| OAuthError::invalid_target(format!("no API has the audience {audience:?}")))?;
-    let granted = state
-        .store
-        .granted_scopes(&api.id, &application.id)
-        .await
-        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?
-        .ok_or_else(|| {
-            OAuthError::access_denied(format!(
-                "application {} is not authorized for the API {audience:?}",
-                application.id
-            ))
-        })?;
+    let granted = state.store.granted_scopes(&api.id, &application.id).await?.ok_or_else(|| {
+        OAuthError::access_denied(format!("application {} is not authorized for the API {audience:?}", application.id))
+    })?;
     let scopes = match form.get("scope") {
         None => granted,
         Some(requested) => {
@@ -220,11 +207,7 @@ async fn issue_token(
         .access_token_lifetime
         .and_then(|seconds| u64::try_from(seconds).ok())
         .unwrap_or(state.config.m2m_token_lifetime.as_secs());
-    let token_properties = state
-        .store
-        .token_property_values(&application.id)
-        .await
-        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?;
+    let token_properties = state.store.token_property_values(&application.id).await?;
     let mut base = json!({
         "aud": [audience],
         "azp": application.id,
@@ -253,11 +236,7 @@ async fn issue_token(
     let deployment = if api.is_management_api {
         None
     } else {
-        state
-            .store
-            .live_deployment(Trigger::M2mTokenGeneration.as_str())
-            .await
-            .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?
+        state.store.live_deployment(Trigger::M2mTokenGeneration.as_str()).await?
     };
     let event = WorkflowEvent {
         request: EventRequest {
@@ -439,11 +418,7 @@ pub(crate) async fn run_workflow(
 
 /// Every environment variable, secrets decrypted: only for a workflow that declared `kinde.env`.
 async fn environment_for_workflow(state: &AppState) -> Result<Vec<EnvironmentVariable>, OAuthError> {
-    let stored = state
-        .store
-        .list_environment_variables()
-        .await
-        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?;
+    let stored = state.store.list_environment_variables().await?;
     stored
         .into_iter()
         .map(|variable| {

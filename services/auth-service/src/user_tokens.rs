@@ -86,7 +86,6 @@ pub struct IssuedTokens {
 
 /// The access and ID token claims Kinde issues, before any workflow.
 async fn base_claims(state: &AppState, request: &UserTokenRequest<'_>) -> Result<BaseClaims, OAuthError> {
-    let storage = |err: claimflow_storage::StorageError| OAuthError::server_error(format!("storage: {err}"));
     let now = time_now();
     let lifetime = request
         .application
@@ -95,7 +94,7 @@ async fn base_claims(state: &AppState, request: &UserTokenRequest<'_>) -> Result
         .unwrap_or(state.config.user_token_lifetime.as_secs());
     let (roles, permissions) = match request.org_code {
         Some(org_code) => {
-            let access = state.store.user_access(org_code, &request.user.id).await.map_err(storage)?;
+            let access = state.store.user_access(org_code, &request.user.id).await?;
             let roles: Vec<Value> =
                 access.roles.iter().map(|role| json!({ "id": role.id, "key": role.key, "name": role.name })).collect();
             (roles, access.permissions)
@@ -105,8 +104,7 @@ async fn base_claims(state: &AppState, request: &UserTokenRequest<'_>) -> Result
     let feature_flags: serde_json::Map<String, Value> = state
         .store
         .list_feature_flags()
-        .await
-        .map_err(storage)?
+        .await?
         .into_iter()
         .map(|flag| {
             let kind = match flag.flag_type.as_str() {
@@ -135,7 +133,7 @@ async fn base_claims(state: &AppState, request: &UserTokenRequest<'_>) -> Result
         access["org_code"] = json!(org_code);
     }
     let id = if request.scopes.iter().any(|scope| scope == "openid") {
-        let org_codes = state.store.user_organizations(&request.user.id).await.map_err(storage)?;
+        let org_codes = state.store.user_organizations(&request.user.id).await?;
         let user = request.user;
         let mut id = json!({
             "aud": [request.application.id],
@@ -170,11 +168,7 @@ async fn base_claims(state: &AppState, request: &UserTokenRequest<'_>) -> Result
 pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) -> Result<IssuedTokens, OAuthError> {
     let base = base_claims(state, &request).await?;
     let event_id = uuid::Uuid::new_v4().to_string();
-    let deployment = state
-        .store
-        .live_deployment(Trigger::UserTokensGeneration.as_str())
-        .await
-        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?;
+    let deployment = state.store.live_deployment(Trigger::UserTokensGeneration.as_str()).await?;
     let (origin, existing_session) = match request.origin {
         Origin::Authorization { existing_session } => ("authorization_request", existing_session),
         Origin::Refresh => ("refresh_token_request", false),
@@ -283,8 +277,7 @@ pub async fn create_code(state: &AppState, new: NewCode<'_>) -> Result<String, O
             redeemed_at: None,
             refresh_family: None,
         })
-        .await
-        .map_err(|err| OAuthError::server_error(format!("storage: {err}")))?;
+        .await?;
     Ok(code)
 }
 
@@ -295,11 +288,10 @@ pub async fn authenticate_user_client(
     headers: &HeaderMap,
     form: &TokenForm,
 ) -> Result<application::Model, OAuthError> {
-    let storage = |err: claimflow_storage::StorageError| OAuthError::server_error(format!("storage: {err}"));
     let presents_secret = headers.contains_key(header::AUTHORIZATION) || form.get("client_secret").is_some();
     let application = if presents_secret {
         let credentials = client_credentials(headers, form)?;
-        let application = state.store.find_application(&credentials.client_id).await.map_err(storage)?;
+        let application = state.store.find_application(&credentials.client_id).await?;
         let authenticated = application.as_ref().is_some_and(|app| {
             app.client_secret_hash
                 .as_deref()
@@ -315,8 +307,7 @@ pub async fn authenticate_user_client(
         let application = state
             .store
             .find_application(client_id)
-            .await
-            .map_err(storage)?
+            .await?
             .ok_or_else(|| OAuthError::invalid_client("client authentication failed", false))?;
         if application.client_secret_hash.is_some() {
             return Err(OAuthError::invalid_client(
@@ -341,10 +332,6 @@ fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     subtle::ConstantTimeEq::ct_eq(computed.as_bytes(), challenge.as_bytes()).into()
 }
 
-fn storage_error(err: claimflow_storage::StorageError) -> OAuthError {
-    OAuthError::server_error(format!("storage: {err}"))
-}
-
 fn scope_list(scope: &str) -> Vec<String> {
     scope.split_whitespace().map(str::to_owned).collect()
 }
@@ -366,7 +353,7 @@ pub async fn authorization_code_grant(
         form.get("redirect_uri").ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
     // NOTE: the code is spent before anything else is checked: a code tried with a wrong
     // verifier or by another client cannot be tried again.
-    let code = match state.store.redeem_authorization_code(&secrets::hash_secret(code)).await.map_err(storage_error)? {
+    let code = match state.store.redeem_authorization_code(&secrets::hash_secret(code)).await? {
         CodeRedemption::Redeemed(code) => code,
         CodeRedemption::Replayed(_) => {
             return Err(OAuthError::invalid_grant(
@@ -408,11 +395,11 @@ pub async fn authorization_code_grant(
             OAuthError::server_error("the tokens of this code cannot be read (was CLAIMFLOW_SECRETS_KEY changed?)")
         })?;
     let refresh_token = if scope_list(&code.scope).iter().any(|scope| scope == "offline") {
-        let session = state.store.find_session(&code.session_id).await.map_err(storage_error)?;
+        let session = state.store.find_session(&code.session_id).await?;
         let auth_time = session.map(|s| s.auth_time).unwrap_or_else(claimflow_storage::now_ms);
         let secret = new_secret();
         let first = new_refresh_row(state, &secret, uuid::Uuid::new_v4().to_string(), &code_to_grant(&code, auth_time));
-        state.store.start_refresh_family(&code.code_hash, first).await.map_err(storage_error)?;
+        state.store.start_refresh_family(&code.code_hash, first).await?;
         Some(secret)
     } else {
         None
@@ -488,8 +475,7 @@ pub async fn refresh_token_grant(
     let old = state
         .store
         .find_refresh_token(&old_hash)
-        .await
-        .map_err(storage_error)?
+        .await?
         .ok_or_else(|| OAuthError::invalid_grant("the refresh token is not valid"))?;
     if old.client_id != application.id {
         return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
@@ -498,7 +484,7 @@ pub async fn refresh_token_grant(
         return Err(OAuthError::invalid_grant("the refresh token was revoked; sign in again"));
     }
     if old.used_at.is_some() {
-        state.store.revoke_refresh_family(&old.family_id).await.map_err(storage_error)?;
+        state.store.revoke_refresh_family(&old.family_id).await?;
         return Err(OAuthError::invalid_grant(
             "the refresh token was already used; every token issued from it is now revoked, sign in again",
         ));
@@ -509,8 +495,7 @@ pub async fn refresh_token_grant(
     let user = state
         .store
         .find_user(&old.user_id)
-        .await
-        .map_err(storage_error)?
+        .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user of this refresh token no longer exists"))?;
     let scopes = scope_list(&old.scope);
     let audience = audience_list(&old.audience);
@@ -542,7 +527,7 @@ pub async fn refresh_token_grant(
         auth_time: old.auth_time,
     };
     let successor = new_refresh_row(state, &secret, old.family_id.clone(), &grant);
-    match state.store.rotate_refresh_token(&old_hash, successor).await.map_err(storage_error)? {
+    match state.store.rotate_refresh_token(&old_hash, successor).await? {
         Ok(()) => Ok(token_response(tokens, Some(secret))),
         Err(RotationRefused::Reused) => Err(OAuthError::invalid_grant(
             "the refresh token was already used; every token issued from it is now revoked, sign in again",
@@ -556,9 +541,9 @@ pub async fn refresh_token_grant(
 pub async fn revoke(state: &AppState, headers: &HeaderMap, form: &TokenForm) -> Result<(), OAuthError> {
     let application = authenticate_user_client(state, headers, form).await?;
     let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    if let Some(found) = state.store.find_refresh_token(&secrets::hash_secret(token)).await.map_err(storage_error)? {
+    if let Some(found) = state.store.find_refresh_token(&secrets::hash_secret(token)).await? {
         if found.client_id == application.id {
-            state.store.revoke_refresh_family(&found.family_id).await.map_err(storage_error)?;
+            state.store.revoke_refresh_family(&found.family_id).await?;
         }
     }
     Ok(())
