@@ -24,7 +24,7 @@ use claimflow_contracts::{
     Claims, TokenKind, Trigger,
 };
 use claimflow_platform::nats::{self, RequestError};
-use claimflow_storage::entity::workflow_deployment;
+use claimflow_storage::entity::{application, workflow_deployment};
 use serde_json::{json, Value};
 
 use crate::{oauth_error::OAuthError, secrets, workflow_source::FailurePolicy, AppState};
@@ -96,6 +96,21 @@ pub(crate) fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Resul
     }
 }
 
+/// The application whose secret `credentials` presents.
+pub(crate) async fn authenticate_secret(
+    state: &AppState,
+    credentials: &ClientCredentials,
+) -> Result<application::Model, OAuthError> {
+    let application = state.store.find_application(&credentials.client_id).await?;
+    // NOTE: unknown client and wrong secret get the same answer, so client ids cannot be probed.
+    let authenticated = application.as_ref().is_some_and(|app| {
+        app.client_secret_hash.as_deref().is_some_and(|hash| secrets::verify_secret(&credentials.client_secret, hash))
+    });
+    application
+        .filter(|_| authenticated)
+        .ok_or_else(|| OAuthError::invalid_client("client authentication failed", credentials.basic))
+}
+
 #[derive(serde::Serialize)]
 pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
@@ -162,15 +177,7 @@ async fn issue_token(
             )))
         }
     }
-    let credentials = client_credentials(headers, &form)?;
-    let application = state.store.find_application(&credentials.client_id).await?;
-    // NOTE: unknown client and wrong secret get the same answer, so client ids cannot be probed.
-    let authenticated = application.as_ref().is_some_and(|app| {
-        app.client_secret_hash.as_deref().is_some_and(|hash| secrets::verify_secret(&credentials.client_secret, hash))
-    });
-    let Some(application) = application.filter(|_| authenticated) else {
-        return Err(OAuthError::invalid_client("client authentication failed", credentials.basic));
-    };
+    let application = authenticate_secret(state, &client_credentials(headers, &form)?).await?;
     if application.app_type != "m2m" {
         return Err(OAuthError::unauthorized_client(format!(
             "application {} is a {} application; client_credentials needs an m2m application",

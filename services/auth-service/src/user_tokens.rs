@@ -33,8 +33,8 @@ use crate::{
     oauth_error::OAuthError,
     secrets,
     token::{
-        as_claims, client_credentials, no_issue, record_runs, run_workflow, signer_unavailable, time_now, TokenForm,
-        TokenResponse,
+        as_claims, authenticate_secret, client_credentials, no_issue, record_runs, run_workflow, signer_unavailable,
+        time_now, TokenForm, TokenResponse,
     },
     AppState,
 };
@@ -290,16 +290,7 @@ pub async fn authenticate_user_client(
 ) -> Result<application::Model, OAuthError> {
     let presents_secret = headers.contains_key(header::AUTHORIZATION) || form.get("client_secret").is_some();
     let application = if presents_secret {
-        let credentials = client_credentials(headers, form)?;
-        let application = state.store.find_application(&credentials.client_id).await?;
-        let authenticated = application.as_ref().is_some_and(|app| {
-            app.client_secret_hash
-                .as_deref()
-                .is_some_and(|hash| secrets::verify_secret(&credentials.client_secret, hash))
-        });
-        application
-            .filter(|_| authenticated)
-            .ok_or_else(|| OAuthError::invalid_client("client authentication failed", credentials.basic))?
+        authenticate_secret(state, &client_credentials(headers, form)?).await?
     } else {
         let client_id = form.get("client_id").ok_or_else(|| {
             OAuthError::invalid_client("client authentication is required: client_id is missing", false)
