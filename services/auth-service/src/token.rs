@@ -234,8 +234,6 @@ async fn issue_token(
         base["application_properties"] = Value::Object(properties);
     }
     let base = BaseClaims { access: as_claims(base), id: None };
-    let event_id = uuid::Uuid::new_v4().to_string();
-    tracing::Span::current().record("event_id", event_id.as_str());
 
     // NOTE: tokens for the management API never run workflows: a workflow calling
     // createKindeAPI would otherwise re-enter itself, and a broken workflow must not lock the
@@ -261,27 +259,7 @@ async fn issue_token(
             organization: None,
         },
     };
-    let dispatch = match &deployment {
-        Some(deployment) => Some(run_workflow(state, deployment, &event_id, event, &base, TokenKind::M2m).await?),
-        None => None,
-    };
-    let (workflow, outcome) = match dispatch {
-        Some((workflow, outcome)) => (Some(workflow), outcome),
-        None => (None, WorkflowOutcome::default()),
-    };
-    let issue = IssueRequest {
-        event_id: event_id.clone(),
-        access_token_kind: TokenKind::M2m,
-        base_claims: base,
-        workflow: workflow.clone(),
-        patches: outcome.patches.clone(),
-    };
-    let issued = nats::request(&state.nats, &state.config.common.subject_prefix, &issue, state.config.signer_timeout)
-        .await
-        .map_err(|err| signer_unavailable(&err))?;
-    if let Some(deployment) = &deployment {
-        record_runs(state, deployment, &event_id, &outcome, &issued).await;
-    }
+    let issued = run_and_sign(state, deployment.as_ref(), event, base, TokenKind::M2m).await?;
     Ok(TokenResponse {
         access_token: issued.access_token,
         id_token: None,
@@ -292,7 +270,41 @@ async fn issue_token(
     })
 }
 
-pub(crate) fn signer_unavailable(err: &RequestError) -> OAuthError {
+/// Runs the live workflow (if there is one) on `event`, has the signer merge its patches into
+/// `base` and sign, and records the runs, also when signing fails.
+pub(crate) async fn run_and_sign(
+    state: &AppState,
+    deployment: Option<&workflow_deployment::Model>,
+    event: WorkflowEvent,
+    base: BaseClaims,
+    access_token_kind: TokenKind,
+) -> Result<IssueResponse, OAuthError> {
+    let event_id = uuid::Uuid::new_v4().to_string();
+    tracing::Span::current().record("event_id", event_id.as_str());
+    let (workflow, outcome) = match deployment {
+        Some(deployment) => {
+            let (workflow, outcome) =
+                run_workflow(state, deployment, &event_id, event, &base, access_token_kind).await?;
+            (Some(workflow), outcome)
+        }
+        None => (None, WorkflowOutcome::default()),
+    };
+    let issue = IssueRequest {
+        event_id: event_id.clone(),
+        access_token_kind,
+        base_claims: base,
+        workflow,
+        patches: outcome.patches.clone(),
+    };
+    let issued =
+        nats::request(&state.nats, &state.config.common.subject_prefix, &issue, state.config.signer_timeout).await;
+    if let Some(deployment) = deployment {
+        record_runs(state, deployment, &event_id, &outcome, issued.as_ref().unwrap_or(&no_issue())).await;
+    }
+    issued.map_err(|err| signer_unavailable(&err))
+}
+
+fn signer_unavailable(err: &RequestError) -> OAuthError {
     tracing::error!(%err, "signer request failed");
     match err {
         RequestError::NoResponders { .. } | RequestError::TimedOut { .. } => {
@@ -303,7 +315,7 @@ pub(crate) fn signer_unavailable(err: &RequestError) -> OAuthError {
 }
 
 /// Asks the worker pool to run the live workflow; applies its failure policy.
-pub(crate) async fn run_workflow(
+async fn run_workflow(
     state: &AppState,
     deployment: &workflow_deployment::Model,
     event_id: &str,
@@ -442,12 +454,12 @@ async fn environment_for_workflow(state: &AppState) -> Result<Vec<EnvironmentVar
         .collect()
 }
 
-pub(crate) fn no_issue() -> IssueResponse {
+fn no_issue() -> IssueResponse {
     IssueResponse { access_token: String::new(), id_token: None, access_claims: Claims::new(), rejected: vec![] }
 }
 
 /// Writes one row per run: status, console output, claims set, claims the signer dropped.
-pub(crate) async fn record_runs(
+async fn record_runs(
     state: &AppState,
     deployment: &workflow_deployment::Model,
     event_id: &str,

@@ -13,11 +13,9 @@ use claimflow_contracts::{
         EventApplication, EventAuth, EventContext, EventDomains, EventOrganization, EventRequest, EventRequestAuth,
         EventUser, EventWorkflow, WorkflowEvent,
     },
-    signer::IssueRequest,
-    workflow::{BaseClaims, WorkflowOutcome},
+    workflow::BaseClaims,
     TokenKind, Trigger,
 };
-use claimflow_platform::nats;
 use claimflow_storage::{
     entity::{
         application,
@@ -32,10 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     oauth_error::OAuthError,
     secrets,
-    token::{
-        as_claims, authenticate_secret, client_credentials, no_issue, record_runs, run_workflow, signer_unavailable,
-        time_now, TokenForm, TokenResponse,
-    },
+    token::{as_claims, authenticate_secret, client_credentials, run_and_sign, time_now, TokenForm, TokenResponse},
     AppState,
 };
 
@@ -167,7 +162,6 @@ async fn base_claims(state: &AppState, request: &UserTokenRequest<'_>) -> Result
 /// `denyAccess` comes back as `access_denied` with its reason.
 pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) -> Result<IssuedTokens, OAuthError> {
     let base = base_claims(state, &request).await?;
-    let event_id = uuid::Uuid::new_v4().to_string();
     let deployment = state.store.live_deployment(Trigger::UserTokensGeneration.as_str()).await?;
     let (origin, existing_session) = match request.origin {
         Origin::Authorization { existing_session } => ("authorization_request", existing_session),
@@ -196,41 +190,8 @@ pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) 
             organization: request.org_code.map(|code| EventOrganization { code: code.to_owned() }),
         },
     };
-    let (workflow, outcome) = match &deployment {
-        Some(deployment) => {
-            let (workflow, outcome) =
-                run_workflow(state, deployment, &event_id, event, &base, TokenKind::Access).await?;
-            (Some(workflow), outcome)
-        }
-        None => (None, WorkflowOutcome::default()),
-    };
     let exp = base.access.get("exp").and_then(Value::as_u64).unwrap_or_default();
-    let issue = IssueRequest {
-        event_id: event_id.clone(),
-        access_token_kind: TokenKind::Access,
-        base_claims: base,
-        workflow,
-        patches: outcome.patches.clone(),
-    };
-    let issued = match nats::request(
-        &state.nats,
-        &state.config.common.subject_prefix,
-        &issue,
-        state.config.signer_timeout,
-    )
-    .await
-    {
-        Ok(issued) => issued,
-        Err(err) => {
-            if let Some(deployment) = &deployment {
-                record_runs(state, deployment, &event_id, &outcome, &no_issue()).await;
-            }
-            return Err(signer_unavailable(&err));
-        }
-    };
-    if let Some(deployment) = &deployment {
-        record_runs(state, deployment, &event_id, &outcome, &issued).await;
-    }
+    let issued = run_and_sign(state, deployment.as_ref(), event, base, TokenKind::Access).await?;
     Ok(IssuedTokens {
         access_token: issued.access_token,
         id_token: issued.id_token,
