@@ -17,6 +17,27 @@ use tokio::sync::RwLock;
 const TTL: Duration = Duration::from_secs(300);
 const MIN_REFRESH: Duration = Duration::from_secs(5);
 
+/// Why a bearer token was not accepted.
+#[derive(Debug)]
+pub enum Rejection {
+    NotJwt,
+    NoKid,
+    /// No published key has its `kid`.
+    UnknownKey,
+    /// The signer could not be asked for its keys.
+    Keys(RequestError),
+    /// Signature, issuer, audience or expiry.
+    Invalid(jsonwebtoken::errors::Error),
+}
+
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+}
+
 #[derive(Clone)]
 pub struct JwksCache {
     client: async_nats::Client,
@@ -57,6 +78,26 @@ impl JwksCache {
             }
         }
         Ok(self.refresh().await?.1.get(kid).cloned())
+    }
+
+    /// The claims of an RS256 token signed by the signer for `issuer`, and for `audience` when
+    /// one is given.
+    pub async fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: Option<&str>,
+    ) -> Result<serde_json::Value, Rejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::NotJwt)?;
+        let kid = header.kid.ok_or(Rejection::NoKid)?;
+        let key = self.key(&kid).await.map_err(Rejection::Keys)?.ok_or(Rejection::UnknownKey)?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&[issuer]);
+        match audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        Ok(jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map_err(Rejection::Invalid)?.claims)
     }
 
     async fn refresh(&self) -> Result<(serde_json::Value, HashMap<String, Arc<DecodingKey>>), RequestError> {

@@ -9,7 +9,12 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{oauth_error::OAuthError, token::TokenForm, user_tokens, AppState};
+use crate::{
+    jwks::{bearer_token, Rejection},
+    oauth_error::OAuthError,
+    token::TokenForm,
+    user_tokens, AppState,
+};
 
 /// The signed-in user's profile, for a user access token of this issuer.
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -34,26 +39,15 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 async fn profile(state: &AppState, headers: &HeaderMap) -> Result<serde_json::Value, String> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-        .ok_or("a user access token is required (Authorization: Bearer)")?;
-    let header = jsonwebtoken::decode_header(token).map_err(|_| "the access token is not a JWT")?;
-    let kid = header.kid.ok_or("the access token has no kid")?;
-    let key = state
-        .jwks
-        .key(&kid)
-        .await
-        .map_err(|err| format!("the signer's keys are unavailable: {err}"))?
-        .ok_or("the access token was not signed by this issuer")?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.set_issuer(&[state.config.issuer.as_str()]);
+    let token = bearer_token(headers).ok_or("a user access token is required (Authorization: Bearer)")?;
     // NOTE: user access tokens are for APIs (or none); any audience may ask who the user is.
-    validation.validate_aud = false;
-    let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
-        .map_err(|err| format!("the access token is not valid: {err}"))?
-        .claims;
+    let claims = state.jwks.verify(token, &state.config.issuer, None).await.map_err(|rejection| match rejection {
+        Rejection::NotJwt => "the access token is not a JWT".to_owned(),
+        Rejection::NoKid => "the access token has no kid".to_owned(),
+        Rejection::UnknownKey => "the access token was not signed by this issuer".to_owned(),
+        Rejection::Keys(err) => format!("the signer's keys are unavailable: {err}"),
+        Rejection::Invalid(err) => format!("the access token is not valid: {err}"),
+    })?;
     let user_id = claims.get("sub").and_then(|sub| sub.as_str()).filter(|sub| sub.starts_with("kp_"));
     let user_id = user_id.ok_or("the access token is not a user's (no user sub)")?;
     let user = state

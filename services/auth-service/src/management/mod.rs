@@ -14,14 +14,14 @@ mod workflows;
 
 use axum::{
     extract::{rejection::JsonRejection, FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts, StatusCode},
+    http::{request::Parts, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, patch, post, put},
     Json, Router,
 };
 use serde::de::DeserializeOwned;
 
-use crate::AppState;
+use crate::{jwks::Rejection, AppState};
 
 /// Scopes of the management API, Kinde's names plus claimflow's own for workflows.
 pub const SCOPES: &[&str] = &[
@@ -242,26 +242,21 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        let token = crate::jwks::bearer_token(&parts.headers)
             .ok_or_else(|| unauthorized("a bearer token for the management API is required"))?;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("the bearer token is not a JWT"))?;
-        let kid = header.kid.ok_or_else(|| unauthorized("the bearer token has no kid"))?;
-        let key = state
-            .jwks
-            .key(&kid)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| unauthorized("the bearer token was not signed by this issuer"))?;
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-        validation.set_audience(&[state.config.management_audience()]);
-        validation.set_issuer(&[state.config.issuer.as_str()]);
-        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
-            .map_err(|err| unauthorized(&format!("the bearer token is not valid for the management API: {err}")))?
-            .claims;
+        let audience = state.config.management_audience();
+        let claims =
+            state.jwks.verify(token, &state.config.issuer, Some(&audience)).await.map_err(
+                |rejection| match rejection {
+                    Rejection::NotJwt => unauthorized("the bearer token is not a JWT"),
+                    Rejection::NoKid => unauthorized("the bearer token has no kid"),
+                    Rejection::UnknownKey => unauthorized("the bearer token was not signed by this issuer"),
+                    Rejection::Keys(err) => ApiError::internal(err),
+                    Rejection::Invalid(err) => {
+                        unauthorized(&format!("the bearer token is not valid for the management API: {err}"))
+                    }
+                },
+            )?;
         let scopes = claims
             .get("scp")
             .and_then(|scp| scp.as_array())
