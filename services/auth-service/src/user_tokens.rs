@@ -348,57 +348,29 @@ pub async fn authorization_code_grant(
         })?;
     let refresh_token = if scope_list(&code.scope).iter().any(|scope| scope == "offline") {
         let session = state.store.find_session(&code.session_id).await?;
-        let auth_time = session.map(|s| s.auth_time).unwrap_or_else(claimflow_storage::now_ms);
+        let now = claimflow_storage::now_ms();
         let secret = new_secret();
-        let first = new_refresh_row(state, &secret, uuid::Uuid::new_v4().to_string(), &code_to_grant(&code, auth_time));
+        let first = refresh_token::Model {
+            token_hash: secrets::hash_secret(&secret),
+            family_id: uuid::Uuid::new_v4().to_string(),
+            client_id: code.client_id.clone(),
+            user_id: code.user_id.clone(),
+            session_id: code.session_id.clone(),
+            scope: code.scope.clone(),
+            org_code: code.org_code.clone(),
+            audience: code.audience.clone(),
+            auth_time: session.map(|s| s.auth_time).unwrap_or(now),
+            created_at: now,
+            expires_at: now + state.config.refresh_token_lifetime.as_millis() as i64,
+            used_at: None,
+            revoked_at: None,
+        };
         state.store.start_refresh_family(&code.code_hash, first).await?;
         Some(secret)
     } else {
         None
     };
     Ok(token_response(tokens, refresh_token))
-}
-
-/// What a refresh token carries over from the sign-in.
-struct Grant {
-    client_id: String,
-    user_id: String,
-    session_id: String,
-    scope: String,
-    org_code: Option<String>,
-    audience: Value,
-    auth_time: i64,
-}
-
-fn code_to_grant(code: &authorization_code::Model, auth_time: i64) -> Grant {
-    Grant {
-        client_id: code.client_id.clone(),
-        user_id: code.user_id.clone(),
-        session_id: code.session_id.clone(),
-        scope: code.scope.clone(),
-        org_code: code.org_code.clone(),
-        audience: code.audience.clone(),
-        auth_time,
-    }
-}
-
-fn new_refresh_row(state: &AppState, secret: &str, family_id: String, grant: &Grant) -> refresh_token::Model {
-    let now = claimflow_storage::now_ms();
-    refresh_token::Model {
-        token_hash: secrets::hash_secret(secret),
-        family_id,
-        client_id: grant.client_id.clone(),
-        user_id: grant.user_id.clone(),
-        session_id: grant.session_id.clone(),
-        scope: grant.scope.clone(),
-        org_code: grant.org_code.clone(),
-        audience: grant.audience.clone(),
-        auth_time: grant.auth_time,
-        created_at: now,
-        expires_at: now + state.config.refresh_token_lifetime.as_millis() as i64,
-        used_at: None,
-        revoked_at: None,
-    }
 }
 
 fn token_response(tokens: IssuedTokens, refresh_token: Option<String>) -> TokenResponse {
@@ -432,14 +404,13 @@ pub async fn refresh_token_grant(
     if old.client_id != application.id {
         return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
     }
+    // NOTE: checked before the workflow runs; the rotation below checks again, atomically.
     if old.revoked_at.is_some() {
-        return Err(OAuthError::invalid_grant("the refresh token was revoked; sign in again"));
+        return Err(rotation_refused(RotationRefused::Revoked));
     }
     if old.used_at.is_some() {
         state.store.revoke_refresh_family(&old.family_id).await?;
-        return Err(OAuthError::invalid_grant(
-            "the refresh token was already used; every token issued from it is now revoked, sign in again",
-        ));
+        return Err(rotation_refused(RotationRefused::Reused));
     }
     if old.expires_at <= claimflow_storage::now_ms() {
         return Err(OAuthError::invalid_grant("the refresh token has expired; sign in again"));
@@ -469,22 +440,25 @@ pub async fn refresh_token_grant(
     )
     .await?;
     let secret = new_secret();
-    let grant = Grant {
-        client_id: old.client_id.clone(),
-        user_id: old.user_id.clone(),
-        session_id: old.session_id.clone(),
-        scope: old.scope.clone(),
-        org_code: old.org_code.clone(),
-        audience: old.audience.clone(),
-        auth_time: old.auth_time,
+    let now = claimflow_storage::now_ms();
+    let successor = refresh_token::Model {
+        token_hash: secrets::hash_secret(&secret),
+        created_at: now,
+        expires_at: now + state.config.refresh_token_lifetime.as_millis() as i64,
+        used_at: None,
+        revoked_at: None,
+        ..old
     };
-    let successor = new_refresh_row(state, &secret, old.family_id.clone(), &grant);
-    match state.store.rotate_refresh_token(&old_hash, successor).await? {
-        Ok(()) => Ok(token_response(tokens, Some(secret))),
-        Err(RotationRefused::Reused) => Err(OAuthError::invalid_grant(
+    state.store.rotate_refresh_token(&old_hash, successor).await?.map_err(rotation_refused)?;
+    Ok(token_response(tokens, Some(secret)))
+}
+
+fn rotation_refused(refused: RotationRefused) -> OAuthError {
+    match refused {
+        RotationRefused::Reused => OAuthError::invalid_grant(
             "the refresh token was already used; every token issued from it is now revoked, sign in again",
-        )),
-        Err(RotationRefused::Revoked) => Err(OAuthError::invalid_grant("the refresh token was revoked; sign in again")),
+        ),
+        RotationRefused::Revoked => OAuthError::invalid_grant("the refresh token was revoked; sign in again"),
     }
 }
 
