@@ -421,6 +421,7 @@ async fn complete(
             scopes: &request.scopes,
             audience: &request.audience,
             org_code: org_code.as_deref(),
+            organizations: &organizations,
             nonce: request.nonce.as_deref(),
             origin: Origin::Authorization { existing_session: signed_in.existing },
             ip: peer.ip(),

@@ -63,6 +63,8 @@ pub struct UserTokenRequest<'a> {
     pub scopes: &'a [String],
     pub audience: &'a [String],
     pub org_code: Option<&'a str>,
+    /// Every organization the user belongs to (`org_codes`).
+    pub organizations: &'a [String],
     pub nonce: Option<&'a str>,
     pub origin: Origin,
     pub ip: IpAddr,
@@ -128,7 +130,6 @@ async fn base_claims(state: &AppState, request: &UserTokenRequest<'_>) -> Result
         access["org_code"] = json!(org_code);
     }
     let id = if request.scopes.iter().any(|scope| scope == "openid") {
-        let org_codes = state.store.user_organizations(&request.user.id).await?;
         let user = request.user;
         let mut id = json!({
             "aud": [request.application.id],
@@ -142,7 +143,7 @@ async fn base_claims(state: &AppState, request: &UserTokenRequest<'_>) -> Result
             "iss": state.config.issuer,
             "jti": uuid::Uuid::new_v4().to_string(),
             "name": format!("{} {}", user.given_name, user.family_name).trim().to_owned(),
-            "org_codes": org_codes,
+            "org_codes": request.organizations,
             "rat": now,
             "sid": request.session_id,
             "sub": user.id,
@@ -422,6 +423,7 @@ pub async fn refresh_token_grant(
         .ok_or_else(|| OAuthError::invalid_grant("the user of this refresh token no longer exists"))?;
     let scopes = scope_list(&old.scope);
     let audience = audience_list(&old.audience);
+    let organizations = state.store.user_organizations(&user.id).await?;
     let tokens = issue_user_tokens(
         state,
         UserTokenRequest {
@@ -432,6 +434,7 @@ pub async fn refresh_token_grant(
             scopes: &scopes,
             audience: &audience,
             org_code: old.org_code.as_deref(),
+            organizations: &organizations,
             nonce: None,
             origin: Origin::Refresh,
             ip: peer.ip(),
