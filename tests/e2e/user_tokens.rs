@@ -183,29 +183,30 @@ async fn user_tokens_carry_kindes_claims() {
     assert!(answer.param("code").is_none());
 
     // userinfo takes the access token; anything else is invalid_token.
-    let info: Value = stack
-        .http
-        .get(stack.url("/oauth2/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!((info["sub"].as_str(), info["given_name"].as_str()), (Some(user_id.as_str()), Some("Grace")));
-    let profile: Value = stack
-        .http
-        .get(stack.url("/oauth2/v2/user_profile"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!((profile["id"].as_str(), profile["first_name"].as_str()), (Some(user_id.as_str()), Some("Grace")));
-    assert_eq!(profile["preferred_email"], "grace@example.com", "Kinde's SDKs read this path and these names");
+    // Kinde's SDKs read its /oauth2/v2/user_profile path and names; both answer the same.
+    for path in ["/oauth2/userinfo", "/oauth2/v2/user_profile"] {
+        let info: Value = stack
+            .http
+            .get(stack.url(path))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (info["sub"].as_str(), info["given_name"].as_str()),
+            (Some(user_id.as_str()), Some("Grace")),
+            "{path}"
+        );
+        assert_eq!(
+            (info["id"].as_str(), info["first_name"].as_str()),
+            (Some(user_id.as_str()), Some("Grace")),
+            "{path}"
+        );
+        assert_eq!(info["preferred_email"], "grace@example.com", "{path}");
+    }
     let refused = stack.http.get(stack.url("/oauth2/userinfo")).bearer_auth("not-a-token").send().await.unwrap();
     assert_eq!(refused.status(), 401);
     assert!(refused.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
