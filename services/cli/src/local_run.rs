@@ -42,16 +42,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         Trigger::M2mTokenGeneration => TokenKind::M2m,
         Trigger::UserTokensGeneration => TokenKind::Access,
     };
+    // User tokens come in pairs: the ID token starts from the claims a sign-in would give it.
+    let (default_access, id_base) = match kind {
+        TokenKind::Access => {
+            let (access, id) = default_user_base(&event);
+            (access, Some(id))
+        }
+        _ => (default_base(&event), None),
+    };
     let base: Claims = match &args.base {
         Some(path) => serde_json::from_str(
             &std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
         )
         .with_context(|| format!("{} is not a JSON object of claims", path.display()))?,
-        None if kind == TokenKind::Access => default_user_base(&event).0,
-        None => default_base(&event),
+        None => default_access,
     };
-    // User tokens come in pairs: the ID token starts from the claims a sign-in would give it.
-    let id_base = (kind == TokenKind::Access).then(|| default_user_base(&event).1);
     let bindings: Vec<String> =
         compiled.settings["bindings"].as_object().map(|b| b.keys().cloned().collect()).unwrap_or_default();
     let environment = args
