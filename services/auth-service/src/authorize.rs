@@ -14,7 +14,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use claimflow_storage::entity::{application, identity::user};
+use claimflow_storage::entity::{application, identity::user, sign_in::session};
 use hmac::{Mac, SimpleHmac};
 use sha2::Sha256;
 
@@ -215,12 +215,9 @@ pub async fn authorize(
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),
     };
-    let session = match cookie(&headers, SESSION_COOKIE) {
-        Some(secret) => match state.store.active_session(&secrets::hash_secret(&secret)).await {
-            Ok(session) => session,
-            Err(err) => return storage_page(err).into_response(),
-        },
-        None => None,
+    let session = match browser_session(&state, &headers).await {
+        Ok(session) => session,
+        Err(err) => return storage_page(err).into_response(),
     };
     let wants_login = request.prompt.as_deref() == Some("login");
     let fresh_enough = |auth_time: i64| {
@@ -489,16 +486,13 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, RawQuery(
             Err(err) => return storage_page(err).into_response(),
         }
     }
-    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
-        match state.store.active_session(&secrets::hash_secret(&secret)).await {
-            Ok(Some(session)) => {
-                if let Err(err) = state.store.end_session(&session.id).await {
-                    return storage_page(err).into_response();
-                }
-            }
-            Ok(None) => {}
-            Err(err) => return storage_page(err).into_response(),
-        }
+    let ended = match browser_session(&state, &headers).await {
+        Ok(Some(session)) => state.store.end_session(&session.id).await,
+        Ok(None) => Ok(()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = ended {
+        return storage_page(err).into_response();
     }
     let mut response = match target {
         Some(target) => redirect_to(target, &[], params.get("state").map(String::as_str), StatusCode::FOUND),
@@ -533,6 +527,17 @@ fn redirect_to(base: &str, params: &[(&str, &str)], state: Option<&str>, status:
     }
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The live session this browser's session cookie names, if any.
+async fn browser_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<session::Model>, claimflow_storage::StorageError> {
+    match cookie(headers, SESSION_COOKIE) {
+        Some(secret) => state.store.active_session(&secrets::hash_secret(&secret)).await,
+        None => Ok(None),
+    }
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
