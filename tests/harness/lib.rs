@@ -43,6 +43,8 @@ pub struct StackOptions {
     /// Serve the signer's and the worker's `/healthz`, `/readyz`, `/metrics`.
     pub health: bool,
     pub refresh_token_lifetime: Duration,
+    /// `CLAIMFLOW_SIGNING_ALG` of the stack's signer.
+    pub signing_alg: signer::keys::SigningAlgorithm,
 }
 
 impl Default for StackOptions {
@@ -52,6 +54,7 @@ impl Default for StackOptions {
             secured_nats: false,
             health: false,
             refresh_token_lifetime: Duration::from_secs(3600),
+            signing_alg: Default::default(),
         }
     }
 }
@@ -168,7 +171,9 @@ impl Stack {
         let signer_config = signer::Config {
             common: CommonConfig { nats_credentials: credentials("signer"), ..common.clone() },
             key_dir: dir.path().join("signing-keys"),
-            concurrency: 8,
+            signing_alg: options.signing_alg,
+            threads: 2,
+            concurrency: 64,
             max_patch_bytes: 16 * 1024,
             health_addr: signer_health,
         };

@@ -2,12 +2,14 @@
 //!
 //! It answers `{prefix}signer.v1.issue` (queue group `signer`): re-checks every workflow patch
 //! against the deployment's declared bindings, which it reads from the database itself, and the
-//! prohibited-claim lists; merges what is permitted; signs with RS256 (`kid` in the header); and
-//! reports what it dropped. It also answers `{prefix}signer.v1.jwks` with the public keys.
-//! Private keys never leave this process.
+//! prohibited-claim lists; merges what is permitted; signs (RS256 by default, ES256 or EdDSA with
+//! `CLAIMFLOW_SIGNING_ALG`; `kid` in the header) on its own threads; and reports what it dropped.
+//! It also answers `{prefix}signer.v1.jwks` with the public keys. Private keys never leave this
+//! process.
 
 pub mod keys;
 pub mod merge;
+pub mod pool;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -30,8 +32,9 @@ use claimflow_storage::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    keys::KeyRing,
+    keys::{KeyRing, SigningAlgorithm},
     merge::{merge_patches, DeployedPermissions},
+    pool::SigningPool,
 };
 
 #[derive(Debug, Clone)]
@@ -39,7 +42,13 @@ pub struct Config {
     pub common: CommonConfig,
     /// `CLAIMFLOW_SIGNER_KEY_DIR` (default `<data dir>/signing-keys`).
     pub key_dir: PathBuf,
-    /// `CLAIMFLOW_SIGNER_CONCURRENCY` (default 16): requests signed at once.
+    /// `CLAIMFLOW_SIGNING_ALG` (default `RS256`; `ES256`, `EdDSA`): the algorithm of the key that
+    /// signs. Keys of other algorithms stay published until removed.
+    pub signing_alg: SigningAlgorithm,
+    /// `CLAIMFLOW_SIGNER_THREADS` (default: the number of CPUs): signatures computed at once.
+    pub threads: usize,
+    /// `CLAIMFLOW_SIGNER_CONCURRENCY` (default 64): requests in progress at once (decoding, the
+    /// permission lookup, waiting for a signing thread).
     pub concurrency: usize,
     /// `CLAIMFLOW_MAX_CLAIMS_BYTES` (default 16384): the largest patch one workflow may add to
     /// one token, as JSON.
@@ -56,7 +65,15 @@ impl Config {
             key_dir: config::var("CLAIMFLOW_SIGNER_KEY_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| common.data_dir.join("signing-keys")),
-            concurrency: config::parse_or("CLAIMFLOW_SIGNER_CONCURRENCY", 16)?,
+            signing_alg: match config::var("CLAIMFLOW_SIGNING_ALG") {
+                Some(name) => name.parse().map_err(|message: String| ConfigError::new("CLAIMFLOW_SIGNING_ALG", message))?,
+                None => SigningAlgorithm::default(),
+            },
+            threads: config::parse_or(
+                "CLAIMFLOW_SIGNER_THREADS",
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            )?,
+            concurrency: config::parse_or("CLAIMFLOW_SIGNER_CONCURRENCY", 64)?,
             max_patch_bytes: config::parse_or("CLAIMFLOW_MAX_CLAIMS_BYTES", 16 * 1024)?,
             health_addr: config::health_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 8081)))?,
             common,
@@ -76,15 +93,24 @@ pub enum Error {
     Subscribe(#[from] async_nats::SubscribeError),
     #[error("cannot serve health and metrics on CLAIMFLOW_HEALTH_ADDR: {0}")]
     Health(#[source] std::io::Error),
+    #[error("cannot start the signing threads: {0}")]
+    Threads(#[source] std::io::Error),
 }
 
 /// Runs the signer until `shutdown` is cancelled; in-flight requests are answered first.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let keys = KeyRing::load_or_create(&config.key_dir)?;
+    let keys = Arc::new(KeyRing::load_or_create(&config.key_dir, config.signing_alg)?);
     let store = Store::open(&config.common.database_url).await?;
     let client = nats::connect(&config.common.nats_url, "signer", config.common.nats_credentials.as_ref()).await?;
-    let signer = Arc::new(Signer { keys, store, max_patch_bytes: config.max_patch_bytes, bindings: Mutex::default() });
-    tracing::info!(kid = %signer.keys.active().kid, "signer ready");
+    let pool = SigningPool::start(config.threads).map_err(Error::Threads)?;
+    let signer = Arc::new(Signer {
+        keys,
+        store,
+        pool,
+        max_patch_bytes: config.max_patch_bytes,
+        bindings: Mutex::default(),
+    });
+    tracing::info!(kid = %signer.keys.active().kid, alg = %signer.keys.active().alg, threads = signer.pool.threads(), "signer ready");
     let prefix = &config.common.subject_prefix;
 
     let issuing = {
@@ -146,8 +172,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
 }
 
 struct Signer {
-    keys: KeyRing,
+    keys: Arc<KeyRing>,
     store: Store,
+    pool: SigningPool,
     max_patch_bytes: usize,
     /// Declared bindings per deployment id. Deployments are immutable, so this never goes stale.
     bindings: Mutex<HashMap<String, Arc<HashSet<String>>>>,
@@ -172,36 +199,50 @@ impl Signer {
             Some(workflow) => Some(self.deployed_bindings(workflow).await?),
             None => None,
         };
-        let permissions = match (&request.workflow, &bindings) {
-            (Some(workflow), Some(bindings)) => Some(DeployedPermissions { workflow, bindings }),
-            _ => None,
-        };
-        let merged = merge_patches(
-            request.base_claims,
-            request.access_token_kind,
-            permissions,
-            request.patches,
-            self.max_patch_bytes,
-        );
-        tracing::Span::current().record("rejected", merged.rejected.len());
-        for rejected in &merged.rejected {
+        let max_patch_bytes = self.max_patch_bytes;
+        let keys = self.keys.clone();
+        // NOTE: merging and signing are CPU work: both run on a signing thread, and this task
+        // only waits.
+        let signed = self
+            .pool
+            .run(move || {
+                let permissions = bindings
+                    .as_ref()
+                    .zip(request.workflow.as_ref())
+                    .map(|(bindings, workflow)| DeployedPermissions { workflow, bindings });
+                let merged = merge_patches(
+                    request.base_claims,
+                    request.access_token_kind,
+                    permissions,
+                    request.patches,
+                    max_patch_bytes,
+                );
+                let key = keys.active();
+                let access_token = key.sign(&merged.access)?;
+                let id_token = match merged.id {
+                    Some(mut id) => {
+                        // NOTE: set after the merge, so a workflow cannot bind the ID token to
+                        // another token.
+                        id.insert("at_hash".to_owned(), at_hash(key.alg, &access_token).into());
+                        Some(key.sign(&id)?)
+                    }
+                    None => None,
+                };
+                Ok::<_, keys::SignError>(IssueResponse {
+                    access_token,
+                    id_token,
+                    access_claims: merged.access,
+                    rejected: merged.rejected,
+                })
+            })
+            .await
+            .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, err.to_string()))?
+            .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, format!("signing failed: {err}")))?;
+        tracing::Span::current().record("rejected", signed.rejected.len());
+        for rejected in &signed.rejected {
             tracing::warn!(workflow_id = %rejected.workflow_id, token = rejected.token.as_str(), claim = %rejected.claim, reason = rejected.reason.describe(), "claim dropped");
         }
-        let key = self.keys.active();
-        let sign = |claims| {
-            key.sign(claims)
-                .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, format!("signing failed: {err}")))
-        };
-        let access_token = sign(&merged.access)?;
-        let id_token = match merged.id {
-            Some(mut id) => {
-                // NOTE: set after the merge, so a workflow cannot bind the ID token to another token.
-                id.insert("at_hash".to_owned(), at_hash(&access_token).into());
-                Some(sign(&id)?)
-            }
-            None => None,
-        };
-        Ok(IssueResponse { access_token, id_token, access_claims: merged.access, rejected: merged.rejected })
+        Ok(signed)
     }
 
     /// The bindings the dispatched deployment declared, read from the database (and cached).
@@ -241,12 +282,19 @@ impl Signer {
     }
 }
 
-/// OpenID Connect Core §3.1.3.6: base64url of the left half of SHA-256 of the access token (RS256).
-pub fn at_hash(access_token: &str) -> String {
+/// OpenID Connect Core §3.1.3.6: base64url of the left half of the access token's hash, with the
+/// hash of the ID token's `alg`: SHA-256 for RS256 and ES256, SHA-512 for EdDSA with Ed25519 (as
+/// the OpenID Foundation settled for EdDSA).
+pub fn at_hash(alg: SigningAlgorithm, access_token: &str) -> String {
+    use aws_lc_rs::digest;
     use base64::Engine;
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(access_token.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    let algorithm = match alg {
+        SigningAlgorithm::Rs256 | SigningAlgorithm::Es256 => &digest::SHA256,
+        SigningAlgorithm::EdDsa => &digest::SHA512,
+    };
+    let digest = digest::digest(algorithm, access_token.as_bytes());
+    let half = &digest.as_ref()[..digest.as_ref().len() / 2];
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half)
 }
 
 #[cfg(test)]
@@ -254,6 +302,9 @@ mod tests {
     #[test]
     fn at_hash_matches_the_openid_connect_example() {
         // OpenID Connect Core, Appendix A.3 (ID Token with at_hash for the access token below).
-        assert_eq!(super::at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        let access_token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        assert_eq!(super::at_hash(super::SigningAlgorithm::Rs256, access_token), "77QmUPtjPfzWtF2AnpK9RQ");
+        // SHA-512's left half is 32 bytes: 43 characters of base64url.
+        assert_eq!(super::at_hash(super::SigningAlgorithm::EdDsa, access_token).len(), 43);
     }
 }
