@@ -82,7 +82,7 @@ fn main() {
         paced.sort();
         println!("workflow run, {iterations} warm runs on one isolate thread");
         println!(
-            "  engine start          {:>9.3} ms (V8 platform, startup snapshot, first isolate)",
+            "  engine start          {:>9.3} ms (V8 platform, first isolate)",
             engine_start.as_secs_f64() * 1e3
         );
         println!("  cold (first run)      {:>9.3} ms", cold.as_secs_f64() * 1e3);

@@ -1,15 +1,24 @@
-//! The workflow sandbox: runs a deployed workflow (an ES module) in V8 through deno_core, with
-//! Kinde's `kinde` global and `@kinde/infrastructure` module, under limits enforced from outside
-//! the isolate.
+//! The workflow sandbox: runs a deployed workflow (an ES module) in V8, with Kinde's `kinde`
+//! global and `@kinde/infrastructure` module, under limits enforced from outside the isolate.
 //!
-//! This crate never does network or NATS I/O and is testable on its own. What a workflow can do
-//! is exactly what the ops in [`sandbox`] allow; it must never see `Deno`, the file system or
-//! another run's state.
+//! deno_core provides V8 and its platform. Each pool thread keeps one warm isolate and gives
+//! every run a fresh V8 context in it ([`isolate`]), which is what makes a run cheap; deno_core's
+//! `JsRuntime` cannot serve here, as it owns exactly one context per isolate and its isolate-wide
+//! hooks assume that context.
+//!
+//! Dependencies run one way: [`engine`] → [`run`] → [`ops`], [`loader`], [`watchdog`]. This crate
+//! never does NATS I/O and is testable on its own. What a workflow can do is exactly what the
+//! functions in [`ops`] allow; it must never see the file system, the host object or another
+//! run's state.
 
 mod engine;
+mod isolate;
+mod loader;
 pub mod network;
-mod sandbox;
+mod ops;
+mod run;
 pub mod token_cache;
+mod watchdog;
 
 use std::time::Duration;
 

@@ -1,24 +1,31 @@
-// claimflow workflow sandbox bootstrap: runs once per isolate, before the workflow module.
+// claimflow workflow sandbox bootstrap: runs first in every run's fresh V8 context, before the
+// workflow module.
 //
 // It builds the global `kinde` object with exactly the bindings the workflow declared, routes
-// `console` into the run log, and then removes `Deno` and `__bootstrap` so user code cannot
-// reach the raw ops. It must never expose an op directly: every capability goes through a
-// closure that checks its arguments.
-((ops, bindings) => {
+// `console` into the run log, and removes what a workflow has no use for and could use to
+// outlive its run or its heap limit (weak-reference callbacks, WebAssembly, shared memory).
+// It must never expose `host` or one of its functions directly: every capability goes through a
+// closure that checks its arguments, and every structured value is parsed here, in this context.
+((host, bindings) => {
   "use strict";
-  const {
-    op_claims_get,
-    op_claims_set,
-    op_console,
-    op_deny_access,
-    op_env_get,
-    op_fetch,
-    op_secure_fetch,
-    op_cache_get,
-    op_cache_put,
-    op_url_parse,
-  } = ops;
+  // NOTE: taken now, so a workflow that replaces JSON cannot break the bindings it calls.
+  const { parse: parseJson, stringify } = JSON;
+  const parse = (json) => (json === undefined ? undefined : parseJson(json));
+  const op_claims_get = (kind) => parse(host.claimsGet(kind));
+  const op_claims_set = (kind, name, json) => host.claimsSet(kind, name, json);
+  const op_console = (level, message) => host.console(level, message);
+  const op_deny_access = (reason) => host.denyAccess(reason);
+  const op_env_get = (key) => parse(host.envGet(key));
+  const op_fetch = (request) => parse(host.fetch(stringify(request)));
+  const op_secure_fetch = (request) => parse(host.secureFetch(stringify(request)));
+  const op_cache_get = (name) => host.cacheGet(name);
+  const op_cache_put = (name, token, jwksUrl) => host.cachePut(name, token, jwksUrl);
+  const op_url_parse = (href, base) => parse(host.urlParse(href, base));
   const declared = new Set(bindings);
+
+  for (const name of ["WebAssembly", "FinalizationRegistry", "WeakRef", "SharedArrayBuffer", "Atomics"]) {
+    delete globalThis[name];
+  }
 
   const describe = (value) => {
     if (typeof value === "string") return value;
@@ -217,6 +224,4 @@
 
   Object.defineProperty(globalThis, "kinde", { value: Object.freeze(kinde), enumerable: false });
   Object.defineProperty(globalThis, "console", { value: console, enumerable: false, writable: true });
-  delete globalThis.Deno;
-  delete globalThis.__bootstrap;
 })

@@ -1,0 +1,253 @@
+//! One run: a fresh context in a warm isolate, the bootstrap, the workflow module, its default
+//! export called with the event, and what came of it.
+//!
+//! There is no event loop: a workflow's only asynchronous work is promises (`kinde.fetch` answers
+//! synchronously), so draining the microtask queue settles everything that can ever settle. A
+//! promise still pending after that waits on nothing and never will, and is reported as such.
+
+use std::{
+    cell::RefCell,
+    rc::Rc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Instant,
+};
+
+use claimflow_contracts::workflow::RunStatus;
+use deno_core::v8;
+
+use crate::{
+    isolate::WarmIsolate,
+    loader::{self, WORKFLOW_URL_PREFIX},
+    ops::{redact_secrets, RunSlot, RunState},
+    watchdog::Watchdog,
+    RunOutcome, RunRequest,
+};
+
+/// Runs `request` in a new context of `isolate`, under the watchdog.
+pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Watchdog) -> RunOutcome {
+    let started = Instant::now();
+    let limits = request.limits.clone();
+    let state = Rc::new(RefCell::new(RunState {
+        base: request.base_claims,
+        reset_claims: request.reset_claims,
+        max_claims: limits.max_claims,
+        set: Vec::new(),
+        denied: None,
+        logs: Vec::new(),
+        log_bytes: 0,
+        logs_truncated: false,
+        max_log_bytes: limits.max_log_bytes,
+        max_claims_bytes: limits.max_claims_bytes,
+        environment: request.environment,
+        secure_fetch_key: request.secure_fetch_key,
+        services: request.services,
+        trusted_host: request.trusted_host,
+        workflow_id: request.workflow_id,
+        fetch_limits: limits.fetch.clone(),
+        fetches: 0,
+        deadline: started + limits.wall_time,
+        span: request.span,
+    }));
+    let main = format!("{WORKFLOW_URL_PREFIX}{}", request.source_name.trim_start_matches('/'));
+    let source_map = request.source_map.as_deref().and_then(|map| sourcemap::SourceMap::from_slice(map.as_bytes()).ok());
+    let program = Program {
+        main: &main,
+        code: &request.code,
+        bindings: &request.bindings,
+        event: &request.event,
+        source_map: source_map.as_ref(),
+    };
+
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let armed = watchdog.arm(isolate.handle(), limits.wall_time, timed_out.clone());
+    let result = execute(isolate, &program, state.clone());
+    drop(armed);
+
+    let out_of_memory = isolate.out_of_memory();
+    let terminated = timed_out.load(Ordering::SeqCst) || out_of_memory;
+    if terminated {
+        isolate.isolate.cancel_terminate_execution();
+        isolate.retire();
+    }
+    // NOTE: the context's slot was cleared when the run ended, so this is the last reference.
+    let Ok(state) = Rc::try_unwrap(state).map(RefCell::into_inner) else {
+        return RunOutcome {
+            status: RunStatus::Failed,
+            claims_set: Vec::new(),
+            denied: None,
+            logs: Vec::new(),
+            error: Some("internal error: the run's state outlived its context".to_owned()),
+            duration: started.elapsed(),
+        };
+    };
+    let (status, error) = match result {
+        _ if out_of_memory => (
+            RunStatus::OutOfMemory,
+            Some(format!("the workflow exceeded the V8 heap limit of {} MiB", limits.heap_bytes / (1024 * 1024))),
+        ),
+        _ if timed_out.load(Ordering::SeqCst) => {
+            (RunStatus::TimedOut, Some(format!("the workflow exceeded its time limit of {:?}", limits.wall_time)))
+        }
+        Ok(()) => (RunStatus::Ok, None),
+        Err(message) => (RunStatus::Failed, Some(redact_secrets(&state.environment, &message))),
+    };
+    // A denial and claims only count from a run that completed.
+    let completed = status == RunStatus::Ok;
+    RunOutcome {
+        status,
+        claims_set: if completed { state.set } else { Vec::new() },
+        denied: if completed { state.denied } else { None },
+        logs: state.logs,
+        error,
+        duration: started.elapsed(),
+    }
+}
+
+/// What a run executes, borrowed from its request.
+struct Program<'a> {
+    main: &'a str,
+    code: &'a str,
+    bindings: &'a [String],
+    event: &'a serde_json::Value,
+    source_map: Option<&'a sourcemap::SourceMap>,
+}
+
+/// Bootstraps a fresh context, evaluates the module, calls its default export with the event.
+fn execute(isolate: &mut WarmIsolate, program: &Program, state: Rc<RunSlot>) -> Result<(), String> {
+    let context = isolate.take_context();
+    let WarmIsolate { host, bootstrap, isolate, .. } = isolate;
+    v8::scope!(let scope, isolate);
+    let context = v8::Local::new(scope, context);
+    let scope = &mut v8::ContextScope::new(scope, context);
+    context.set_slot(state);
+    v8::tc_scope!(let scope, scope);
+    let result = evaluate(scope, host, bootstrap, program);
+    // NOTE: from here on, any function of this run that still gets called finds no state.
+    context.remove_slot::<RunSlot>();
+    context.remove_slot::<loader::ModuleTable>();
+    result
+}
+
+/// The scope a run evaluates in: it catches what JavaScript throws.
+type TryScope<'a, 'b, 'c, 'd> = v8::PinnedRef<'a, v8::TryCatch<'b, 'c, v8::HandleScope<'d>>>;
+
+fn evaluate(
+    scope: &mut TryScope,
+    host: &v8::Global<v8::ObjectTemplate>,
+    bootstrap: &v8::Global<v8::UnboundScript>,
+    program: &Program,
+) -> Result<(), String> {
+    let failed = |scope: &mut TryScope| describe_pending(scope, program);
+    let undefined: v8::Local<v8::Value> = v8::undefined(scope).into();
+
+    let bootstrap = v8::Local::new(scope, bootstrap).bind_to_current_context(scope);
+    let bootstrap = bootstrap.run(scope).ok_or_else(|| failed(scope))?;
+    let bootstrap = v8::Local::<v8::Function>::try_from(bootstrap).map_err(|_| "the bootstrap is not a function")?;
+    let host = v8::Local::new(scope, host).new_instance(scope).ok_or("cannot make the host object")?;
+    let bindings: Vec<v8::Local<v8::Value>> = program
+        .bindings
+        .iter()
+        .filter_map(|binding| v8::String::new(scope, binding).map(Into::into))
+        .collect();
+    let bindings = v8::Array::new_with_elements(scope, &bindings);
+    bootstrap.call(scope, undefined, &[host.into(), bindings.into()]).ok_or_else(|| failed(scope))?;
+
+    let (module, table) = loader::compile(scope, program.main, program.code).ok_or_else(|| failed(scope))?;
+    scope.get_current_context().set_slot(Rc::new(table));
+    module.instantiate_module(scope, loader::resolve_callback).ok_or_else(|| failed(scope))?;
+    let evaluation = module.evaluate(scope).ok_or_else(|| failed(scope))?;
+    settle(scope, evaluation, program, "the workflow module's top-level await never settled")?;
+
+    let namespace = module.get_module_namespace().to_object(scope).ok_or("the module has no namespace")?;
+    let key = v8::String::new(scope, "default").ok_or("cannot allocate a string")?;
+    let export = namespace.get(scope, key.into()).ok_or_else(|| failed(scope))?;
+    let function = v8::Local::<v8::Function>::try_from(export)
+        .map_err(|_| "the workflow's default export is not a function".to_owned())?;
+    let event = serde_json::to_string(program.event).map_err(|err| format!("cannot pass the event: {err}"))?;
+    let event = v8::String::new(scope, &event).ok_or("the event is too large")?;
+    let event = v8::json::parse(scope, event).ok_or_else(|| failed(scope))?;
+    let returned = function.call(scope, undefined, &[event]).ok_or_else(|| failed(scope))?;
+    settle(scope, returned, program, "the workflow's promise never settled: it waits on something that cannot happen")
+}
+
+/// Drains the microtask queue; a rejected promise is the run's error.
+fn settle(
+    scope: &mut TryScope,
+    value: v8::Local<v8::Value>,
+    program: &Program,
+    pending: &str,
+) -> Result<(), String> {
+    scope.perform_microtask_checkpoint();
+    if scope.has_terminated() {
+        return Err("terminated".to_owned());
+    }
+    let Ok(promise) = v8::Local::<v8::Promise>::try_from(value) else { return Ok(()) };
+    match promise.state() {
+        v8::PromiseState::Fulfilled => Ok(()),
+        v8::PromiseState::Rejected => {
+            let reason = promise.result(scope);
+            Err(describe(scope, reason, None, program))
+        }
+        v8::PromiseState::Pending => Err(pending.to_owned()),
+    }
+}
+
+/// The exception pending in `scope`, described.
+fn describe_pending(scope: &mut TryScope, program: &Program) -> String {
+    match (scope.exception(), scope.message()) {
+        (Some(exception), message) => describe(scope, exception, message, program),
+        (None, _) if scope.has_terminated() => "terminated".to_owned(),
+        (None, _) => "the workflow could not be run".to_owned(),
+    }
+}
+
+/// `Uncaught Error: boom (Workflow.ts:12:9)`: the message and where it was thrown in the
+/// workflow's own source (through its source map), no stack dump.
+fn describe(
+    scope: &mut v8::PinScope<'_, '_>,
+    exception: v8::Local<v8::Value>,
+    message: Option<v8::Local<v8::Message>>,
+    program: &Program,
+) -> String {
+    let message = message.unwrap_or_else(|| v8::Exception::create_message(scope, exception));
+    let text = message.get(scope).to_rust_string_lossy(scope);
+    let in_workflow = |name: &str| name.starts_with(WORKFLOW_URL_PREFIX);
+    // The innermost frame in the workflow, else where the message itself points.
+    let mut location = None;
+    if let Some(trace) = v8::Exception::get_stack_trace(scope, exception).or_else(|| message.get_stack_trace(scope)) {
+        for index in 0..trace.get_frame_count() {
+            let Some(frame) = trace.get_frame(scope, index) else { continue };
+            let name = frame.get_script_name(scope).map(|name| name.to_rust_string_lossy(scope)).unwrap_or_default();
+            if in_workflow(&name) {
+                location = Some((name, frame.get_line_number(), frame.get_column()));
+                break;
+            }
+        }
+    }
+    if location.is_none() {
+        let name = message.get_script_resource_name(scope).map(|name| name.to_rust_string_lossy(scope));
+        if let (Some(name), Some(line)) = (name.filter(|name| in_workflow(name)), message.get_line_number(scope)) {
+            location = Some((name, line, message.get_start_column() + 1));
+        }
+    }
+    match location {
+        Some((name, line, column)) => {
+            let (line, column) = original_position(program, &name, line, column);
+            format!("{text} ({}:{line}:{column})", name.trim_start_matches(WORKFLOW_URL_PREFIX))
+        }
+        None => text,
+    }
+}
+
+/// A 1-based position in the transpiled module, mapped to the original TypeScript.
+fn original_position(program: &Program, name: &str, line: usize, column: usize) -> (usize, usize) {
+    let mapped = (name == program.main)
+        .then_some(program.source_map)
+        .flatten()
+        .and_then(|map| map.lookup_token(line.saturating_sub(1) as u32, column.saturating_sub(1) as u32))
+        .map(|token| (token.get_src_line() as usize + 1, token.get_src_col() as usize + 1));
+    mapped.unwrap_or((line, column))
+}
