@@ -110,6 +110,7 @@ async fn runs_are_filtered_paginated_and_shown_one_by_one() {
     for _ in 0..5 {
         stack.m2m_token(&client_id, &client_secret, "acme").await.unwrap();
     }
+    stack.records_written().await;
     let mut seen = Vec::new();
     let mut next: Option<String> = None;
     loop {

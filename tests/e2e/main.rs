@@ -2,6 +2,8 @@
 //! signer, workflow-worker) and checks what a user of claimflow would see.
 
 mod broker;
+mod caches;
+mod child;
 mod client_authentication;
 mod deploy;
 mod health;
@@ -12,9 +14,11 @@ mod management_resources;
 mod nats_permissions;
 mod openapi;
 mod org_aware_m2m;
+mod records;
 mod runtime_errors;
 mod scaling;
 mod sign_in_security;
+mod signing;
 mod trace;
 mod user_tokens;
 mod users_and_roles;

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 /// Runs `tests/npm/oidc-rp.mjs` (openid-client) against the stack for `app`.
-async fn openid_client(stack: &Stack, app: &WebApp, email: &str, password: &str) -> Value {
+pub(crate) async fn openid_client(stack: &Stack, app: &WebApp, email: &str, password: &str) -> Value {
     assert!(
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/npm/node_modules/openid-client")).exists(),
         "install the npm test dependencies: npm ci --prefix tests/npm (scripts/test does)"

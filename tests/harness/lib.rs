@@ -83,6 +83,45 @@ fn secured_nats_config(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// The environment variable that makes the test binary run a service instead of tests.
+pub const CHILD_SERVICE: &str = "CLAIMFLOW_E2E_CHILD_SERVICE";
+
+/// Keys the stack's auth-services share (a replica in another process gets them too).
+#[derive(Clone)]
+struct StackKeys {
+    secrets: [u8; 32],
+    secure_fetch: [u8; 32],
+    session: [u8; 32],
+}
+
+/// An auth-service replica in the test process.
+pub struct Replica {
+    pub url: String,
+    pub stop: CancellationToken,
+    pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A service in a child process.
+pub struct ServiceProcess {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl ServiceProcess {
+    /// SIGKILL: no drain, no flush, nothing the process would do on its way out.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub struct Stack {
     pub issuer: String,
     /// Health and metrics of the signer and the worker, when [`StackOptions::health`].
@@ -93,11 +132,15 @@ pub struct Stack {
     pub nats: Option<NatsServer>,
     pub database_url: String,
     pub prefix: String,
+    /// The credentials the harness itself uses on a secured broker (auth-service's).
+    nats_credentials: Option<(String, String)>,
     shutdown: CancellationToken,
     services: tokio::task::JoinSet<anyhow::Result<()>>,
     /// `(server URL, database)` to drop when the stack goes.
     postgres: Option<(String, String)>,
     worker_config: workflow_worker::Config,
+    auth_config: auth_service::Config,
+    keys: StackKeys,
     _dir: tempfile::TempDir,
 }
 
@@ -148,6 +191,7 @@ impl Stack {
             client_id: hex::encode(rand::random::<[u8; 16]>()),
             client_secret: hex::encode(rand::random::<[u8; 32]>()),
         };
+        let keys = StackKeys { secrets: rand::random(), secure_fetch: rand::random(), session: rand::random() };
         let auth_config = auth_service::Config {
             common: CommonConfig { nats_credentials: credentials("auth-service"), ..common.clone() },
             http_addr,
@@ -156,9 +200,9 @@ impl Stack {
             m2m_token_lifetime: Duration::from_secs(3600),
             workflow_timeout: options.workflow_timeout,
             signer_timeout: Duration::from_secs(5),
-            secrets: auth_service::secret_box::SecretBox::from_key(&rand::random()),
-            secure_fetch_key: rand::random(),
-            session_key: rand::random(),
+            secrets: auth_service::secret_box::SecretBox::from_key(&keys.secrets),
+            secure_fetch_key: keys.secure_fetch,
+            session_key: keys.session,
             user_token_lifetime: Duration::from_secs(3600),
             refresh_token_lifetime: options.refresh_token_lifetime,
             session_lifetime: Duration::from_secs(3600),
@@ -190,7 +234,8 @@ impl Stack {
         let mut services = tokio::task::JoinSet::new();
         // auth-service first: it owns the schema the signer reads.
         let token = shutdown.clone();
-        services.spawn(async move { Ok(auth_service::run_with_listener(auth_config, listener, token).await?) });
+        let first_auth_service = auth_config.clone();
+        services.spawn(async move { Ok(auth_service::run_with_listener(first_auth_service, listener, token).await?) });
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
         wait_for(&http, &format!("{issuer}/readyz")).await;
         let token = shutdown.clone();
@@ -208,10 +253,13 @@ impl Stack {
             nats: Some(nats),
             database_url,
             prefix,
+            nats_credentials: credentials("auth-service"),
             shutdown,
             services,
             postgres,
             worker_config,
+            auth_config,
+            keys,
             _dir: dir,
         };
         // Ready when the signer publishes keys.
@@ -238,6 +286,51 @@ impl Stack {
         let token = stop.clone();
         let handle = tokio::spawn(async move { Ok(workflow_worker::run(config, engine(), token).await?) });
         (stop, handle)
+    }
+
+    /// One more auth-service replica in this process, on its own port, sharing the stack's
+    /// database, broker and issuer (replicas behind one load balancer). Cancel `stop` to end it.
+    pub async fn add_auth_service(&self) -> Replica {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let config = auth_service::Config { http_addr: listener.local_addr().unwrap(), ..self.auth_config.clone() };
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let handle = tokio::spawn(async move { Ok(auth_service::run_with_listener(config, listener, token).await?) });
+        wait_for(&self.http, &format!("{url}/readyz")).await;
+        Replica { url, stop, handle }
+    }
+
+    /// An auth-service in a process of its own, so that a test can kill it with SIGKILL: this
+    /// test binary run again, as the `child::auth_service_process` entry, configured from the
+    /// environment as the `auth-service` binary is.
+    pub async fn spawn_auth_service(&self) -> ServiceProcess {
+        use base64::Engine;
+        let port = claimflow_platform::nats_server::free_port().expect("a free port");
+        let url = format!("http://127.0.0.1:{port}");
+        let base64 = |key: &[u8; 32]| base64::engine::general_purpose::STANDARD.encode(key);
+        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
+        let child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["--exact", "child::auth_service_process", "--ignored", "--nocapture", "--test-threads", "1"])
+            .env(CHILD_SERVICE, "auth-service")
+            .env("CLAIMFLOW_DATA_DIR", self._dir.path().join("child-auth-service"))
+            .env("DATABASE_URL", &self.database_url)
+            .env("NATS_URL", nats.url())
+            .env("CLAIMFLOW_SUBJECT_PREFIX", &self.prefix)
+            .env("CLAIMFLOW_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("CLAIMFLOW_ISSUER", &self.issuer)
+            .env("CLAIMFLOW_ADMIN_CLIENT_ID", &self.admin.client_id)
+            .env("CLAIMFLOW_ADMIN_CLIENT_SECRET", &self.admin.client_secret)
+            .env("CLAIMFLOW_SECRETS_KEY", base64(&self.keys.secrets))
+            .env("CLAIMFLOW_SECURE_FETCH_KEY", base64(&self.keys.secure_fetch))
+            .env("CLAIMFLOW_SESSION_KEY", base64(&self.keys.session))
+            .env("CLAIMFLOW_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the test binary starts again as a child process");
+        let process = ServiceProcess { url, child };
+        wait_for(&self.http, &format!("{}/readyz", process.url)).await;
+        process
     }
 
     /// Stops every service and waits for them (drains NATS).
@@ -401,8 +494,34 @@ impl Stack {
         (client_id, client_secret)
     }
 
-    /// The recorded workflow runs, newest first.
+    /// Waits until every record published so far (token audits, workflow runs) is in the
+    /// database: the records stream's writer has nothing left to deliver or to acknowledge.
+    pub async fn records_written(&self) {
+        use async_nats::jetstream;
+        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
+        let mut options = async_nats::ConnectOptions::new();
+        if let Some((user, password)) = &self.nats_credentials {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        let client = options.connect(nats.url()).await.expect("the harness connects to NATS");
+        let stream = claimflow_contracts::records::stream_name(&self.prefix);
+        let consumer: jetstream::consumer::PullConsumer = jetstream::new(client)
+            .get_consumer_from_stream(claimflow_contracts::records::WRITER_CONSUMER, &stream)
+            .await
+            .expect("the records consumer exists");
+        for _ in 0..1000 {
+            let info = consumer.get_info().await.expect("consumer info");
+            if info.num_pending == 0 && info.num_ack_pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the records writer did not catch up within 10 s");
+    }
+
+    /// The recorded workflow runs, newest first, once every record so far is written.
     pub async fn runs(&self) -> Vec<Value> {
+        self.records_written().await;
         let (status, body) = self.management(reqwest::Method::GET, "workflows/runs?page_size=500", None).await;
         assert_eq!(status, 200, "list runs: {body}");
         body["runs"].as_array().cloned().unwrap_or_default()

@@ -214,9 +214,10 @@ async function verifyIdToken(idToken, accessToken, jwks, env, { requireAtHash })
     if (requireAtHash) throw new Error("the ID token has no at_hash claim");
     return { signature: true, atHash: null };
   }
-  // at_hash = base64url(left half of hash(access token)), the hash matching the JWS alg's size.
+  // at_hash = base64url(left half of hash(access token)), the hash matching the JWS alg's size;
+  // for EdDSA with Ed25519, SHA-512 (as the OpenID Foundation settled it).
   const { alg } = decodeProtectedHeader(idToken);
-  const hash = { 256: "sha256", 384: "sha384", 512: "sha512" }[alg.slice(-3)];
+  const hash = alg === "EdDSA" ? "sha512" : { 256: "sha256", 384: "sha384", 512: "sha512" }[alg.slice(-3)];
   if (!hash) throw new Error(`no at_hash hash function known for alg ${alg}`);
   const digest = createHash(hash).update(accessToken, "ascii").digest();
   const expected = digest.subarray(0, digest.length / 2).toString("base64url");

@@ -31,7 +31,7 @@ const CSRF_COOKIE: &str = "claimflow_csrf";
 struct AuthorizationRequest {
     /// The query string as received: carried through the sign-in form.
     raw: String,
-    application: application::Model,
+    application: std::sync::Arc<application::Model>,
     redirect_uri: String,
     state: Option<String>,
     nonce: Option<String>,
@@ -89,8 +89,8 @@ async fn parse_request(state: &AppState, raw: &str) -> Result<AuthorizationReque
     let client_id =
         get("client_id").ok_or_else(|| page("The request names no application (client_id is missing).".into()))?;
     let application = state
-        .store
-        .find_application(client_id)
+        .cache
+        .application(&state.store, client_id)
         .await
         .map_err(storage_page)?
         .ok_or_else(|| page(format!("No application has the client_id {client_id:?}.")))?;
@@ -164,9 +164,11 @@ async fn parse_request(state: &AppState, raw: &str) -> Result<AuthorizationReque
         }
     }
     for audience in &audience {
-        let api = state.store.find_api_by_audience(audience).await.map_err(storage_page)?;
+        let api = state.cache.api_by_audience(&state.store, audience).await.map_err(storage_page)?;
         let authorized = match &api {
-            Some(api) => state.store.granted_scopes(&api.id, &application.id).await.map_err(storage_page)?.is_some(),
+            Some(api) => {
+                state.cache.granted_scopes(&state.store, &api.id, &application.id).await.map_err(storage_page)?.is_some()
+            }
             None => false,
         };
         if !authorized {

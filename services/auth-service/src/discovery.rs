@@ -12,6 +12,12 @@ use crate::AppState;
 
 pub async fn openid_configuration(State(state): State<AppState>) -> Json<serde_json::Value> {
     let issuer = &state.config.issuer;
+    // NOTE: what the signer's keys say, its signing key's first; RS256 (the default) while the
+    // signer cannot be asked.
+    let algorithms = state.jwks.algorithms().await.unwrap_or_else(|err| {
+        tracing::warn!(%err, "cannot read the signer's keys for discovery");
+        vec!["RS256".to_owned()]
+    });
     Json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth2/auth"),
@@ -27,7 +33,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<serde_j
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": algorithms,
         "scopes_supported": crate::user_tokens::USER_SCOPES,
         "prompt_values_supported": ["none", "login"],
         "claims_supported": [

@@ -48,7 +48,13 @@ pub struct JwksCache {
 struct Cached {
     fetched: Instant,
     document: serde_json::Value,
-    keys: HashMap<String, Arc<DecodingKey>>,
+    keys: HashMap<String, Arc<VerifyingKey>>,
+}
+
+/// A published key and the one algorithm a token it verifies may name.
+pub struct VerifyingKey {
+    key: DecodingKey,
+    alg: jsonwebtoken::Algorithm,
 }
 
 impl JwksCache {
@@ -64,8 +70,20 @@ impl JwksCache {
         Ok(self.refresh().await?.0)
     }
 
+    /// The algorithms of the published keys, the signing key's first (for discovery).
+    pub async fn algorithms(&self) -> Result<Vec<String>, RequestError> {
+        let document = self.document().await?;
+        let mut algorithms: Vec<String> = Vec::new();
+        for alg in document["keys"].as_array().into_iter().flatten().filter_map(|key| key["alg"].as_str()) {
+            if !algorithms.iter().any(|known| known == alg) {
+                algorithms.push(alg.to_owned());
+            }
+        }
+        Ok(algorithms)
+    }
+
     /// The verification key for `kid`, refreshing once if it is not known yet.
-    pub async fn key(&self, kid: &str) -> Result<Option<Arc<DecodingKey>>, RequestError> {
+    pub async fn key(&self, kid: &str) -> Result<Option<Arc<VerifyingKey>>, RequestError> {
         {
             let guard = self.inner.read().await;
             if let Some(cached) = guard.as_ref() {
@@ -80,8 +98,8 @@ impl JwksCache {
         Ok(self.refresh().await?.1.get(kid).cloned())
     }
 
-    /// The claims of an RS256 token signed by the signer for `issuer`, and for `audience` when
-    /// one is given.
+    /// The claims of a token signed by the signer for `issuer`, and for `audience` when one is
+    /// given. The token's `alg` must be its key's.
     pub async fn verify(
         &self,
         token: &str,
@@ -91,31 +109,35 @@ impl JwksCache {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::NotJwt)?;
         let kid = header.kid.ok_or(Rejection::NoKid)?;
         let key = self.key(&kid).await.map_err(Rejection::Keys)?.ok_or(Rejection::UnknownKey)?;
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        let mut validation = jsonwebtoken::Validation::new(key.alg);
         validation.set_issuer(&[issuer]);
         match audience {
             Some(audience) => validation.set_audience(&[audience]),
             None => validation.validate_aud = false,
         }
-        Ok(jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map_err(Rejection::Invalid)?.claims)
+        Ok(jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation).map_err(Rejection::Invalid)?.claims)
     }
 
-    async fn refresh(&self) -> Result<(serde_json::Value, HashMap<String, Arc<DecodingKey>>), RequestError> {
+    async fn refresh(&self) -> Result<(serde_json::Value, HashMap<String, Arc<VerifyingKey>>), RequestError> {
         let document = nats::request(&self.client, &self.prefix, &JwksRequest {}, Duration::from_secs(2)).await?;
         let mut keys = HashMap::new();
         for jwk in document.get("keys").and_then(|k| k.as_array()).into_iter().flatten() {
-            let (Some(kid), Some(n), Some(e)) = (
-                jwk.get("kid").and_then(|v| v.as_str()),
-                jwk.get("n").and_then(|v| v.as_str()),
-                jwk.get("e").and_then(|v| v.as_str()),
-            ) else {
-                continue;
-            };
-            match DecodingKey::from_rsa_components(n, e) {
-                Ok(key) => {
-                    keys.insert(kid.to_owned(), Arc::new(key));
+            let parsed = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(jwk.clone()).map_err(|err| err.to_string());
+            let key = parsed.and_then(|jwk| {
+                let alg = jwk
+                    .common
+                    .key_algorithm
+                    .and_then(|alg| alg.to_string().parse::<jsonwebtoken::Algorithm>().ok())
+                    .ok_or("the key names no signing algorithm")?;
+                let kid = jwk.common.key_id.clone().ok_or("the key has no kid")?;
+                let key = DecodingKey::from_jwk(&jwk).map_err(|err| err.to_string())?;
+                Ok::<_, String>((kid, VerifyingKey { key, alg }))
+            });
+            match key {
+                Ok((kid, key)) => {
+                    keys.insert(kid, Arc::new(key));
                 }
-                Err(err) => tracing::warn!(kid, %err, "signer published an unusable key"),
+                Err(err) => tracing::warn!(%err, "signer published an unusable key"),
             }
         }
         *self.inner.write().await =

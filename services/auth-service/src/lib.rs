@@ -5,6 +5,7 @@
 //! migrates it) and serves the management API. It never holds a private key.
 
 mod authorize;
+pub mod cache;
 pub mod config;
 mod discovery;
 mod http_trace;
@@ -13,6 +14,7 @@ mod management;
 mod oauth_error;
 pub mod openapi;
 pub mod passwords;
+mod records;
 pub mod secret_box;
 pub mod secrets;
 mod token;
@@ -56,6 +58,8 @@ pub enum Error {
     },
     #[error("HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Records(#[from] records::RecordsError),
 }
 
 /// Shared by every handler; cheap to clone.
@@ -65,6 +69,22 @@ pub struct AppState {
     store: Store,
     nats: async_nats::Client,
     jwks: jwks::JwksCache,
+    cache: Arc<cache::TokenPathCache>,
+    records: records::Records,
+}
+
+impl AppState {
+    /// After a change through the management API: this replica's caches are emptied now, and
+    /// every other replica's when it hears of it.
+    async fn announce_change(&self) {
+        self.cache.invalidate();
+        let message = cache::CacheInvalidation { origin: format!("auth-service {}", std::process::id()) };
+        let subject = cache::CacheInvalidation::subject_for(&self.config.common.subject_prefix);
+        let payload = serde_json::to_vec(&message).unwrap_or_default();
+        if let Err(err) = self.nats.publish(subject, payload.into()).await {
+            tracing::warn!(%err, "cannot tell the other auth-service replicas to empty their caches");
+        }
+    }
 }
 
 /// Binds `CLAIMFLOW_HTTP_ADDR` and runs until `shutdown` is cancelled.
@@ -91,15 +111,34 @@ pub async fn run_with_listener(
         })
         .await?;
     tokio::spawn(purge_sign_in_state(store.clone(), config.login_throttle.window, shutdown.clone()));
-    let client =
-        nats::connect(&config.common.nats_url, "auth-service", config.common.nats_credentials.as_ref()).await?;
+    let cache = Arc::new(cache::TokenPathCache::default());
+    // NOTE: while cut off from NATS, this replica may have missed invalidations: it forgets
+    // everything it cached when the connection comes back.
+    let on_reconnect = {
+        let cache = cache.clone();
+        move || cache.invalidate()
+    };
+    let client = nats::connect_with_reconnect_hook(
+        &config.common.nats_url,
+        "auth-service",
+        config.common.nats_credentials.as_ref(),
+        on_reconnect,
+    )
+    .await?;
     let prefix = config.common.subject_prefix.clone();
+    let records = records::Records::setup(client.clone(), &prefix).await?;
+    let record_writer = tokio::spawn(records::write_to_database(records.clone(), store.clone(), shutdown.clone()));
     let state = AppState {
         jwks: jwks::JwksCache::new(client.clone(), prefix.clone()),
         config: Arc::new(config),
         store: store.clone(),
         nats: client.clone(),
+        cache: cache.clone(),
+        records,
     };
+    let invalidations = tokio::spawn(cache::follow_invalidations(client.clone(), prefix.clone(), cache, shutdown.clone()));
+    // The bootstrap may have changed the admin application (a new secret from the environment).
+    state.announce_change().await;
 
     // Workers fetch a deployment's code by content hash on a cache miss.
     let code_server = {
@@ -145,6 +184,13 @@ pub async fn run_with_listener(
         Ok(result) => result?,
         Err(err) => tracing::error!(%err, "code server task failed"),
     }
+    if let Err(err) = record_writer.await {
+        tracing::error!(%err, "records writer task failed");
+    }
+    match invalidations.await {
+        Ok(result) => result?,
+        Err(err) => tracing::error!(%err, "cache invalidation task failed"),
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
     Ok(())
 }
@@ -162,7 +208,11 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(|| async { claimflow_platform::metrics::METRICS.render() }))
-        .nest("/api/v1", management::router())
+        .nest(
+            "/api/v1",
+            management::router()
+                .layer(axum::middleware::from_fn_with_state(state.clone(), management::announce_changes)),
+        )
         .layer(axum::middleware::from_fn(http_trace::trace_request))
         .with_state(state)
 }

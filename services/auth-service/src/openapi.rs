@@ -89,6 +89,7 @@ pub const OPERATIONS: &[Operation] = &[
     op!("delete" "/workflows/{workflow_id}", "delete:workflows", "Delete a workflow and its versions", query &[], body None, 200 404),
     op!("get" "/workflows/runs", "read:workflows", "List runs, newest first", query &["workflow_id", "status", "since", "until", "page_size", "next_token"], body None, 200 400),
     op!("get" "/workflows/runs/{run_id}", "read:workflows", "Get one run", query &[], body None, 200 404),
+    op!("get" "/audit/tokens", "read:audit", "List issued tokens, newest first", query &["client_id", "org_code", "jti", "since", "until", "page_size", "next_token"], body None, 200 400),
 ];
 
 fn description(status: u16) -> &'static str {

@@ -3,7 +3,7 @@
 //!
 //! Every refusal is an RFC 6749 error and issues nothing.
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     body::Bytes,
@@ -17,7 +17,8 @@ use claimflow_contracts::{
     event::{
         EventApplication, EventContext, EventDomains, EventRequest, EventRequestAuth, EventWorkflow, WorkflowEvent,
     },
-    signer::{IssueRequest, IssueResponse, RejectedClaim},
+    records::IssuanceRecord,
+    signer::{IssueRequest, IssueResponse},
     workflow::{
         BaseClaims, EnvironmentVariable, RunReport, RunStatus, TokenGenerationEvent, WorkflowOutcome, WorkflowRef,
     },
@@ -27,7 +28,7 @@ use claimflow_platform::nats::{self, RequestError};
 use claimflow_storage::entity::{application, workflow_deployment};
 use serde_json::{json, Value};
 
-use crate::{oauth_error::OAuthError, secrets, workflow_source::FailurePolicy, AppState};
+use crate::{oauth_error::OAuthError, records, secrets, workflow_source::FailurePolicy, AppState};
 
 /// The form parameters, each present at most once (RFC 6749 §3.2).
 pub(crate) struct TokenForm(HashMap<String, String>);
@@ -100,8 +101,8 @@ pub(crate) fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Resul
 pub(crate) async fn authenticate_secret(
     state: &AppState,
     credentials: &ClientCredentials,
-) -> Result<application::Model, OAuthError> {
-    let application = state.store.find_application(&credentials.client_id).await?;
+) -> Result<Arc<application::Model>, OAuthError> {
+    let application = state.cache.application(&state.store, &credentials.client_id).await?;
     // NOTE: unknown client and wrong secret get the same answer, so client ids cannot be probed.
     let authenticated = application.as_ref().is_some_and(|app| {
         app.client_secret_hash.as_deref().is_some_and(|hash| secrets::verify_secret(&credentials.client_secret, hash))
@@ -189,15 +190,15 @@ async fn issue_token(
         .or_else(|| form.get("resource"))
         .ok_or_else(|| OAuthError::invalid_request("audience is required: the audience of the API the token is for"))?;
     let api = state
-        .store
-        .find_api_by_audience(audience)
+        .cache
+        .api_by_audience(&state.store, audience)
         .await?
         .ok_or_else(|| OAuthError::invalid_target(format!("no API has the audience {audience:?}")))?;
-    let granted = state.store.granted_scopes(&api.id, &application.id).await?.ok_or_else(|| {
+    let granted = state.cache.granted_scopes(&state.store, &api.id, &application.id).await?.ok_or_else(|| {
         OAuthError::access_denied(format!("application {} is not authorized for the API {audience:?}", application.id))
     })?;
     let scopes = match form.get("scope") {
-        None => granted,
+        None => granted.to_vec(),
         Some(requested) => {
             let requested: Vec<String> = requested.split_whitespace().map(str::to_owned).collect();
             if let Some(missing) = requested.iter().find(|scope| !granted.contains(scope)) {
@@ -214,7 +215,7 @@ async fn issue_token(
         .access_token_lifetime
         .and_then(|seconds| u64::try_from(seconds).ok())
         .unwrap_or(state.config.m2m_token_lifetime.as_secs());
-    let token_properties = state.store.token_property_values(&application.id).await?;
+    let token_properties = state.cache.token_properties(&state.store, &application.id).await?;
     let mut base = json!({
         "aud": [audience],
         "azp": application.id,
@@ -230,7 +231,7 @@ async fn issue_token(
     if !token_properties.is_empty() {
         // Kinde's shape: `application_properties: { org_code: { v: "org_..." } }`.
         let properties: serde_json::Map<String, Value> =
-            token_properties.into_iter().map(|(key, value)| (key, json!({ "v": value }))).collect();
+            token_properties.iter().map(|(key, value)| (key.clone(), json!({ "v": value }))).collect();
         base["application_properties"] = Value::Object(properties);
     }
     let base = BaseClaims { access: as_claims(base), id: None };
@@ -241,7 +242,7 @@ async fn issue_token(
     let deployment = if api.is_management_api {
         None
     } else {
-        state.store.live_deployment(Trigger::M2mTokenGeneration.as_str()).await?
+        state.cache.live_deployment(&state.store, Trigger::M2mTokenGeneration).await?
     };
     let event = WorkflowEvent {
         request: EventRequest {
@@ -259,7 +260,8 @@ async fn issue_token(
             organization: None,
         },
     };
-    let issued = run_and_sign(state, deployment.as_ref(), event, base, TokenKind::M2m).await?;
+    let issued =
+        run_and_sign(state, deployment.as_deref(), event, base, TokenKind::M2m, "client_credentials").await?;
     Ok(TokenResponse {
         access_token: issued.access_token,
         id_token: None,
@@ -271,20 +273,23 @@ async fn issue_token(
 }
 
 /// Runs the live workflow (if there is one) on `event`, has the signer merge its patches into
-/// `base` and sign, and records the runs, also when signing fails.
+/// `base` and sign, and records the token and the runs (the runs also when no token is issued).
+/// The token is returned only once its record is durable.
 pub(crate) async fn run_and_sign(
     state: &AppState,
     deployment: Option<&workflow_deployment::Model>,
     event: WorkflowEvent,
     base: BaseClaims,
     access_token_kind: TokenKind,
+    grant_type: &'static str,
 ) -> Result<IssueResponse, OAuthError> {
     let event_id = uuid::Uuid::new_v4().to_string();
     tracing::Span::current().record("event_id", event_id.as_str());
+    let trigger = deployment.map(|deployment| deployment.trigger.as_str());
     let (workflow, outcome) = match deployment {
         Some(deployment) => {
             let (workflow, outcome) =
-                run_workflow(state, deployment, &event_id, event, &base, access_token_kind).await?;
+                run_workflow(state, deployment, &event_id, event, &base, access_token_kind, grant_type).await?;
             (Some(workflow), outcome)
         }
         None => (None, WorkflowOutcome::default()),
@@ -298,10 +303,31 @@ pub(crate) async fn run_and_sign(
     };
     let issued =
         nats::request(&state.nats, &state.config.common.subject_prefix, &issue, state.config.signer_timeout).await;
-    if let Some(deployment) = deployment {
-        record_runs(state, deployment, &event_id, &outcome, issued.as_ref().unwrap_or(&no_issue())).await;
+    let record = records::issuance_record(&event_id, grant_type, trigger, &outcome, issued.as_ref().ok());
+    match issued {
+        Ok(issued) => {
+            state.records.publish(&record).await.map_err(|err| {
+                tracing::error!(%err, event_id, "token withheld: its record is not durable");
+                OAuthError::temporarily_unavailable("the token could not be recorded; try again shortly")
+            })?;
+            Ok(issued)
+        }
+        Err(err) => {
+            publish_runs(state, &record).await;
+            Err(signer_unavailable(&err))
+        }
     }
-    issued.map_err(|err| signer_unavailable(&err))
+}
+
+/// Records the runs of a request that issued nothing; a failure to record is logged, and the
+/// refusal stands.
+async fn publish_runs(state: &AppState, record: &IssuanceRecord) {
+    if record.runs.is_empty() {
+        return;
+    }
+    if let Err(err) = state.records.publish(record).await {
+        tracing::error!(%err, event_id = %record.event_id, "workflow runs not recorded");
+    }
 }
 
 fn signer_unavailable(err: &RequestError) -> OAuthError {
@@ -322,7 +348,11 @@ async fn run_workflow(
     event: WorkflowEvent,
     base: &BaseClaims,
     access_token_kind: TokenKind,
+    grant_type: &str,
 ) -> Result<(WorkflowRef, WorkflowOutcome), OAuthError> {
+    let refused = |outcome: &WorkflowOutcome| {
+        records::issuance_record(event_id, grant_type, Some(deployment.trigger.as_str()), outcome, None)
+    };
     let bindings: Vec<String> = deployment
         .settings
         .get("bindings")
@@ -355,7 +385,7 @@ async fn run_workflow(
         timeout_ms: timeout.as_millis() as u64,
     };
     let environment = if workflow.bindings.iter().any(|binding| binding == "kinde.env") {
-        environment_for_workflow(state).await?
+        state.cache.environment(|| environment_for_workflow(state)).await?.to_vec()
     } else {
         Vec::new()
     };
@@ -406,7 +436,7 @@ async fn run_workflow(
         }
     };
     if let Some(denied) = &outcome.denied {
-        record_runs(state, deployment, event_id, &outcome, &no_issue()).await;
+        publish_runs(state, &refused(&outcome)).await;
         return Err(OAuthError::access_denied(denied.reason.clone()));
     }
     let failure = outcome.runs.iter().find(|run| run.status != RunStatus::Ok).cloned();
@@ -414,7 +444,7 @@ async fn run_workflow(
         let detail = failed.error.clone().unwrap_or_else(|| failed.status.as_str().to_owned());
         match policy {
             FailurePolicy::Stop => {
-                record_runs(state, deployment, event_id, &outcome, &no_issue()).await;
+                publish_runs(state, &refused(&outcome)).await;
                 return Err(OAuthError::server_error(format!(
                     "workflow {:?} (version {}) {}: {detail}",
                     failed.workflow_id,
@@ -452,49 +482,6 @@ async fn environment_for_workflow(state: &AppState) -> Result<Vec<EnvironmentVar
             Ok(EnvironmentVariable { key: variable.key, value, is_secret: variable.is_secret })
         })
         .collect()
-}
-
-fn no_issue() -> IssueResponse {
-    IssueResponse { access_token: String::new(), id_token: None, access_claims: Claims::new(), rejected: vec![] }
-}
-
-/// Writes one row per run: status, console output, claims set, claims the signer dropped.
-async fn record_runs(
-    state: &AppState,
-    deployment: &workflow_deployment::Model,
-    event_id: &str,
-    outcome: &WorkflowOutcome,
-    issued: &IssueResponse,
-) {
-    let runs = outcome
-        .runs
-        .iter()
-        .map(|run| {
-            let mut claims_set = serde_json::Map::new();
-            for patch in outcome.patches.iter().filter(|p| p.workflow_id == run.workflow_id) {
-                claims_set.insert(patch.token.as_str().to_owned(), Value::Object(patch.set.clone()));
-            }
-            let rejected: Vec<&RejectedClaim> =
-                issued.rejected.iter().filter(|r| r.workflow_id == run.workflow_id).collect();
-            claimflow_storage::NewRun {
-                event_id: event_id.to_owned(),
-                deployment_id: run.deployment_id.clone(),
-                workflow_id: run.workflow_id.clone(),
-                version: run.version,
-                trigger: deployment.trigger.clone(),
-                status: run.status.as_str().to_owned(),
-                duration_us: run.duration_us as i64,
-                logs: serde_json::to_value(&run.logs).unwrap_or_default(),
-                claims_set: Value::Object(claims_set),
-                rejected: serde_json::to_value(&rejected).unwrap_or_default(),
-                error: run.error.clone(),
-                worker_id: run.worker_id.clone(),
-            }
-        })
-        .collect();
-    if let Err(err) = state.store.record_runs(runs).await {
-        tracing::error!(%err, event_id, "cannot record workflow runs");
-    }
 }
 
 pub(crate) fn as_claims(value: Value) -> Claims {

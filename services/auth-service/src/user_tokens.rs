@@ -163,10 +163,10 @@ async fn base_claims(state: &AppState, request: &UserTokenRequest<'_>) -> Result
 /// `denyAccess` comes back as `access_denied` with its reason.
 pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) -> Result<IssuedTokens, OAuthError> {
     let base = base_claims(state, &request).await?;
-    let deployment = state.store.live_deployment(Trigger::UserTokensGeneration.as_str()).await?;
-    let (origin, existing_session) = match request.origin {
-        Origin::Authorization { existing_session } => ("authorization_request", existing_session),
-        Origin::Refresh => ("refresh_token_request", false),
+    let deployment = state.cache.live_deployment(&state.store, Trigger::UserTokensGeneration).await?;
+    let (origin, existing_session, grant_type) = match request.origin {
+        Origin::Authorization { existing_session } => ("authorization_request", existing_session, "authorization_code"),
+        Origin::Refresh => ("refresh_token_request", false, "refresh_token"),
     };
     let event = WorkflowEvent {
         request: EventRequest {
@@ -192,7 +192,7 @@ pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) 
         },
     };
     let exp = base.access.get("exp").and_then(Value::as_u64).unwrap_or_default();
-    let issued = run_and_sign(state, deployment.as_ref(), event, base, TokenKind::Access).await?;
+    let issued = run_and_sign(state, deployment.as_deref(), event, base, TokenKind::Access, grant_type).await?;
     Ok(IssuedTokens {
         access_token: issued.access_token,
         id_token: issued.id_token,
@@ -249,7 +249,7 @@ pub async fn authenticate_user_client(
     state: &AppState,
     headers: &HeaderMap,
     form: &TokenForm,
-) -> Result<application::Model, OAuthError> {
+) -> Result<std::sync::Arc<application::Model>, OAuthError> {
     let presents_secret = headers.contains_key(header::AUTHORIZATION) || form.get("client_secret").is_some();
     let application = if presents_secret {
         authenticate_secret(state, &client_credentials(headers, form)?).await?
@@ -258,8 +258,8 @@ pub async fn authenticate_user_client(
             OAuthError::invalid_client("client authentication is required: client_id is missing", false)
         })?;
         let application = state
-            .store
-            .find_application(client_id)
+            .cache
+            .application(&state.store, client_id)
             .await?
             .ok_or_else(|| OAuthError::invalid_client("client authentication failed", false))?;
         if application.client_secret_hash.is_some() {

@@ -6,6 +6,7 @@
 
 pub mod claims;
 pub mod event;
+pub mod records;
 pub mod signer;
 pub mod trigger;
 pub mod workflow;

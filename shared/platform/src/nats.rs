@@ -29,7 +29,28 @@ pub enum ConnectError {
 /// is who. Replies come to `_INBOX_<service>.>`, so per-service permissions can keep each
 /// service out of the others' replies (see `deploy/nats/nats.conf`).
 pub async fn connect(url: &str, service: &str, credentials: Option<&(String, String)>) -> Result<Client, ConnectError> {
-    let mut options = async_nats::ConnectOptions::new();
+    connect_with_reconnect_hook(url, service, credentials, || {}).await
+}
+
+/// As [`connect`], calling `on_reconnect` each time the connection comes back after a loss
+/// (a service that caches what other services announce may have missed announcements).
+pub async fn connect_with_reconnect_hook(
+    url: &str,
+    service: &str,
+    credentials: Option<&(String, String)>,
+    on_reconnect: impl Fn() + Send + Sync + 'static,
+) -> Result<Client, ConnectError> {
+    let on_reconnect = Arc::new(on_reconnect);
+    let mut options = async_nats::ConnectOptions::new().event_callback(move |event| {
+        let on_reconnect = on_reconnect.clone();
+        async move {
+            match event {
+                async_nats::Event::Connected => on_reconnect(),
+                async_nats::Event::Disconnected => tracing::warn!("disconnected from NATS; reconnecting"),
+                _ => {}
+            }
+        }
+    });
     if let Some((user, password)) = credentials {
         options = options.user_and_password(user.clone(), password.clone());
     }

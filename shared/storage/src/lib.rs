@@ -13,6 +13,7 @@ mod migration;
 mod organizations;
 mod properties;
 mod queries;
+mod records;
 mod sign_in;
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
@@ -22,6 +23,7 @@ pub use administration::{UrlChange, VariableChange};
 pub use identity::{AccessKind, Member, NewMember};
 pub use properties::{ApplicationPropertyValue, NewProperty};
 pub use queries::*;
+pub use records::AuditFilter;
 pub use sign_in::{CodeRedemption, RotationRefused, UserAccess};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +56,12 @@ impl Store {
     /// Opens the database without touching its schema (services that only read).
     pub async fn open(url: &str) -> Result<Store> {
         let mut options = ConnectOptions::new(url.to_owned());
-        options.sqlx_logging(false).max_connections(8);
+        // NOTE: SQLite takes one writer at a time, and a transaction that reads before it writes
+        // fails at once ("database is locked") when another connection wrote meanwhile. One
+        // connection per process serializes them instead; the token path reads from memory, so
+        // it does not queue behind writes.
+        let sqlite = url.starts_with("sqlite:");
+        options.sqlx_logging(false).max_connections(if sqlite { 1 } else { 8 });
         let db = Database::connect(options)
             .await
             .map_err(|source| StorageError::Connect { url: redact_password(url), source })?;

@@ -1,4 +1,7 @@
-//! Schema migrations. Append new migrations; never edit one that has shipped.
+//! Schema migrations. Append new migrations, one file each with its `down`; never edit one
+//! that has shipped.
+
+mod m20261202_000001_token_audit;
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -7,7 +10,13 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial), Box::new(PropertiesOrganizationsEnvironment), Box::new(Identity), Box::new(SignIn)]
+        vec![
+            Box::new(Initial),
+            Box::new(PropertiesOrganizationsEnvironment),
+            Box::new(Identity),
+            Box::new(SignIn),
+            Box::new(m20261202_000001_token_audit::Migration),
+        ]
     }
 }
 

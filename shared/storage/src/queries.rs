@@ -35,22 +35,6 @@ pub struct NewDeployment {
     pub timeout_ms: Option<i64>,
 }
 
-/// One run to record.
-pub struct NewRun {
-    pub event_id: String,
-    pub deployment_id: String,
-    pub workflow_id: String,
-    pub version: i32,
-    pub trigger: String,
-    pub status: String,
-    pub duration_us: i64,
-    pub logs: serde_json::Value,
-    pub claims_set: serde_json::Value,
-    pub rejected: serde_json::Value,
-    pub error: Option<String>,
-    pub worker_id: String,
-}
-
 /// Filters for [`Store::list_runs`].
 #[derive(Debug, Default, Clone)]
 pub struct RunFilter {
@@ -393,31 +377,6 @@ impl Store {
         let mut application: application::ActiveModel = application.into();
         application.access_token_lifetime = Set(seconds);
         application.update(&self.db).await?;
-        Ok(())
-    }
-
-    pub async fn record_runs(&self, runs: Vec<NewRun>) -> Result<()> {
-        if runs.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let rows = runs.into_iter().map(|run| workflow_run::ActiveModel {
-            id: Set(random_id()),
-            event_id: Set(run.event_id),
-            deployment_id: Set(run.deployment_id),
-            workflow_id: Set(run.workflow_id),
-            version: Set(run.version),
-            trigger: Set(run.trigger),
-            status: Set(run.status),
-            duration_us: Set(run.duration_us),
-            logs: Set(run.logs),
-            claims_set: Set(run.claims_set),
-            rejected: Set(run.rejected),
-            error: Set(run.error),
-            created_at: Set(now),
-            worker_id: Set(run.worker_id),
-        });
-        workflow_run::Entity::insert_many(rows).exec(&self.db).await?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 
 mod apis;
 mod applications;
+mod audit;
 mod environment_variables;
 mod organizations;
 mod properties;
@@ -71,6 +72,7 @@ pub const SCOPES: &[&str] = &[
     "create:workflows",
     "update:workflows",
     "delete:workflows",
+    "read:audit",
 ];
 
 pub fn router() -> Router<AppState> {
@@ -127,9 +129,25 @@ pub fn router() -> Router<AppState> {
         .route("/workflows/runs/{run_id}", get(workflows::get_run))
         .route("/workflows/{workflow_id}", axum::routing::delete(workflows::delete))
         .route("/workflows/{workflow_id}/rollback", post(workflows::rollback))
+        .route("/audit/tokens", get(audit::list_tokens))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "the requested API route does not exist")
         })
+}
+
+/// After a successful change (any method but GET and HEAD), every replica's token-path caches
+/// are emptied, so the next token request sees the change.
+pub async fn announce_changes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let changes = !matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let response = next.run(request).await;
+    if changes && response.status().is_success() {
+        state.announce_change().await;
+    }
+    response
 }
 
 /// A management API error.

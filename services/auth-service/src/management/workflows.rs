@@ -144,7 +144,7 @@ pub struct RunQuery {
 
 const RUN_STATUSES: &[&str] = &["ok", "failed", "timed_out", "out_of_memory"];
 
-fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
+pub(super) fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
         .map(|time| (time.unix_timestamp_nanos() / 1_000_000) as i64)
         .map_err(|_| {

@@ -15,5 +15,6 @@ pub mod live_workflow;
 pub mod organization;
 pub mod property;
 pub mod sign_in;
+pub mod token_audit;
 pub mod workflow_deployment;
 pub mod workflow_run;

@@ -1,0 +1,279 @@
+//! The records stream: every token request's audit event and workflow runs go to JetStream, and
+//! a writer stores them in the database in batches (see `claimflow_contracts::records`).
+//!
+//! The token path waits for the stream's acknowledgement, never for the database: an issued
+//! token's record is durable before the client sees the token, and a token whose record cannot
+//! be made durable is not handed out.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, stream};
+use claimflow_contracts::{
+    records::{stream_name, IssuanceRecord, RunRecord, TokenAudit, WorkflowVersion, WRITER_CONSUMER},
+    signer::{IssueResponse, RejectedClaim},
+    workflow::WorkflowOutcome,
+    Claims,
+};
+use claimflow_storage::Store;
+use futures::StreamExt;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// How long records are kept in the stream when nothing writes them (the database is down, no
+/// auth-service runs).
+const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Records stored in one transaction at most.
+const BATCH: usize = 500;
+/// How long the writer waits for a batch to fill once its first record arrived: the bound on
+/// how far the runs and audit APIs trail the token path.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
+/// A record handed to a writer that died is redelivered after this.
+const ACK_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    #[error("cannot set up the JetStream stream {stream} (is JetStream enabled on the NATS server?): {message}")]
+    Setup { stream: String, message: String },
+    #[error("the record of this request could not be stored in JetStream: {0}")]
+    Publish(String),
+}
+
+#[derive(Clone)]
+pub struct Records {
+    jetstream: jetstream::Context,
+    stream: String,
+    subject: String,
+}
+
+impl Records {
+    /// Makes sure the stream and its writer consumer exist.
+    pub async fn setup(client: async_nats::Client, prefix: &str) -> Result<Records, RecordsError> {
+        let mut jetstream = jetstream::new(client);
+        jetstream.set_timeout(Duration::from_secs(2));
+        let records =
+            Records { jetstream, stream: stream_name(prefix), subject: IssuanceRecord::subject_for(prefix) };
+        records.writer_consumer().await?;
+        Ok(records)
+    }
+
+    /// The stream's writer consumer, creating the stream and the consumer if they are missing
+    /// (a broker that lost its storage, a first start).
+    async fn writer_consumer(&self) -> Result<jetstream::consumer::Consumer<pull::Config>, RecordsError> {
+        let failed = |message: String| RecordsError::Setup { stream: self.stream.clone(), message };
+        let stream = self
+            .jetstream
+            .get_or_create_stream(stream::Config {
+                name: self.stream.clone(),
+                subjects: vec![self.subject.clone()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                max_age: MAX_AGE,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        stream
+            .get_or_create_consumer(
+                WRITER_CONSUMER,
+                pull::Config {
+                    durable_name: Some(WRITER_CONSUMER.to_owned()),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: ACK_WAIT,
+                    max_ack_pending: 20_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|err| failed(err.to_string()))
+    }
+
+    /// Publishes `record` and waits until the stream has it. A stream found missing is made
+    /// again and the record sent once more.
+    pub async fn publish(&self, record: &IssuanceRecord) -> Result<(), RecordsError> {
+        let payload: bytes::Bytes =
+            serde_json::to_vec(record).map_err(|err| RecordsError::Publish(err.to_string()))?.into();
+        match self.send(&record.event_id, payload.clone()).await {
+            Err(err) if err.kind() == jetstream::context::PublishErrorKind::StreamNotFound => {
+                self.writer_consumer().await?;
+                self.send(&record.event_id, payload).await
+            }
+            other => other,
+        }
+        .map_err(|err| RecordsError::Publish(err.to_string()))
+    }
+
+    async fn send(&self, event_id: &str, payload: bytes::Bytes) -> Result<(), jetstream::context::PublishError> {
+        let mut headers = async_nats::HeaderMap::new();
+        // NOTE: a retried publish of the same request is stored once.
+        headers.insert("Nats-Msg-Id", event_id);
+        let ack = self.jetstream.publish_with_headers(self.subject.clone(), headers, payload).await?;
+        ack.await?;
+        Ok(())
+    }
+}
+
+/// What one token request produced, as a record: the audit of the token (when one was issued)
+/// and a run record per workflow run, with the claims the signer dropped.
+pub fn issuance_record(
+    event_id: &str,
+    grant_type: &str,
+    trigger: Option<&str>,
+    outcome: &WorkflowOutcome,
+    issued: Option<&IssueResponse>,
+) -> IssuanceRecord {
+    let now = claimflow_storage::now_ms();
+    let runs = outcome
+        .runs
+        .iter()
+        .map(|run| {
+            let mut claims_set = serde_json::Map::new();
+            for patch in outcome.patches.iter().filter(|p| p.workflow_id == run.workflow_id) {
+                claims_set.insert(patch.token.as_str().to_owned(), Value::Object(patch.set.clone()));
+            }
+            let rejected: Vec<&RejectedClaim> = issued
+                .map(|issued| issued.rejected.iter().filter(|r| r.workflow_id == run.workflow_id).collect())
+                .unwrap_or_default();
+            RunRecord {
+                id: uuid::Uuid::new_v4().simple().to_string(),
+                deployment_id: run.deployment_id.clone(),
+                workflow_id: run.workflow_id.clone(),
+                version: run.version,
+                trigger: trigger.unwrap_or_default().to_owned(),
+                status: run.status.as_str().to_owned(),
+                duration_us: run.duration_us as i64,
+                logs: run.logs.clone(),
+                claims_set: Value::Object(claims_set),
+                rejected: serde_json::to_value(&rejected).unwrap_or_default(),
+                error: run.error.clone(),
+                worker_id: run.worker_id.clone(),
+                created_at_ms: now,
+            }
+        })
+        .collect();
+    let audit = issued.map(|issued| {
+        let claims = &issued.access_claims;
+        TokenAudit {
+            jti: text(claims, "jti").unwrap_or_default(),
+            client_id: text(claims, "azp").or_else(|| text(claims, "client_id")).unwrap_or_default(),
+            grant_type: grant_type.to_owned(),
+            audience: match claims.get("aud") {
+                Some(Value::String(audience)) => vec![audience.clone()],
+                Some(Value::Array(audiences)) => {
+                    audiences.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect()
+                }
+                _ => Vec::new(),
+            },
+            org_code: text(claims, "org_code").or_else(|| {
+                let property = claims.get("application_properties")?.pointer("/org_code/v")?;
+                property.as_str().map(str::to_owned)
+            }),
+            subject: text(claims, "sub"),
+            scope: text(claims, "scope").unwrap_or_else(|| {
+                claims
+                    .get("scp")
+                    .and_then(Value::as_array)
+                    .map(|scopes| scopes.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default()
+            }),
+            workflows: outcome
+                .runs
+                .iter()
+                .map(|run| WorkflowVersion { workflow_id: run.workflow_id.clone(), version: run.version })
+                .collect(),
+            trace_id: claimflow_platform::telemetry::current_trace_id(),
+            issued_at_ms: now,
+            expires_at: claims.get("exp").and_then(Value::as_i64).unwrap_or_default(),
+        }
+    });
+    IssuanceRecord { event_id: event_id.to_owned(), audit, runs }
+}
+
+fn text(claims: &Claims, name: &str) -> Option<String> {
+    claims.get(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Stores what the stream holds, in batches, until `shutdown`. A batch is acknowledged only
+/// after its transaction committed; one that fails is redelivered, to this writer or another.
+pub async fn write_to_database(records: Records, store: Store, shutdown: CancellationToken) {
+    loop {
+        let subscribed = async {
+            let consumer = records.writer_consumer().await?;
+            let messages = consumer.stream().max_messages_per_batch(BATCH).heartbeat(Duration::from_secs(5));
+            messages.messages().await.map_err(|err| RecordsError::Setup {
+                stream: records.stream.clone(),
+                message: err.to_string(),
+            })
+        };
+        let mut messages = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            messages = subscribed => match messages {
+                Ok(messages) => messages,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot read the records stream; retrying in a second");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        loop {
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                first = messages.next() => first,
+            };
+            let first = match first {
+                Some(Ok(message)) => message,
+                Some(Err(err)) => {
+                    tracing::warn!(%err, "records stream interrupted; resubscribing");
+                    break;
+                }
+                None => break,
+            };
+            let mut batch = vec![first];
+            let window = tokio::time::Instant::now() + BATCH_WINDOW;
+            while batch.len() < BATCH {
+                match tokio::time::timeout_at(window, messages.next()).await {
+                    Ok(Some(Ok(message))) => batch.push(message),
+                    _ => break,
+                }
+            }
+            write_batch(&store, batch).await;
+        }
+    }
+}
+
+async fn write_batch(store: &Store, batch: Vec<jetstream::Message>) {
+    let mut records = Vec::with_capacity(batch.len());
+    let mut stored = Vec::with_capacity(batch.len());
+    for message in batch {
+        match serde_json::from_slice::<IssuanceRecord>(&message.payload) {
+            Ok(record) => {
+                records.push(record);
+                stored.push(message);
+            }
+            Err(err) => {
+                // NOTE: a record that cannot be read never will be: dropped, said so, not retried.
+                tracing::error!(%err, subject = %message.subject, "unreadable record dropped");
+                let _ = message.ack_with(jetstream::AckKind::Term).await;
+            }
+        }
+    }
+    if records.is_empty() {
+        return;
+    }
+    match store.write_records(&records).await {
+        Ok(()) => {
+            for message in stored {
+                if let Err(err) = message.ack().await {
+                    tracing::warn!(%err, "cannot acknowledge a stored record; it will be stored again, once");
+                }
+            }
+        }
+        Err(err) => {
+            tracing::error!(%err, records = records.len(), "cannot store records; they stay in the stream");
+            for message in stored {
+                let _ = message.ack_with(jetstream::AckKind::Nak(Some(Duration::from_secs(1)))).await;
+            }
+        }
+    }
+}
