@@ -184,6 +184,7 @@ def main():
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--skip-peer", action="store_true", help="do not run node-oidc-provider")
+    parser.add_argument("--signer-json", help="the signer bench's results (cargo bench -p signer --bench sign)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     work = tempfile.mkdtemp(prefix="claimflow-bench-")
@@ -219,6 +220,9 @@ def main():
         progress(f"openssl speed rsa2048 (1 core, then {cores})")
         results["openssl_rsa2048_sign_per_s_one_core"] = openssl_rate(1)
         results["openssl_rsa2048_sign_per_s"] = openssl_rate(cores)
+        if args.signer_json:
+            with open(args.signer_json) as file:
+                results["signer_sign_per_s_one_core"] = json.load(file)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -246,6 +250,11 @@ def report(results):
     print(f"  without workflow / openssl           {without / openssl:.2f}")
     half = runs["claimflow, 2-claim workflow, half rate"]
     print(f"  p99 at half rate ({half['per_second']:.0f}/s)            {half['p99_ms']:.2f} ms")
+    signer = results.get("signer_sign_per_s_one_core")
+    if signer:
+        one_core = results["openssl_rsa2048_sign_per_s_one_core"]
+        print(f"  signer RS256 / openssl, one core     {signer['RS256'] / one_core:.2f}"
+              f"  ({signer['RS256']:.0f} vs {one_core:.0f} signatures/s; ES256 {signer['ES256']:.0f}, EdDSA {signer['EdDSA']:.0f})")
 
 
 if __name__ == "__main__":

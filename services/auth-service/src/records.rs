@@ -5,9 +5,10 @@
 //! token's record is durable before the client sees the token, and a token whose record cannot
 //! be made durable is not handed out.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{self, consumer::pull, stream};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use claimflow_contracts::{
     records::{stream_name, IssuanceRecord, RunRecord, TokenAudit, WorkflowVersion, WRITER_CONSUMER},
     signer::{IssueResponse, RejectedClaim},
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 /// How long records are kept in the stream when nothing writes them (the database is down, no
 /// auth-service runs).
 const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Records stored in one transaction at most.
+/// Records in one message, and messages stored in one transaction, at most.
 const BATCH: usize = 500;
 /// How long the writer waits for a batch to fill once its first record arrived: the bound on
 /// how far the runs and audit APIs trail the token path.
@@ -38,24 +39,61 @@ pub enum RecordsError {
     Publish(String),
 }
 
+/// Records waiting for a place in the next message.
+struct Pending {
+    record: IssuanceRecord,
+    stored: oneshot::Sender<Result<(), String>>,
+}
+
+/// The publishing side: a record handed to [`Records::publish`] is sent with whatever other
+/// records are waiting at that moment, as one JetStream message.
+///
+/// NOTE: batching is opportunistic. A record waits for no timer: a message goes out as soon as
+/// the one before it is on its way, with every record that queued meanwhile. At low load each
+/// message carries one record; under load one message (one publish, one acknowledgement, one
+/// delivery to the writer, one acknowledgement from it) serves many token requests.
 #[derive(Clone)]
 pub struct Records {
+    queue: mpsc::Sender<Pending>,
+    stream: Arc<StreamHandle>,
+}
+
+/// The stream and its writer consumer, made again when found missing.
+struct StreamHandle {
     jetstream: jetstream::Context,
     stream: String,
     subject: String,
 }
 
+/// Messages on their way to the stream at once.
+const MESSAGES_IN_FLIGHT: usize = 4;
+
 impl Records {
-    /// Makes sure the stream and its writer consumer exist.
+    /// Makes sure the stream and its writer consumer exist and starts the publisher.
     pub async fn setup(client: async_nats::Client, prefix: &str) -> Result<Records, RecordsError> {
         let mut jetstream = jetstream::new(client);
         jetstream.set_timeout(Duration::from_secs(2));
-        let records =
-            Records { jetstream, stream: stream_name(prefix), subject: IssuanceRecord::subject_for(prefix) };
-        records.writer_consumer().await?;
-        Ok(records)
+        let stream = Arc::new(StreamHandle {
+            jetstream,
+            stream: stream_name(prefix),
+            subject: IssuanceRecord::subject_for(prefix),
+        });
+        stream.writer_consumer().await?;
+        let (queue, waiting) = mpsc::channel(4 * BATCH);
+        tokio::spawn(send_batches(stream.clone(), waiting));
+        Ok(Records { queue, stream })
     }
 
+    /// Publishes `record` and waits until the stream has it.
+    pub async fn publish(&self, record: IssuanceRecord) -> Result<(), RecordsError> {
+        let (stored, outcome) = oneshot::channel();
+        let lost = || RecordsError::Publish("the records publisher has stopped".to_owned());
+        self.queue.send(Pending { record, stored }).await.map_err(|_| lost())?;
+        outcome.await.map_err(|_| lost())?.map_err(RecordsError::Publish)
+    }
+}
+
+impl StreamHandle {
     /// The stream's writer consumer, creating the stream and the consumer if they are missing
     /// (a broker that lost its storage, a first start).
     async fn writer_consumer(&self) -> Result<jetstream::consumer::Consumer<pull::Config>, RecordsError> {
@@ -88,28 +126,53 @@ impl Records {
             .map_err(|err| failed(err.to_string()))
     }
 
-    /// Publishes `record` and waits until the stream has it. A stream found missing is made
-    /// again and the record sent once more.
-    pub async fn publish(&self, record: &IssuanceRecord) -> Result<(), RecordsError> {
-        let payload: bytes::Bytes =
-            serde_json::to_vec(record).map_err(|err| RecordsError::Publish(err.to_string()))?.into();
-        match self.send(&record.event_id, payload.clone()).await {
+    /// Sends one message of records and waits for the stream's acknowledgement. A stream found
+    /// missing is made again and the message sent once more.
+    async fn send(&self, records: &[IssuanceRecord]) -> Result<(), String> {
+        let payload: bytes::Bytes = serde_json::to_vec(records).map_err(|err| err.to_string())?.into();
+        // NOTE: a message sent twice (the retry below) is stored once.
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match self.send_once(&id, payload.clone()).await {
             Err(err) if err.kind() == jetstream::context::PublishErrorKind::StreamNotFound => {
-                self.writer_consumer().await?;
-                self.send(&record.event_id, payload).await
+                self.writer_consumer().await.map_err(|err| err.to_string())?;
+                self.send_once(&id, payload).await
             }
             other => other,
         }
-        .map_err(|err| RecordsError::Publish(err.to_string()))
+        .map_err(|err| err.to_string())
     }
 
-    async fn send(&self, event_id: &str, payload: bytes::Bytes) -> Result<(), jetstream::context::PublishError> {
+    async fn send_once(&self, id: &str, payload: bytes::Bytes) -> Result<(), jetstream::context::PublishError> {
         let mut headers = async_nats::HeaderMap::new();
-        // NOTE: a retried publish of the same request is stored once.
-        headers.insert("Nats-Msg-Id", event_id);
+        headers.insert("Nats-Msg-Id", id);
         let ack = self.jetstream.publish_with_headers(self.subject.clone(), headers, payload).await?;
         ack.await?;
         Ok(())
+    }
+}
+
+/// Takes what is waiting, sends it as one message, tells every waiting request how it went.
+async fn send_batches(stream: Arc<StreamHandle>, mut waiting: mpsc::Receiver<Pending>) {
+    let in_flight = Arc::new(Semaphore::new(MESSAGES_IN_FLIGHT));
+    while let Some(first) = waiting.recv().await {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match waiting.try_recv() {
+                Ok(pending) => batch.push(pending),
+                Err(_) => break,
+            }
+        }
+        let stream = stream.clone();
+        tokio::spawn(async move {
+            let (records, stored): (Vec<IssuanceRecord>, Vec<_>) =
+                batch.into_iter().map(|pending| (pending.record, pending.stored)).unzip();
+            let outcome = stream.send(&records).await;
+            for stored in stored {
+                let _ = stored.send(outcome.clone());
+            }
+            drop(permit);
+        });
     }
 }
 
@@ -198,10 +261,10 @@ fn text(claims: &Claims, name: &str) -> Option<String> {
 pub async fn write_to_database(records: Records, store: Store, shutdown: CancellationToken) {
     loop {
         let subscribed = async {
-            let consumer = records.writer_consumer().await?;
+            let consumer = records.stream.writer_consumer().await?;
             let messages = consumer.stream().max_messages_per_batch(BATCH).heartbeat(Duration::from_secs(5));
             messages.messages().await.map_err(|err| RecordsError::Setup {
-                stream: records.stream.clone(),
+                stream: records.stream.stream.clone(),
                 message: err.to_string(),
             })
         };
@@ -246,9 +309,9 @@ async fn write_batch(store: &Store, batch: Vec<jetstream::Message>) {
     let mut records = Vec::with_capacity(batch.len());
     let mut stored = Vec::with_capacity(batch.len());
     for message in batch {
-        match serde_json::from_slice::<IssuanceRecord>(&message.payload) {
-            Ok(record) => {
-                records.push(record);
+        match serde_json::from_slice::<Vec<IssuanceRecord>>(&message.payload) {
+            Ok(batch) => {
+                records.extend(batch);
                 stored.push(message);
             }
             Err(err) => {

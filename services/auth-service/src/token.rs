@@ -306,14 +306,14 @@ pub(crate) async fn run_and_sign(
     let record = records::issuance_record(&event_id, grant_type, trigger, &outcome, issued.as_ref().ok());
     match issued {
         Ok(issued) => {
-            state.records.publish(&record).await.map_err(|err| {
+            state.records.publish(record).await.map_err(|err| {
                 tracing::error!(%err, event_id, "token withheld: its record is not durable");
                 OAuthError::temporarily_unavailable("the token could not be recorded; try again shortly")
             })?;
             Ok(issued)
         }
         Err(err) => {
-            publish_runs(state, &record).await;
+            publish_runs(state, record).await;
             Err(signer_unavailable(&err))
         }
     }
@@ -321,12 +321,13 @@ pub(crate) async fn run_and_sign(
 
 /// Records the runs of a request that issued nothing; a failure to record is logged, and the
 /// refusal stands.
-async fn publish_runs(state: &AppState, record: &IssuanceRecord) {
+async fn publish_runs(state: &AppState, record: IssuanceRecord) {
     if record.runs.is_empty() {
         return;
     }
+    let event_id = record.event_id.clone();
     if let Err(err) = state.records.publish(record).await {
-        tracing::error!(%err, event_id = %record.event_id, "workflow runs not recorded");
+        tracing::error!(%err, event_id, "workflow runs not recorded");
     }
 }
 
@@ -436,7 +437,7 @@ async fn run_workflow(
         }
     };
     if let Some(denied) = &outcome.denied {
-        publish_runs(state, &refused(&outcome)).await;
+        publish_runs(state, refused(&outcome)).await;
         return Err(OAuthError::access_denied(denied.reason.clone()));
     }
     let failure = outcome.runs.iter().find(|run| run.status != RunStatus::Ok).cloned();
@@ -444,7 +445,7 @@ async fn run_workflow(
         let detail = failed.error.clone().unwrap_or_else(|| failed.status.as_str().to_owned());
         match policy {
             FailurePolicy::Stop => {
-                publish_runs(state, &refused(&outcome)).await;
+                publish_runs(state, refused(&outcome)).await;
                 return Err(OAuthError::server_error(format!(
                     "workflow {:?} (version {}) {}: {detail}",
                     failed.workflow_id,

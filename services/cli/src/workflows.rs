@@ -59,7 +59,7 @@ pub enum RunsCommand {
     },
 }
 
-fn text(value: &Value) -> String {
+pub(crate) fn text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Null => "-".to_owned(),
@@ -67,7 +67,7 @@ fn text(value: &Value) -> String {
     }
 }
 
-fn when(ms: &Value) -> String {
+pub(crate) fn when(ms: &Value) -> String {
     ms.as_i64()
         .and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).ok())
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

@@ -12,6 +12,8 @@ use deno_core::v8;
 
 pub(crate) const INFRASTRUCTURE_SPECIFIER: &str = "claimflow:kinde-infrastructure";
 const INFRASTRUCTURE: &str = include_str!("js/infrastructure.js");
+// NOTE: V8 reads this source in place as one-byte (Latin-1) text: it must stay ASCII.
+const _: () = assert!(INFRASTRUCTURE.is_ascii());
 
 /// The URL a workflow's stack frames are reported under (`file:///workflow/<path>`).
 pub(crate) const WORKFLOW_URL_PREFIX: &str = "file:///workflow/";
@@ -29,16 +31,22 @@ pub(crate) fn compile<'s>(
     main: &str,
     code: &str,
 ) -> Option<(v8::Local<'s, v8::Module>, ModuleTable)> {
-    let workflow = compile_module(scope, main, code)?;
-    let infrastructure = compile_module(scope, INFRASTRUCTURE_SPECIFIER, INFRASTRUCTURE)?;
+    let workflow = v8::String::new(scope, code)?;
+    let workflow = compile_module(scope, main, workflow)?;
+    // NOTE: the built-in module's source is static: V8 reads it in place, no copy per run.
+    let infrastructure = v8::String::new_external_onebyte_static(scope, INFRASTRUCTURE.as_bytes())?;
+    let infrastructure = compile_module(scope, INFRASTRUCTURE_SPECIFIER, infrastructure)?;
     let mut modules = HashMap::new();
     modules.insert(main.to_owned(), v8::Global::new(scope, workflow));
     modules.insert(INFRASTRUCTURE_SPECIFIER.to_owned(), v8::Global::new(scope, infrastructure));
     Some((workflow, ModuleTable { main: main.to_owned(), modules }))
 }
 
-fn compile_module<'s>(scope: &mut v8::PinScope<'s, '_>, name: &str, code: &str) -> Option<v8::Local<'s, v8::Module>> {
-    let source = v8::String::new(scope, code)?;
+fn compile_module<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    name: &str,
+    source: v8::Local<'s, v8::String>,
+) -> Option<v8::Local<'s, v8::Module>> {
     let name = v8::String::new(scope, name)?;
     let origin = v8::ScriptOrigin::new(scope, name.into(), 0, 0, false, 0, None, false, false, true, None);
     let mut source = v8::script_compiler::Source::new(source, Some(&origin));

@@ -52,13 +52,12 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
         span: request.span,
     }));
     let main = format!("{WORKFLOW_URL_PREFIX}{}", request.source_name.trim_start_matches('/'));
-    let source_map = request.source_map.as_deref().and_then(|map| sourcemap::SourceMap::from_slice(map.as_bytes()).ok());
     let program = Program {
         main: &main,
         code: &request.code,
         bindings: &request.bindings,
         event: &request.event,
-        source_map: source_map.as_ref(),
+        source_map: request.source_map.as_deref(),
     };
 
     let timed_out = Arc::new(AtomicBool::new(false));
@@ -112,7 +111,8 @@ struct Program<'a> {
     code: &'a str,
     bindings: &'a [String],
     event: &'a serde_json::Value,
-    source_map: Option<&'a sourcemap::SourceMap>,
+    /// Read only when an error needs a position in the original source.
+    source_map: Option<&'a str>,
 }
 
 /// Bootstraps a fresh context, evaluates the module, calls its default export with the event.
@@ -244,9 +244,12 @@ fn describe(
 
 /// A 1-based position in the transpiled module, mapped to the original TypeScript.
 fn original_position(program: &Program, name: &str, line: usize, column: usize) -> (usize, usize) {
-    let mapped = (name == program.main)
+    let map = (name == program.main)
         .then_some(program.source_map)
         .flatten()
+        .and_then(|map| sourcemap::SourceMap::from_slice(map.as_bytes()).ok());
+    let mapped = map
+        .as_ref()
         .and_then(|map| map.lookup_token(line.saturating_sub(1) as u32, column.saturating_sub(1) as u32))
         .map(|token| (token.get_src_line() as usize + 1, token.get_src_col() as usize + 1));
     mapped.unwrap_or((line, column))

@@ -244,6 +244,15 @@ async fn dev_stack_deploys_the_example_and_issues_a_traced_token() {
     assert!(shown.contains("stamped token for") && shown.contains("hello = \"world\""), "{shown}");
     assert!(cli(&["runs", "list"]).contains(&run_id));
 
+    // The audit of that traced token: by jti, with its client, its workflow and its trace.
+    let jti = claims["jti"].as_str().unwrap();
+    let audited: Value = serde_json::from_str(&cli(&["audit", "--jti", jti, "--json"])).unwrap();
+    let record = &audited["tokens"][0];
+    assert_eq!((record["client_id"].as_str(), record["trace_id"].as_str()), (Some(client_id.as_str()), Some(trace_id)));
+    assert_eq!(record["workflows"], json!([{ "workflow_id": "m2mHello", "version": 1 }]), "{record}");
+    let table = cli(&["audit", "--client", &client_id]);
+    assert!(table.contains(jti) && table.contains("m2mHello v1"), "{table}");
+
     // The local loop: run the workflow against an event, see the claims, issue nothing.
     let event = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
