@@ -131,7 +131,29 @@ def deploy_workflow(issuer, token):
     assert status == 200, body
 
 
-def load(label, url, form, connections, duration, rate=None):
+def cpu_seconds(pids):
+    """User and system CPU time of processes so far (clock ticks of /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def process_tree(pid):
+    """`pid` and its descendants (claimflow dev's nats-server child)."""
+    pids = [pid]
+    for child in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split():
+        pids += process_tree(int(child))
+    return pids
+
+
+def load(label, url, form, connections, duration, rate=None, server=None):
     command = [os.path.join(RELEASE, "claimflow-load"), url, "--json", "--label", label,
                "--connections", str(connections), "--duration", str(duration)]
     if rate:
@@ -139,7 +161,13 @@ def load(label, url, form, connections, duration, rate=None):
     for name, value in form.items():
         command += ["--form", f"{name}={value}"]
     progress(f"{label}: {connections} connections, {duration} s" + (f", {rate:.0f} requests/s" if rate else ""))
+    pids = process_tree(server.pid) if server else []
+    before = cpu_seconds(pids)
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    if server:
+        # NOTE: the load generator warms up for a second before it measures; so does this.
+        total = result["ok"] / result["duration_s"] * (result["duration_s"] + 1.05)
+        result["cpu_us_per_token"] = (cpu_seconds(pids) - before) / max(total, 1) * 1e6
     return result
 
 
@@ -198,13 +226,15 @@ def main():
             form = {"grant_type": "client_credentials", "client_id": client_id,
                     "client_secret": client_secret, "audience": AUDIENCE}
             url = f"{issuer}/oauth2/token"
-            runs["claimflow, no workflow"] = load("claimflow, no workflow", url, form, args.connections, args.duration)
+            runs["claimflow, no workflow"] = load(
+                "claimflow, no workflow", url, form, args.connections, args.duration, server=claimflow)
             deploy_workflow(issuer, token)
             runs["claimflow, 2-claim workflow"] = load(
-                "claimflow, 2-claim workflow", url, form, args.connections, args.duration)
+                "claimflow, 2-claim workflow", url, form, args.connections, args.duration, server=claimflow)
             half = runs["claimflow, 2-claim workflow"]["per_second"] / 2
             runs["claimflow, 2-claim workflow, half rate"] = load(
-                "claimflow, 2-claim workflow, half rate", url, form, args.connections, args.duration, rate=half)
+                "claimflow, 2-claim workflow, half rate", url, form, args.connections, args.duration, rate=half,
+                server=claimflow)
         finally:
             stop(claimflow)
         if not args.skip_peer:
@@ -214,7 +244,7 @@ def main():
                 form = {"grant_type": "client_credentials", "client_id": "bench",
                         "client_secret": "bench-secret-0123456789", "resource": AUDIENCE}
                 runs["node-oidc-provider"] = load(
-                    "node-oidc-provider", f"{peer_url}/token", form, args.connections, args.duration)
+                    "node-oidc-provider", f"{peer_url}/token", form, args.connections, args.duration, server=peer)
             finally:
                 stop(peer)
         progress(f"openssl speed rsa2048 (1 core, then {cores})")
@@ -236,9 +266,11 @@ def report(results):
     runs = results["runs"]
     openssl = results["openssl_rsa2048_sign_per_s"]
     print(f"\n{results['connections']} connections, {results['duration_s']:.0f} s each, {results['cores']} cores\n")
-    print(f"{'system':<42}{'tokens/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
+    print(f"{'system':<42}{'tokens/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}{'CPU us/token':>14}")
     for name, run in runs.items():
-        print(f"{name:<42}{run['per_second']:>10.0f}{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['failed']:>8}")
+        cpu = run.get("cpu_us_per_token")
+        cpu = f"{cpu:>14.0f}" if cpu else f"{'':>14}"
+        print(f"{name:<42}{run['per_second']:>10.0f}{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}{run['failed']:>8}{cpu}")
     print(f"{'openssl speed -multi ' + str(results['cores']) + ' rsa2048 (signatures/s)':<42}{openssl:>10.0f}")
     print(f"{'openssl speed rsa2048, one core':<42}{results['openssl_rsa2048_sign_per_s_one_core']:>10.0f}")
     with_workflow = runs["claimflow, 2-claim workflow"]["per_second"]

@@ -34,11 +34,6 @@ enum Command {
     Audit(audit::AuditArgs),
 }
 
-// NOTE: glibc's malloc showed up in profiles of the token path; mimalloc is faster for the
-// many small, short-lived allocations of request handling.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {

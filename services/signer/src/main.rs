@@ -1,10 +1,5 @@
 use anyhow::Context;
 
-// NOTE: glibc's malloc showed up in profiles of the token path; mimalloc is faster for the
-// many small, short-lived allocations of request handling.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let telemetry = claimflow_platform::telemetry::init("signer")?;

@@ -1,11 +1,6 @@
 use anyhow::Context;
 use claimflow_workflow_runtime::Engine;
 
-// NOTE: glibc's malloc showed up in profiles of the token path; mimalloc is faster for the
-// many small, short-lived allocations of request handling.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> anyhow::Result<()> {
     let config = workflow_worker::Config::from_env()?;
     // NOTE: V8's platform is initialized here, on the main thread, before any isolate thread.
