@@ -291,6 +291,18 @@ async fn globals_prototypes_and_module_state_do_not_reach_the_next_run_on_the_sa
 }
 
 #[tokio::test]
+async fn a_short_time_limit_holds_after_a_run_with_a_long_one() {
+    let long = Limits { wall_time: Duration::from_secs(30), ..Limits::default() };
+    let quick = one_isolate().run(request("export default async function () {}", &[], long)).await.unwrap();
+    assert_eq!(quick.status, RunStatus::Ok);
+    let short = Limits { wall_time: Duration::from_millis(200), ..Limits::default() };
+    let looping =
+        one_isolate().run(request("export default async function () { while (true) {} }", &[], short)).await.unwrap();
+    assert_eq!(looping.status, RunStatus::TimedOut);
+    assert!(looping.duration < Duration::from_secs(10), "stopped at its own limit, not the earlier run's: {:?}", looping.duration);
+}
+
+#[tokio::test]
 async fn the_event_and_the_claims_are_ordinary_objects() {
     let outcome = run(
         r#"export default async function (event) {
