@@ -2,7 +2,7 @@
 
 use crate::{
     management::{Connection, ManagementClient},
-    workflows::{text, when},
+    workflows::{query, text, when},
 };
 
 #[derive(clap::Args, Debug)]
@@ -31,21 +31,15 @@ pub struct AuditArgs {
 }
 
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
-    let mut query = vec![format!("page_size={}", args.limit)];
-    let filters = [
+    let query = query(&[
+        ("page_size", Some(args.limit.to_string())),
         ("client_id", args.client),
         ("org_code", args.org),
         ("jti", args.jti),
         ("since", args.since),
         ("until", args.until),
-    ];
-    for (name, value) in filters {
-        if let Some(value) = value {
-            query.push(format!("{name}={}", url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()));
-        }
-    }
-    let answer =
-        ManagementClient::connect(&args.connection).await?.get(&format!("audit/tokens?{}", query.join("&"))).await?;
+    ]);
+    let answer = ManagementClient::connect(&args.connection).await?.get(&format!("audit/tokens?{query}")).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());

@@ -67,6 +67,18 @@ pub(crate) fn text(value: &Value) -> String {
     }
 }
 
+/// `name=value&...` for the filters that are set, values URL-encoded.
+pub(crate) fn query(filters: &[(&str, Option<String>)]) -> String {
+    filters
+        .iter()
+        .filter_map(|(name, value)| {
+            let value = value.as_deref()?;
+            Some(format!("{name}={}", url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 pub(crate) fn when(ms: &Value) -> String {
     ms.as_i64()
         .and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).ok())
@@ -114,19 +126,13 @@ pub async fn workflows(command: WorkflowsCommand) -> anyhow::Result<()> {
 pub async fn runs(command: RunsCommand) -> anyhow::Result<()> {
     match command {
         RunsCommand::List { workflow, status, since, limit, connection, json } => {
-            let mut query = vec![format!("page_size={limit}")];
-            for (name, value) in [("workflow_id", workflow), ("status", status), ("since", since)] {
-                if let Some(value) = value {
-                    query.push(format!(
-                        "{name}={}",
-                        url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
-                    ));
-                }
-            }
-            let answer = ManagementClient::connect(&connection)
-                .await?
-                .get(&format!("workflows/runs?{}", query.join("&")))
-                .await?;
+            let query = query(&[
+                ("page_size", Some(limit.to_string())),
+                ("workflow_id", workflow),
+                ("status", status),
+                ("since", since),
+            ]);
+            let answer = ManagementClient::connect(&connection).await?.get(&format!("workflows/runs?{query}")).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&answer)?);
                 return Ok(());

@@ -382,7 +382,6 @@ impl Store {
 
     /// Most recent runs first.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<workflow_run::Model>> {
-        use sea_orm::Condition;
         let mut query = workflow_run::Entity::find()
             .order_by_desc(workflow_run::Column::CreatedAt)
             .order_by_desc(workflow_run::Column::Id);
@@ -398,14 +397,12 @@ impl Store {
         if let Some(until) = filter.until_ms {
             query = query.filter(workflow_run::Column::CreatedAt.lt(until));
         }
-        if let Some((created_at, id)) = &filter.before {
-            query = query.filter(
-                Condition::any().add(workflow_run::Column::CreatedAt.lt(*created_at)).add(
-                    Condition::all()
-                        .add(workflow_run::Column::CreatedAt.eq(*created_at))
-                        .add(workflow_run::Column::Id.lt(id.clone())),
-                ),
-            );
+        if let Some(before) = &filter.before {
+            query = query.filter(crate::records::older_than(
+                workflow_run::Column::CreatedAt,
+                workflow_run::Column::Id,
+                before,
+            ));
         }
         Ok(query.limit(filter.limit.clamp(1, 500)).all(&self.db).await?)
     }

@@ -27,6 +27,12 @@ pub struct AuditFilter {
     pub limit: u64,
 }
 
+/// Rows strictly older than `(time, id)` in a list ordered by time, then id, both descending:
+/// where the next page of such a list starts.
+pub(crate) fn older_than(time: impl ColumnTrait, id: impl ColumnTrait, (at, last_id): &(i64, String)) -> Condition {
+    Condition::any().add(time.lt(*at)).add(Condition::all().add(time.eq(*at)).add(id.lt(last_id.clone())))
+}
+
 impl Store {
     /// Stores a batch of records in one transaction. A record already stored (a redelivery after
     /// a writer died between storing and acknowledging) is skipped, not doubled.
@@ -108,14 +114,8 @@ impl Store {
         if let Some(until) = filter.until_ms {
             query = query.filter(token_audit::Column::IssuedAt.lt(until));
         }
-        if let Some((issued_at, jti)) = &filter.before {
-            query = query.filter(
-                Condition::any().add(token_audit::Column::IssuedAt.lt(*issued_at)).add(
-                    Condition::all()
-                        .add(token_audit::Column::IssuedAt.eq(*issued_at))
-                        .add(token_audit::Column::Jti.lt(jti.clone())),
-                ),
-            );
+        if let Some(before) = &filter.before {
+            query = query.filter(older_than(token_audit::Column::IssuedAt, token_audit::Column::Jti, before));
         }
         Ok(query.limit(filter.limit.clamp(1, 500)).all(&self.db).await?)
     }

@@ -6,7 +6,7 @@ use claimflow_storage::AuditFilter;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, workflows::parse_time, ApiError, ApiQuery, Caller};
+use super::{keyset_after, keyset_page, ok, workflows::parse_time, ApiError, ApiQuery, Caller};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -28,15 +28,7 @@ pub async fn list_tokens(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("read:audit")?;
-    let before = match &query.next_token {
-        Some(token) => Some(
-            token
-                .split_once('.')
-                .and_then(|(issued_at, jti)| Some((issued_at.parse::<i64>().ok()?, jti.to_owned())))
-                .ok_or_else(|| ApiError::bad_request("INVALID_NEXT_TOKEN", "next_token is not one this API returned"))?,
-        ),
-        None => None,
-    };
+    let before = keyset_after(query.next_token.as_deref())?;
     let page_size = query.page_size.unwrap_or(50).clamp(1, 500);
     let filter = AuditFilter {
         client_id: query.client_id,
@@ -47,14 +39,8 @@ pub async fn list_tokens(
         before,
         limit: page_size + 1,
     };
-    let mut tokens = state.store.list_token_audits(&filter).await?;
-    // NOTE: one more than asked tells whether another page exists.
-    let next_token = if tokens.len() as u64 > page_size {
-        tokens.truncate(page_size as usize);
-        tokens.last().map(|token| format!("{}.{}", token.issued_at, token.jti))
-    } else {
-        None
-    };
+    let tokens = state.store.list_token_audits(&filter).await?;
+    let (tokens, next_token) = keyset_page(tokens, page_size, |token| (token.issued_at, token.jti.as_str()));
     let tokens: Vec<Value> = tokens
         .into_iter()
         .map(|token| {

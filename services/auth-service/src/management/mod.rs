@@ -320,6 +320,33 @@ pub fn paginate(mut items: Vec<serde_json::Value>, page: &Page) -> (Vec<serde_js
     (items, next)
 }
 
+/// Where the next page of a newest-first list starts: its `next_token` is `<ms>.<id>` of the
+/// previous page's last item.
+pub fn keyset_after(next_token: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
+    next_token
+        .map(|token| {
+            token
+                .split_once('.')
+                .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| ApiError::bad_request("INVALID_NEXT_TOKEN", "next_token is not one this API returned"))
+        })
+        .transpose()
+}
+
+/// Cuts a newest-first list read with one item more than `page_size` (which tells whether
+/// another page exists) and gives the next page's token.
+pub fn keyset_page<T>(mut items: Vec<T>, page_size: u64, key: impl Fn(&T) -> (i64, &str)) -> (Vec<T>, Option<String>) {
+    if items.len() as u64 <= page_size {
+        return (items, None);
+    }
+    items.truncate(page_size as usize);
+    let next = items.last().map(|last| {
+        let (ms, id) = key(last);
+        format!("{ms}.{id}")
+    });
+    (items, next)
+}
+
 /// The scope the OpenAPI table documents for this request's route.
 fn route_scope(parts: &Parts) -> Option<&'static str> {
     let matched = parts.extensions.get::<axum::extract::MatchedPath>()?.as_str();

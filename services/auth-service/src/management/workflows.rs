@@ -6,7 +6,7 @@ use claimflow_storage::{NewDeployment, RunFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ok, ApiError, ApiJson, ApiQuery, Caller};
+use super::{keyset_after, keyset_page, ok, ApiError, ApiJson, ApiQuery, Caller};
 use crate::{workflow_source, AppState};
 
 /// The largest file a deployment accepts.
@@ -175,15 +175,7 @@ pub async fn list_runs(
             ));
         }
     }
-    let before = match &query.next_token {
-        Some(token) => Some(
-            token
-                .split_once('.')
-                .and_then(|(created_at, id)| Some((created_at.parse::<i64>().ok()?, id.to_owned())))
-                .ok_or_else(|| ApiError::bad_request("INVALID_NEXT_TOKEN", "next_token is not one this API returned"))?,
-        ),
-        None => None,
-    };
+    let before = keyset_after(query.next_token.as_deref())?;
     let page_size = query.page_size.unwrap_or(50).clamp(1, 500);
     let filter = RunFilter {
         workflow_id: query.workflow_id,
@@ -193,14 +185,8 @@ pub async fn list_runs(
         before,
         limit: page_size + 1,
     };
-    let mut runs = state.store.list_runs(&filter).await?;
-    // NOTE: one more than asked tells whether another page exists.
-    let next_token = if runs.len() as u64 > page_size {
-        runs.truncate(page_size as usize);
-        runs.last().map(|run| format!("{}.{}", run.created_at, run.id))
-    } else {
-        None
-    };
+    let runs = state.store.list_runs(&filter).await?;
+    let (runs, next_token) = keyset_page(runs, page_size, |run| (run.created_at, run.id.as_str()));
     let runs: Vec<Value> = runs.into_iter().map(describe_run).collect();
     Ok(ok("OK", "Success", json!({ "runs": runs, "next_token": next_token })))
 }
