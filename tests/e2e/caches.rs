@@ -20,7 +20,12 @@ fn stamping(version: u32) -> String {
 
 /// A client_credentials request to one replica: the token's claims, or the error status.
 async fn token_from(stack: &Stack, url: &str, client_id: &str, secret: &str) -> Result<Value, u16> {
-    let form = [("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret), ("audience", "acme")];
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", secret),
+        ("audience", "acme"),
+    ];
     let response = stack.http.post(format!("{url}/oauth2/token")).form(&form).send().await.unwrap();
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
@@ -70,7 +75,8 @@ async fn every_management_change_reaches_the_token_path_of_every_replica() {
     // A second version, then a rollback to the first.
     assert_eq!(stack.deploy(&[(FILE, &stamping(2))]).await.0, 200);
     within_a_second(&stack, &other.url, &client_id, &secret, "redeploy", |a| stamp(a) == Some(json!(2))).await;
-    let (status, body) = stack.management(Method::POST, "workflows/stamp/rollback", Some(json!({ "version": 1 }))).await;
+    let (status, body) =
+        stack.management(Method::POST, "workflows/stamp/rollback", Some(json!({ "version": 1 }))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(stamp(&token_from(&stack, &stack.issuer, &client_id, &secret).await), Some(json!(1)));
     within_a_second(&stack, &other.url, &client_id, &secret, "rollback", |a| stamp(a) == Some(json!(1))).await;

@@ -24,14 +24,23 @@ async fn every_issued_token_has_an_audit_record_found_by_client_org_time_and_jti
         .await;
     assert_eq!(status, 200, "{property}");
     let (status, body) = stack
-        .management(Method::PUT, &format!("applications/{client_id}/properties/org_code"), Some(json!({ "value": "org_acme" })))
+        .management(
+            Method::PUT,
+            &format!("applications/{client_id}/properties/org_code"),
+            Some(json!({ "value": "org_acme" })),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = stack
-        .management(Method::PATCH, &format!("applications/{client_id}/tokens"), Some(json!({ "token_properties": ["org_code"] })))
+        .management(
+            Method::PATCH,
+            &format!("applications/{client_id}/tokens"),
+            Some(json!({ "token_properties": ["org_code"] })),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
-    let workflow = m2m_workflow("stamp", "", r#""kinde.m2mToken": {}"#, r#"  kinde.m2mToken.setCustomClaim("stamped", true);"#);
+    let workflow =
+        m2m_workflow("stamp", "", r#""kinde.m2mToken": {}"#, r#"  kinde.m2mToken.setCustomClaim("stamped", true);"#);
     assert_eq!(stack.deploy(&[("kindeSrc/environment/workflows/stamp/Workflow.ts", &workflow)]).await.0, 200);
 
     let before = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
@@ -77,13 +86,19 @@ async fn every_issued_token_has_an_audit_record_found_by_client_org_time_and_jti
 async fn no_record_is_lost_when_auth_service_is_killed_right_after_answering() {
     let stack = Stack::start().await;
     let (client_id, secret) = stack.m2m_client_for("acme").await;
-    let workflow = m2m_workflow("stamp", "", r#""kinde.m2mToken": {}"#, r#"  kinde.m2mToken.setCustomClaim("stamped", true);"#);
+    let workflow =
+        m2m_workflow("stamp", "", r#""kinde.m2mToken": {}"#, r#"  kinde.m2mToken.setCustomClaim("stamped", true);"#);
     assert_eq!(stack.deploy(&[("kindeSrc/environment/workflows/stamp/Workflow.ts", &workflow)]).await.0, 200);
     stack.records_written().await;
 
     // A burst against an auth-service in its own process, killed the moment the last answer came.
     let process = stack.spawn_auth_service().await;
-    let form = [("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", &secret), ("audience", "acme")];
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", &client_id),
+        ("client_secret", &secret),
+        ("audience", "acme"),
+    ];
     let requests = (0..40).map(|_| async {
         let response = stack.http.post(format!("{}/oauth2/token", process.url)).form(&form).send().await.unwrap();
         assert_eq!(response.status(), 200);
@@ -95,11 +110,8 @@ async fn no_record_is_lost_when_auth_service_is_killed_right_after_answering() {
     process.kill();
 
     // The surviving auth-service writes what the killed one could not.
-    let audited: std::collections::BTreeSet<String> = audit(&stack, "page_size=500")
-        .await
-        .iter()
-        .map(|record| record["jti"].as_str().unwrap().to_owned())
-        .collect();
+    let audited: std::collections::BTreeSet<String> =
+        audit(&stack, "page_size=500").await.iter().map(|record| record["jti"].as_str().unwrap().to_owned()).collect();
     for jti in &issued {
         assert!(audited.contains(jti), "the token {jti} has no audit record");
     }

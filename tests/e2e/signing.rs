@@ -18,9 +18,14 @@ async fn verify_with_jose(stack: &Stack, token: &str, audience: &str) -> String 
         console.log(JSON.stringify({ alg: protectedHeader.alg, sub: payload.sub ?? null }));
     "#;
     let mut command = Command::new("node");
-    command
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/npm"))
-        .args(["--input-type=module", "-e", script, &stack.issuer, token, audience]);
+    command.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/npm")).args([
+        "--input-type=module",
+        "-e",
+        script,
+        &stack.issuer,
+        token,
+        audience,
+    ]);
     // NOTE: off the test's runtime thread, which also serves the JWKS jose fetches.
     let output = tokio::task::spawn_blocking(move || command.output().expect("node runs")).await.unwrap();
     assert!(output.status.success(), "jose refused the token: {}", String::from_utf8_lossy(&output.stderr));
@@ -40,15 +45,8 @@ async fn es256_and_eddsa_tokens_verify_through_the_jwks_with_jose() {
             stack.http.get(stack.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
         assert_eq!(jwks["keys"][0]["alg"], name);
         assert_eq!(jwks["keys"][0]["kty"], kty);
-        let discovery: serde_json::Value = stack
-            .http
-            .get(stack.url("/.well-known/openid-configuration"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let discovery: serde_json::Value =
+            stack.http.get(stack.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
         assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!([name]), "{discovery}");
 
         // A user signs in through openid-client: its ID token's signature and at_hash check out.

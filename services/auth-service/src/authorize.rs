@@ -166,9 +166,12 @@ async fn parse_request(state: &AppState, raw: &str) -> Result<AuthorizationReque
     for audience in &audience {
         let api = state.cache.api_by_audience(&state.store, audience).await.map_err(storage_page)?;
         let authorized = match &api {
-            Some(api) => {
-                state.cache.granted_scopes(&state.store, &api.id, &application.id).await.map_err(storage_page)?.is_some()
-            }
+            Some(api) => state
+                .cache
+                .granted_scopes(&state.store, &api.id, &application.id)
+                .await
+                .map_err(storage_page)?
+                .is_some(),
             None => false,
         };
         if !authorized {

@@ -171,9 +171,12 @@ impl TokenPathCache {
         application_id: &str,
     ) -> Result<Option<Arc<Vec<String>>>, claimflow_storage::StorageError> {
         let key = (api_id.to_owned(), application_id.to_owned());
-        self.cached(&self.grants, key, |_| true, || async {
-            Ok(store.granted_scopes(api_id, application_id).await?.map(Arc::new))
-        })
+        self.cached(
+            &self.grants,
+            key,
+            |_| true,
+            || async { Ok(store.granted_scopes(api_id, application_id).await?.map(Arc::new)) },
+        )
         .await
     }
 
@@ -182,9 +185,12 @@ impl TokenPathCache {
         store: &Store,
         application_id: &str,
     ) -> Result<Arc<Vec<(String, String)>>, claimflow_storage::StorageError> {
-        self.cached(&self.token_properties, application_id.to_owned(), |_| true, || async {
-            Ok(Arc::new(store.token_property_values(application_id).await?))
-        })
+        self.cached(
+            &self.token_properties,
+            application_id.to_owned(),
+            |_| true,
+            || async { Ok(Arc::new(store.token_property_values(application_id).await?)) },
+        )
         .await
     }
 
@@ -193,9 +199,12 @@ impl TokenPathCache {
         store: &Store,
         trigger: Trigger,
     ) -> Result<Option<Arc<workflow_deployment::Model>>, claimflow_storage::StorageError> {
-        self.cached(&self.live, trigger.as_str(), |_| true, || async {
-            Ok(store.live_deployment(trigger.as_str()).await?.map(Arc::new))
-        })
+        self.cached(
+            &self.live,
+            trigger.as_str(),
+            |_| true,
+            || async { Ok(store.live_deployment(trigger.as_str()).await?.map(Arc::new)) },
+        )
         .await
     }
 
@@ -240,18 +249,26 @@ mod tests {
     async fn a_load_that_raced_an_invalidation_stores_nothing() {
         let cache = TokenPathCache::default();
         let stale: Result<Arc<Vec<(String, String)>>, ()> = cache
-            .cached(&cache.token_properties, "app".to_owned(), |_| true, || async {
-                // The management API changes the data while this load is reading it.
-                cache.invalidate();
-                Ok(Arc::new(vec![("org_code".to_owned(), "old".to_owned())]))
-            })
+            .cached(
+                &cache.token_properties,
+                "app".to_owned(),
+                |_| true,
+                || async {
+                    // The management API changes the data while this load is reading it.
+                    cache.invalidate();
+                    Ok(Arc::new(vec![("org_code".to_owned(), "old".to_owned())]))
+                },
+            )
             .await;
         assert_eq!(stale.unwrap()[0].1, "old", "the caller still gets what it read");
         assert!(cache.token_properties.get(&"app".to_owned()).is_none(), "but it is not kept");
         let fresh: Result<_, ()> = cache
-            .cached(&cache.token_properties, "app".to_owned(), |_| true, || async {
-                Ok(Arc::new(vec![("org_code".to_owned(), "new".to_owned())]))
-            })
+            .cached(
+                &cache.token_properties,
+                "app".to_owned(),
+                |_| true,
+                || async { Ok(Arc::new(vec![("org_code".to_owned(), "new".to_owned())])) },
+            )
             .await;
         assert_eq!(fresh.unwrap()[0].1, "new");
         assert_eq!(cache.token_properties.get(&"app".to_owned()).unwrap()[0].1, "new");

@@ -136,7 +136,8 @@ pub async fn run_with_listener(
         cache: cache.clone(),
         records,
     };
-    let invalidations = tokio::spawn(cache::follow_invalidations(client.clone(), prefix.clone(), cache, shutdown.clone()));
+    let invalidations =
+        tokio::spawn(cache::follow_invalidations(client.clone(), prefix.clone(), cache, shutdown.clone()));
     // The bootstrap may have changed the admin application (a new secret from the environment).
     state.announce_change().await;
 

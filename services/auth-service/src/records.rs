@@ -8,7 +8,6 @@
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{self, consumer::pull, stream};
-use tokio::sync::{mpsc, oneshot, Semaphore};
 use claimflow_contracts::{
     records::{stream_name, IssuanceRecord, RunRecord, TokenAudit, WorkflowVersion, WRITER_CONSUMER},
     signer::{IssueResponse, RejectedClaim},
@@ -18,6 +17,7 @@ use claimflow_contracts::{
 use claimflow_storage::Store;
 use futures::StreamExt;
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// How long records are kept in the stream when nothing writes them (the database is down, no
@@ -263,10 +263,10 @@ pub async fn write_to_database(records: Records, store: Store, shutdown: Cancell
         let subscribed = async {
             let consumer = records.stream.writer_consumer().await?;
             let messages = consumer.stream().max_messages_per_batch(BATCH).heartbeat(Duration::from_secs(5));
-            messages.messages().await.map_err(|err| RecordsError::Setup {
-                stream: records.stream.stream.clone(),
-                message: err.to_string(),
-            })
+            messages
+                .messages()
+                .await
+                .map_err(|err| RecordsError::Setup { stream: records.stream.stream.clone(), message: err.to_string() })
         };
         let mut messages = tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -260,8 +260,7 @@ async fn issue_token(
             organization: None,
         },
     };
-    let issued =
-        run_and_sign(state, deployment.as_deref(), event, base, TokenKind::M2m, "client_credentials").await?;
+    let issued = run_and_sign(state, deployment.as_deref(), event, base, TokenKind::M2m, "client_credentials").await?;
     Ok(TokenResponse {
         access_token: issued.access_token,
         id_token: None,

@@ -66,7 +66,9 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| common.data_dir.join("signing-keys")),
             signing_alg: match config::var("CLAIMFLOW_SIGNING_ALG") {
-                Some(name) => name.parse().map_err(|message: String| ConfigError::new("CLAIMFLOW_SIGNING_ALG", message))?,
+                Some(name) => {
+                    name.parse().map_err(|message: String| ConfigError::new("CLAIMFLOW_SIGNING_ALG", message))?
+                }
                 None => SigningAlgorithm::default(),
             },
             threads: config::parse_or(
@@ -103,13 +105,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let store = Store::open(&config.common.database_url).await?;
     let client = nats::connect(&config.common.nats_url, "signer", config.common.nats_credentials.as_ref()).await?;
     let pool = SigningPool::start(config.threads).map_err(Error::Threads)?;
-    let signer = Arc::new(Signer {
-        keys,
-        store,
-        pool,
-        max_patch_bytes: config.max_patch_bytes,
-        bindings: Mutex::default(),
-    });
+    let signer =
+        Arc::new(Signer { keys, store, pool, max_patch_bytes: config.max_patch_bytes, bindings: Mutex::default() });
     tracing::info!(kid = %signer.keys.active().kid, alg = %signer.keys.active().alg, threads = signer.pool.threads(), "signer ready");
     let prefix = &config.common.subject_prefix;
 

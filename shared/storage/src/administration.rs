@@ -1,7 +1,7 @@
 //! Updates and deletes behind the management API. Every delete removes what depends on the row
 //! in the same transaction (SQLite does not enforce foreign keys on every connection).
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::{
     entity::{
@@ -34,7 +34,7 @@ impl Store {
     }
 
     pub async fn delete_application(&self, id: &str) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         application::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| not_found("application", id))?;
         api_application_scope::Entity::delete_many()
             .filter(api_application_scope::Column::ApplicationId.eq(id))
@@ -57,7 +57,7 @@ impl Store {
 
     /// Deletes an API with its scopes and authorizations. The management API cannot be deleted.
     pub async fn delete_api(&self, id: &str) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let found = api::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| not_found("API", id))?;
         if found.is_management_api {
             return Err(StorageError::Conflict("the management API cannot be deleted".to_owned()));
@@ -74,7 +74,7 @@ impl Store {
     }
 
     pub async fn create_api_scope(&self, api_id: &str, key: &str, description: &str) -> Result<api_scope::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         api::Entity::find_by_id(api_id).one(&txn).await?.ok_or_else(|| not_found("API", api_id))?;
         let exists = api_scope::Entity::find()
             .filter(api_scope::Column::ApiId.eq(api_id))
@@ -118,7 +118,7 @@ impl Store {
     }
 
     pub async fn delete_property(&self, id: &str) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         property::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| not_found("property", id))?;
         application_property::Entity::delete_many()
             .filter(application_property::Column::PropertyId.eq(id))
@@ -170,7 +170,7 @@ impl Store {
         id: &str,
         change: VariableChange,
     ) -> Result<environment_variable::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let found = environment_variable::Entity::find_by_id(id)
             .one(&txn)
             .await?
@@ -240,7 +240,7 @@ impl Store {
         urls: &[String],
         change: UrlChange,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         application::Entity::find_by_id(application_id)
             .one(&txn)
             .await?

@@ -1,9 +1,7 @@
 //! Environment variables for workflows (`kinde.env`). Encryption of secret values happens in
 //! auth-service, which holds the key; this module stores what it is given.
 
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{entity::environment_variable, now_ms, Result, StorageError, Store};
 
@@ -15,7 +13,7 @@ impl Store {
         stored_value: &str,
         is_secret: bool,
     ) -> Result<environment_variable::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if environment_variable::Entity::find()
             .filter(environment_variable::Column::Key.eq(key))
             .one(&txn)

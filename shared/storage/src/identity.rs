@@ -2,7 +2,6 @@
 
 use sea_orm::{
     sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 use crate::{
@@ -61,7 +60,7 @@ fn not_found(what: &'static str, id: &str) -> StorageError {
 
 impl Store {
     pub async fn create_user(&self, email: &str, given_name: &str, family_name: &str) -> Result<user::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if user::Entity::find().filter(user::Column::Email.eq(email)).one(&txn).await?.is_some() {
             return Err(StorageError::Conflict(format!("a user with email {email:?} already exists")));
         }
@@ -100,7 +99,7 @@ impl Store {
     }
 
     pub async fn delete_user(&self, id: &str) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         user::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| not_found("user", id))?;
         organization_user_grant::Entity::delete_many()
             .filter(organization_user_grant::Column::UserId.eq(id))
@@ -119,7 +118,7 @@ impl Store {
         name: &str,
         description: &str,
     ) -> Result<access_key::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let taken = access_key::Entity::find()
             .filter(access_key::Column::Kind.eq(kind.as_str()))
             .filter(access_key::Column::Key.eq(key))
@@ -151,7 +150,7 @@ impl Store {
 
     /// Adds and removes a role's permissions (by id) in one transaction.
     pub async fn change_role_permissions(&self, role_id: &str, add: &[String], remove: &[String]) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let role = access_key::Entity::find_by_id(role_id).one(&txn).await?.filter(|r| r.kind == "role");
         role.ok_or_else(|| not_found("role", role_id))?;
         for permission_id in add.iter().chain(remove) {
@@ -204,7 +203,7 @@ impl Store {
         flag_type: &str,
         default_value: serde_json::Value,
     ) -> Result<feature_flag::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if feature_flag::Entity::find_by_id(key).one(&txn).await?.is_some() {
             return Err(StorageError::Conflict(format!("a feature flag with key {key:?} already exists")));
         }
@@ -227,7 +226,7 @@ impl Store {
 
     /// Adds users to an organization with roles and permissions (by key), all or nothing.
     pub async fn add_organization_members(&self, org_code: &str, members: Vec<NewMember>) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         organization::Entity::find_by_id(org_code)
             .one(&txn)
             .await?
@@ -314,7 +313,7 @@ impl Store {
     }
 
     pub async fn remove_organization_member(&self, org_code: &str, user_id: &str) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         organization_user_grant::Entity::delete_many()
             .filter(organization_user_grant::Column::OrgCode.eq(org_code))
             .filter(organization_user_grant::Column::UserId.eq(user_id))
@@ -334,7 +333,7 @@ impl Store {
 
     /// Sets an organization's value for an `org` property.
     pub async fn set_organization_property(&self, org_code: &str, key: &str, value: &str) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         organization::Entity::find_by_id(org_code)
             .one(&txn)
             .await?

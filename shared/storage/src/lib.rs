@@ -16,7 +16,9 @@ mod queries;
 mod records;
 mod sign_in;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 pub use administration::{UrlChange, VariableChange};
@@ -56,12 +58,7 @@ impl Store {
     /// Opens the database without touching its schema (services that only read).
     pub async fn open(url: &str) -> Result<Store> {
         let mut options = ConnectOptions::new(url.to_owned());
-        // NOTE: SQLite takes one writer at a time, and a transaction that reads before it writes
-        // fails at once ("database is locked") when another connection wrote meanwhile. One
-        // connection per process serializes them instead; the token path reads from memory, so
-        // it does not queue behind writes.
-        let sqlite = url.starts_with("sqlite:");
-        options.sqlx_logging(false).max_connections(if sqlite { 1 } else { 8 });
+        options.sqlx_logging(false).max_connections(8);
         let db = Database::connect(options)
             .await
             .map_err(|source| StorageError::Connect { url: redact_password(url), source })?;
@@ -82,6 +79,19 @@ impl Store {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// A transaction that writes. On SQLite it takes the write lock at once, waiting for another
+    /// writer up to the busy timeout, as `BEGIN IMMEDIATE` would (sea-orm offers no way to say
+    /// that). A plain transaction that reads first and writes after fails at once with "database
+    /// is locked" when another connection wrote in between, instead of waiting its turn.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let txn = self.db.begin().await?;
+        if self.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            // NOTE: any write statement takes the lock, even one that changes no row.
+            txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0 = 1").await?;
+        }
+        Ok(txn)
     }
 
     /// A cheap round trip, for readiness checks.
@@ -121,5 +131,25 @@ mod tests {
     fn passwords_are_redacted_from_urls() {
         assert_eq!(redact_password("postgres://u:hunter2@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_password("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_transactions_of_two_processes_on_one_sqlite_file_wait_their_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(&dir.path().join("shared.sqlite"));
+        // Two stores with their own pools, as two auth-service processes on one file.
+        let first = Store::open_and_migrate(&url).await.unwrap();
+        let second = Store::open(&url).await.unwrap();
+        // Each creation reads (is the audience taken?) before it writes, in one transaction.
+        let creations: Vec<_> = (0..40)
+            .map(|n| {
+                let store = if n % 2 == 0 { first.clone() } else { second.clone() };
+                tokio::spawn(async move { store.create_api(&format!("api {n}"), &format!("aud-{n}")).await })
+            })
+            .collect();
+        for created in creations {
+            created.await.expect("no task panicked").expect("no transaction fails with \"database is locked\"");
+        }
+        assert_eq!(first.list_apis().await.unwrap().len(), 40);
     }
 }

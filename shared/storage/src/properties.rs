@@ -2,7 +2,6 @@
 
 use sea_orm::{
     sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 use crate::{
@@ -27,7 +26,7 @@ pub struct ApplicationPropertyValue {
 
 impl Store {
     pub async fn create_property(&self, new: NewProperty) -> Result<property::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if property::Entity::find().filter(property::Column::Key.eq(&new.key)).one(&txn).await?.is_some() {
             return Err(StorageError::Conflict(format!("a property with key {:?} already exists", new.key)));
         }
@@ -52,7 +51,7 @@ impl Store {
 
     /// Sets an application's value for an `app` property.
     pub async fn set_application_property(&self, application_id: &str, key: &str, value: &str) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         application::Entity::find_by_id(application_id)
             .one(&txn)
             .await?
@@ -129,7 +128,7 @@ impl Store {
 
     /// Replaces which properties go into the application's tokens, all or nothing.
     pub async fn set_token_properties(&self, application_id: &str, keys: &[String]) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
             let property = property::Entity::find()

@@ -3,7 +3,7 @@
 
 use sea_orm::{
     sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 
 use crate::{
@@ -98,7 +98,7 @@ impl Store {
     /// authorized for it with all of them. Idempotent; the admin secret is replaced when it
     /// changed (credentials from the environment win).
     pub async fn bootstrap_management_api(&self, bootstrap: ManagementBootstrap<'_>) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let now = now_ms();
         let api = match api::Entity::find().filter(api::Column::Audience.eq(bootstrap.audience)).one(&txn).await? {
             Some(api) => api,
@@ -186,7 +186,7 @@ impl Store {
     }
 
     pub async fn create_api(&self, name: &str, audience: &str) -> Result<api::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if let Some(existing) = api::Entity::find().filter(api::Column::Audience.eq(audience)).one(&txn).await? {
             return Err(StorageError::Conflict(format!(
                 "audience {audience:?} is already used by API {}",
@@ -229,7 +229,7 @@ impl Store {
     /// Authorizes and revokes applications for an API in one transaction: an unknown
     /// application anywhere in the list changes nothing.
     pub async fn set_api_applications(&self, api_id: &str, authorize: &[String], revoke: &[String]) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         for application_id in authorize.iter().chain(revoke) {
             if application::Entity::find_by_id(application_id).one(&txn).await?.is_none() {
                 return Err(StorageError::NotFound { what: "application", id: application_id.clone() });
@@ -283,7 +283,7 @@ impl Store {
     /// Stores each workflow as its next version and makes it the live one for its trigger, all
     /// or nothing.
     pub async fn deploy_workflows(&self, deployments: Vec<NewDeployment>) -> Result<Vec<workflow_deployment::Model>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let now = now_ms();
         let mut deployed = Vec::with_capacity(deployments.len());
         for new in deployments {
@@ -413,7 +413,7 @@ impl Store {
 
     /// Makes an earlier (or any) version of a workflow the live one for its trigger.
     pub async fn make_live(&self, workflow_id: &str, version: i32) -> Result<workflow_deployment::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let deployment = workflow_deployment::Entity::find()
             .filter(workflow_deployment::Column::WorkflowId.eq(workflow_id))
             .filter(workflow_deployment::Column::Version.eq(version))
@@ -442,7 +442,7 @@ impl Store {
     /// Deletes a workflow: it stops running, its versions are removed; its runs stay on record.
     pub async fn delete_workflow(&self, workflow_id: &str) -> Result<u64> {
         use sea_orm::sea_query::Query;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let versions = Query::select()
             .column(workflow_deployment::Column::Id)
             .from(workflow_deployment::Entity)

@@ -3,8 +3,7 @@
 
 use claimflow_contracts::records::IssuanceRecord;
 use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::{
@@ -74,7 +73,7 @@ impl Store {
                 worker_id: Set(run.worker_id.clone()),
             })
             .collect();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         // NOTE: chunks keep each statement under SQLite's limit of bound parameters.
         for chunk in audits.chunks(500) {
             token_audit::Entity::insert_many(chunk.to_vec())

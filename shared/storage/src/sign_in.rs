@@ -5,7 +5,7 @@ use sea_orm::{
     sea_query::{Expr, Func},
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
 use crate::{
@@ -129,7 +129,7 @@ impl Store {
     /// Ends a session and revokes every refresh token issued under it.
     pub async fn end_session(&self, id: &str) -> Result<()> {
         let now = now_ms();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         session::Entity::update_many()
             .col_expr(session::Column::EndedAt, Expr::value(now))
             .filter(session::Column::Id.eq(id))
@@ -173,7 +173,7 @@ impl Store {
 
     /// Stores the first refresh token of a family and ties the family to the code it came from.
     pub async fn start_refresh_family(&self, code_hash: &str, first: refresh_token::Model) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         authorization_code::Entity::update_many()
             .col_expr(authorization_code::Column::RefreshFamily, Expr::value(first.family_id.clone()))
             .filter(authorization_code::Column::CodeHash.eq(code_hash))
@@ -196,7 +196,7 @@ impl Store {
         successor: refresh_token::Model,
     ) -> Result<Result<(), RotationRefused>> {
         let now = now_ms();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let spent = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
             .filter(refresh_token::Column::TokenHash.eq(old_hash))
@@ -254,7 +254,7 @@ impl Store {
     /// late replay still revokes what the code produced.
     pub async fn purge_expired_sign_in_state(&self, now_ms: i64, failure_window_ms: i64) -> Result<u64> {
         const DAY_MS: i64 = 86_400_000;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut purged = 0;
         purged += session::Entity::delete_many()
             .filter(session::Column::ExpiresAt.lt(now_ms).or(session::Column::EndedAt.lt(now_ms - DAY_MS)))

@@ -84,19 +84,14 @@ fn main() {
         paced.sort();
         paced_sandbox.sort();
         println!("workflow run, {iterations} warm runs on one isolate thread");
-        println!(
-            "  engine start          {:>9.3} ms (V8 platform, first isolate)",
-            engine_start.as_secs_f64() * 1e3
-        );
+        println!("  engine start          {:>9.3} ms (V8 platform, first isolate)", engine_start.as_secs_f64() * 1e3);
         println!("  cold (first run)      {:>9.3} ms", cold.as_secs_f64() * 1e3);
-        for (name, samples) in
-            [
-                ("sandbox time", &worker_times),
-                ("sandbox time, paced", &paced_sandbox),
-                ("engine.run, paced", &paced),
-                ("engine.run, saturated", &round_trips),
-            ]
-        {
+        for (name, samples) in [
+            ("sandbox time", &worker_times),
+            ("sandbox time, paced", &paced_sandbox),
+            ("engine.run, paced", &paced),
+            ("engine.run, saturated", &round_trips),
+        ] {
             println!(
                 "  {name:<22}p50 {:>7.3} ms   p99 {:>7.3} ms",
                 percentile(samples, 0.5).as_secs_f64() * 1e3,

@@ -75,7 +75,8 @@ impl WarmIsolate {
             .expect("the bootstrap compiles");
             (v8::Global::new(scope, host), v8::Global::new(scope, bootstrap))
         };
-        let mut warm = WarmIsolate { host, bootstrap, spare: None, isolate, heap_watch, heap_bytes, runs: 0, retired: false };
+        let mut warm =
+            WarmIsolate { host, bootstrap, spare: None, isolate, heap_watch, heap_bytes, runs: 0, retired: false };
         warm.prepare_context();
         warm
     }

@@ -147,11 +147,8 @@ fn evaluate(
     let bootstrap = bootstrap.run(scope).ok_or_else(|| failed(scope))?;
     let bootstrap = v8::Local::<v8::Function>::try_from(bootstrap).map_err(|_| "the bootstrap is not a function")?;
     let host = v8::Local::new(scope, host).new_instance(scope).ok_or("cannot make the host object")?;
-    let bindings: Vec<v8::Local<v8::Value>> = program
-        .bindings
-        .iter()
-        .filter_map(|binding| v8::String::new(scope, binding).map(Into::into))
-        .collect();
+    let bindings: Vec<v8::Local<v8::Value>> =
+        program.bindings.iter().filter_map(|binding| v8::String::new(scope, binding).map(Into::into)).collect();
     let bindings = v8::Array::new_with_elements(scope, &bindings);
     bootstrap.call(scope, undefined, &[host.into(), bindings.into()]).ok_or_else(|| failed(scope))?;
 
@@ -174,12 +171,7 @@ fn evaluate(
 }
 
 /// Drains the microtask queue; a rejected promise is the run's error.
-fn settle(
-    scope: &mut TryScope,
-    value: v8::Local<v8::Value>,
-    program: &Program,
-    pending: &str,
-) -> Result<(), String> {
+fn settle(scope: &mut TryScope, value: v8::Local<v8::Value>, program: &Program, pending: &str) -> Result<(), String> {
     scope.perform_microtask_checkpoint();
     if scope.has_terminated() {
         return Err("terminated".to_owned());

@@ -299,7 +299,11 @@ async fn a_short_time_limit_holds_after_a_run_with_a_long_one() {
     let looping =
         one_isolate().run(request("export default async function () { while (true) {} }", &[], short)).await.unwrap();
     assert_eq!(looping.status, RunStatus::TimedOut);
-    assert!(looping.duration < Duration::from_secs(10), "stopped at its own limit, not the earlier run's: {:?}", looping.duration);
+    assert!(
+        looping.duration < Duration::from_secs(10),
+        "stopped at its own limit, not the earlier run's: {:?}",
+        looping.duration
+    );
 }
 
 #[tokio::test]
@@ -356,7 +360,8 @@ async fn an_endless_loop_holds_up_no_other_run() {
         let (engine, finished) = (engine.clone(), finished.clone());
         let limits = Limits { wall_time: Duration::from_millis(1500), ..Limits::default() };
         tokio::spawn(async move {
-            let outcome = engine.run(request("export default async function () { while (true) {} }", &[], limits)).await;
+            let outcome =
+                engine.run(request("export default async function () { while (true) {} }", &[], limits)).await;
             finished.lock().unwrap().push("loop");
             outcome.unwrap()
         })
@@ -364,7 +369,11 @@ async fn an_endless_loop_holds_up_no_other_run() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     for _ in 0..20 {
         let quick = engine
-            .run(request(r#"export default async function () { kinde.m2mToken.setCustomClaim("ok", 1); }"#, &["kinde.m2mToken"], Limits::default()))
+            .run(request(
+                r#"export default async function () { kinde.m2mToken.setCustomClaim("ok", 1); }"#,
+                &["kinde.m2mToken"],
+                Limits::default(),
+            ))
             .await
             .unwrap();
         assert_eq!(quick.status, RunStatus::Ok);
