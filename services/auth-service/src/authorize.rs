@@ -434,8 +434,8 @@ async fn complete(
     let tokens = match issued {
         Ok(tokens) => tokens,
         Err(error) => {
-            tracing::info!(error = error.error, description = %error.description, "authorization refused");
-            return refuse(error.error, error.description);
+            tracing::info!(error = error.code.as_str(), description = %error.description, "authorization refused");
+            return refuse(error.code.as_str(), error.description);
         }
     };
     let code = user_tokens::create_code(
@@ -455,7 +455,7 @@ async fn complete(
     .await;
     let mut response = match code {
         Ok(code) => redirect_to(&request.redirect_uri, &[("code", &code)], request.state.as_deref(), status),
-        Err(error) => return refuse(error.error, error.description),
+        Err(error) => return refuse(error.code.as_str(), error.description),
     };
     if let Some(cookie) = session_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -9,15 +9,15 @@ pub mod cache;
 pub mod config;
 mod discovery;
 mod http_trace;
+mod issuance;
 pub mod jwks;
 mod management;
-mod oauth_error;
+mod oauth;
 pub mod openapi;
 pub mod passwords;
 mod records;
 pub mod secret_box;
 pub mod secrets;
-mod token;
 mod user_tokens;
 mod userinfo;
 pub mod workflow_source;
@@ -198,11 +198,11 @@ pub async fn run_with_listener(
 
 fn router(state: AppState) -> Router {
     Router::new()
-        .route("/oauth2/token", post(token::token))
+        .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/auth", get(authorize::authorize).post(authorize::sign_in))
         .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/oauth2/v2/user_profile", get(userinfo::userinfo))
-        .route("/oauth2/revoke", post(userinfo::revoke))
+        .route("/oauth2/revoke", post(oauth::revoke))
         .route("/logout", get(authorize::logout))
         .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/.well-known/jwks.json", get(discovery::jwks))

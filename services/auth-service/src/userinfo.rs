@@ -1,7 +1,6 @@
-//! `/oauth2/userinfo` (OpenID Connect Core §5.3; also at Kinde's `/oauth2/v2/user_profile`) and `/oauth2/revoke` (RFC 7009).
+//! `/oauth2/userinfo` (OpenID Connect Core §5.3; also at Kinde's `/oauth2/v2/user_profile`).
 
 use axum::{
-    body::Bytes,
     extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -11,9 +10,7 @@ use serde_json::json;
 
 use crate::{
     jwks::{bearer_token, Rejection},
-    oauth_error::OAuthError,
-    token::TokenForm,
-    user_tokens, AppState,
+    AppState,
 };
 
 /// The signed-in user's profile, for a user access token of this issuer.
@@ -69,20 +66,4 @@ async fn profile(state: &AppState, headers: &HeaderMap) -> Result<serde_json::Va
         "first_name": user.given_name,
         "last_name": user.family_name,
     }))
-}
-
-/// `POST /oauth2/revoke`.
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let result = async {
-        let form = TokenForm::parse(&headers, &body)?;
-        user_tokens::revoke(&state, &headers, &form).await
-    }
-    .await;
-    match result {
-        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
-        Err(error) => {
-            let error: OAuthError = error;
-            error.into_response()
-        }
-    }
 }

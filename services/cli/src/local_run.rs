@@ -6,6 +6,7 @@ use std::{collections::HashSet, path::PathBuf, sync::Arc};
 
 use anyhow::{bail, Context};
 use claimflow_contracts::{
+    base_claims::{unix_now, M2mClaims, UserClaims, UserProfile},
     workflow::{BaseClaims, ClaimPatch, WorkflowRef},
     Claims, TokenKind, Trigger,
 };
@@ -218,43 +219,57 @@ fn diff(before: &Claims, after: &Claims) -> (Claims, Vec<(String, Value, Value)>
     (added, changed)
 }
 
-/// The user access and ID token claims a sign-in would give for this event, before any workflow.
+/// The user access and ID token claims a sign-in would give for this event, before any workflow
+/// (built as auth-service builds them, from what the event says).
 fn default_user_base(event: &Value) -> (Claims, Claims) {
-    let audience = event.pointer("/request/auth/audience").cloned().unwrap_or_else(|| json!([]));
-    let client_id = event.pointer("/context/application/clientId").cloned().unwrap_or(Value::Null);
-    let issuer = event.pointer("/context/domains/kindeDomain").cloned().unwrap_or(Value::Null);
-    let user_id = event.pointer("/context/user/id").cloned().unwrap_or(Value::Null);
-    let org_code = event.pointer("/context/organization/code").cloned();
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-    let mut access = json!({
-        "aud": audience, "azp": client_id, "exp": now + 86_400, "feature_flags": {}, "iat": now, "iss": issuer,
-        "jti": "local-run", "permissions": [], "roles": [], "scp": ["openid", "profile", "email", "offline"],
-        "sub": user_id, "v": "2",
-    });
-    if let Some(code) = &org_code {
-        access["org_code"] = code.clone();
+    let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let audience: Vec<String> = event
+        .pointer("/request/auth/audience")
+        .and_then(Value::as_array)
+        .map(|audience| audience.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let (client_id, issuer, user_id) =
+        (text("/context/application/clientId"), text("/context/domains/kindeDomain"), text("/context/user/id"));
+    let org_code = event.pointer("/context/organization/code").and_then(Value::as_str).map(str::to_owned);
+    let organizations: Vec<String> = org_code.iter().cloned().collect();
+    let scopes: Vec<String> = ["openid", "profile", "email", "offline"].map(str::to_owned).to_vec();
+    let now = unix_now();
+    let (access, id) = UserClaims {
+        issuer: &issuer,
+        client_id: &client_id,
+        audience: &audience,
+        scopes: &scopes,
+        user: UserProfile { id: &user_id, email: "", given_name: "", family_name: "", updated_at: now },
+        session_id: "local-run",
+        auth_time: now,
+        org_code: org_code.as_deref(),
+        organizations: &organizations,
+        roles: Vec::new(),
+        permissions: &[],
+        feature_flags: serde_json::Map::new(),
+        nonce: None,
+        now,
+        lifetime_secs: 86_400,
+        access_jti: "local-run",
+        id_jti: "local-run-id",
     }
-    let id = json!({
-        "aud": [client_id], "auth_time": now, "azp": client_id, "exp": now + 86_400, "iat": now, "iss": issuer,
-        "jti": "local-run-id", "org_codes": org_code.map(|code| vec![code]).unwrap_or_default(), "rat": now,
-        "sid": "local-run", "sub": user_id, "updated_at": now,
-    });
-    (access.as_object().cloned().unwrap_or_default(), id.as_object().cloned().unwrap_or_default())
+    .build();
+    (access, id.unwrap_or_default())
 }
 
 /// The M2M claims auth-service would issue for this event, before any workflow.
 fn default_base(event: &Value) -> Claims {
-    let audience = event.pointer("/request/auth/audience").cloned().unwrap_or_else(|| json!([]));
-    let client_id = event.pointer("/context/application/clientId").cloned().unwrap_or(Value::Null);
-    let issuer = event.pointer("/context/domains/kindeDomain").cloned().unwrap_or(Value::Null);
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-    json!({
-        "aud": audience, "azp": client_id, "exp": now + 86_400, "gty": ["client_credentials"], "iat": now,
-        "iss": issuer, "jti": "local-run", "scope": "", "scp": [], "v": "2",
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default()
+    let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let audience = event.pointer("/request/auth/audience/0").and_then(Value::as_str).unwrap_or_default().to_owned();
+    M2mClaims {
+        issuer: &text("/context/domains/kindeDomain"),
+        client_id: &text("/context/application/clientId"),
+        audience: &audience,
+        scopes: &[],
+        now: unix_now(),
+        lifetime_secs: 86_400,
+        jti: "local-run",
+        token_properties: &[],
+    }
+    .build()
 }

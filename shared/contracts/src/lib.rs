@@ -4,9 +4,11 @@
 //! It must never do I/O or depend on a runtime: every service (and every test) links it, and a
 //! change here is a change of wire format.
 
+pub mod base_claims;
 pub mod claims;
 pub mod event;
 pub mod records;
+pub mod settings;
 pub mod signer;
 pub mod trigger;
 pub mod workflow;
