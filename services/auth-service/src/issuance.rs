@@ -11,6 +11,7 @@ use base64::Engine;
 use claimflow_contracts::{
     event::WorkflowEvent,
     records::IssuanceRecord,
+    settings::{Binding, FailureAction},
     signer::{IssueRequest, IssueResponse},
     workflow::{
         BaseClaims, EnvironmentVariable, RunReport, RunStatus, TokenGenerationEvent, WorkflowOutcome, WorkflowRef,
@@ -19,9 +20,8 @@ use claimflow_contracts::{
 };
 use claimflow_platform::nats::{self, RequestError};
 use claimflow_storage::entity::workflow_deployment;
-use serde_json::Value;
 
-use crate::{oauth::error::OAuthError, records, workflow_source::FailurePolicy, AppState};
+use crate::{oauth::error::OAuthError, records, AppState};
 
 /// Runs the live workflow (if there is one) on `event`, has the signer merge its patches into
 /// `base` and sign, and records the token and the runs (the runs also when no token is issued).
@@ -105,12 +105,7 @@ async fn run_workflow(
     let refused = |outcome: &WorkflowOutcome| {
         records::issuance_record(event_id, grant_type, Some(deployment.trigger.as_str()), outcome, None)
     };
-    let bindings: Vec<String> = deployment
-        .settings
-        .get("bindings")
-        .and_then(Value::as_object)
-        .map(|bindings| bindings.keys().cloned().collect())
-        .unwrap_or_default();
+    let settings = &deployment.settings;
     let timeout = deployment
         .timeout_ms
         .and_then(|ms| u64::try_from(ms).ok())
@@ -121,22 +116,11 @@ async fn run_workflow(
         deployment_id: deployment.id.clone(),
         version: deployment.version,
         code_hash: deployment.code_hash.clone(),
-        reset_claims: deployment
-            .settings
-            .get("bindings")
-            .and_then(Value::as_object)
-            .map(|bindings| {
-                bindings
-                    .iter()
-                    .filter(|(_, options)| options.get("resetClaims").and_then(Value::as_bool) == Some(true))
-                    .map(|(binding, _)| binding.clone())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        bindings,
+        reset_claims: settings.reset_claims(),
+        bindings: settings.bindings.keys().copied().collect(),
         timeout_ms: timeout.as_millis() as u64,
     };
-    let environment = if workflow.bindings.iter().any(|binding| binding == "kinde.env") {
+    let environment = if settings.declares(Binding::Env) {
         state.cache.environment(|| environment_for_workflow(state)).await?.to_vec()
     } else {
         Vec::new()
@@ -149,13 +133,11 @@ async fn run_workflow(
         access_token_kind,
         base_claims: base.clone(),
         environment,
-        secure_fetch_key: workflow
-            .bindings
-            .iter()
-            .any(|binding| binding == "kinde.secureFetch")
+        secure_fetch_key: settings
+            .declares(Binding::SecureFetch)
             .then(|| base64::engine::general_purpose::STANDARD.encode(state.config.secure_fetch_key)),
     };
-    let policy = FailurePolicy::from_settings(&deployment.settings);
+    let policy = settings.failure_policy.action;
     // NOTE: the worker enforces the run's wall time itself; the extra second covers fetching
     // code on a cold worker and the NATS round trip, so a slow run ends as `timed_out` in the
     // worker's report rather than as a lost reply here.
@@ -195,7 +177,7 @@ async fn run_workflow(
     if let Some(failed) = failure {
         let detail = failed.error.clone().unwrap_or_else(|| failed.status.as_str().to_owned());
         match policy {
-            FailurePolicy::Stop => {
+            FailureAction::Stop => {
                 publish_runs(state, refused(&outcome)).await;
                 return Err(OAuthError::server_error(format!(
                     "workflow {:?} (version {}) {}: {detail}",
@@ -208,7 +190,7 @@ async fn run_workflow(
                     }
                 )));
             }
-            FailurePolicy::Continue => {
+            FailureAction::Continue => {
                 tracing::warn!(workflow_id = %failed.workflow_id, %detail, "workflow failed; issuing without its claims (failurePolicy: continue)");
                 outcome.patches.retain(|patch| patch.workflow_id != failed.workflow_id);
             }

@@ -20,7 +20,6 @@ pub mod secret_box;
 pub mod secrets;
 mod user_tokens;
 mod userinfo;
-pub mod workflow_source;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -31,7 +30,6 @@ use axum::{
     Router,
 };
 use claimflow_contracts::{
-    queue_groups,
     workflow::{WorkflowCode, WorkflowCodeRequest},
     ServiceError, ServiceErrorCode,
 };
@@ -146,11 +144,7 @@ pub async fn run_with_listener(
         let store = store.clone();
         tokio::spawn(nats::serve(
             client.clone(),
-            ServeOptions {
-                subject: WorkflowCodeRequest::subject_for(&prefix),
-                queue_group: queue_groups::AUTH_SERVICE.to_owned(),
-                concurrency: 8,
-            },
+            ServeOptions { subject: WorkflowCodeRequest::subject_for(&prefix), concurrency: 8 },
             shutdown.clone(),
             move |request: WorkflowCodeRequest| {
                 let store = store.clone();

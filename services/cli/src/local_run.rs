@@ -2,11 +2,12 @@
 //! same sandbox and under the same rules as a worker and the signer, and prints what the token
 //! would look like, without issuing anything.
 
-use std::{collections::HashSet, path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::{bail, Context};
 use claimflow_contracts::{
     base_claims::{unix_now, M2mClaims, UserClaims, UserProfile},
+    settings::Binding,
     workflow::{BaseClaims, ClaimPatch, WorkflowRef},
     Claims, TokenKind, Trigger,
 };
@@ -34,7 +35,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let source =
         std::fs::read_to_string(&args.workflow).with_context(|| format!("cannot read {}", args.workflow.display()))?;
     let name = args.workflow.display().to_string();
-    let compiled = auth_service::workflow_source::compile(&name, &source).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let compiled = claimflow_workflow_source::compile(&name, &source).map_err(|err| anyhow::anyhow!("{err}"))?;
     let event: Value = serde_json::from_str(
         &std::fs::read_to_string(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?,
     )
@@ -58,8 +59,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{} is not a JSON object of claims", path.display()))?,
         None => default_access,
     };
-    let bindings: Vec<String> =
-        compiled.settings["bindings"].as_object().map(|b| b.keys().cloned().collect()).unwrap_or_default();
+    let bindings: Vec<Binding> = compiled.settings.bindings.keys().copied().collect();
     let environment = args
         .environment
         .iter()
@@ -97,7 +97,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         event,
         base_claims:
             std::iter::once((kind, base.clone())).chain(id_base.clone().map(|id| (TokenKind::Id, id))).collect(),
-        reset_claims: vec![],
+        reset_claims: compiled.settings.reset_claims(),
         limits: Limits::default(),
     }))?;
 
@@ -108,10 +108,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         version: 0,
         code_hash: compiled.code_hash.clone(),
         bindings: bindings.clone(),
-        reset_claims: vec![],
+        reset_claims: compiled.settings.reset_claims(),
         timeout_ms: Limits::default().wall_time.as_millis() as u64,
     };
-    let declared: HashSet<String> = bindings.into_iter().collect();
     let patches: Vec<ClaimPatch> = outcome
         .claims_set
         .iter()
@@ -125,7 +124,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let merged = signer::merge::merge_patches(
         BaseClaims { access: base.clone(), id: id_base.clone() },
         kind,
-        Some(signer::merge::DeployedPermissions { workflow: &workflow, bindings: &declared }),
+        Some(signer::merge::DeployedPermissions { workflow: &workflow, settings: &compiled.settings }),
         patches,
         Limits::default().max_claims_bytes,
     );

@@ -12,14 +12,14 @@ pub mod merge;
 pub mod pool;
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     path::PathBuf,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use claimflow_contracts::{
-    queue_groups,
+    settings::WorkflowSettings,
     signer::{IssueRequest, IssueResponse, JwksRequest},
     workflow::WorkflowRef,
     Reply, ServiceError, ServiceErrorCode,
@@ -106,7 +106,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let client = nats::connect(&config.common.nats_url, "signer", config.common.nats_credentials.as_ref()).await?;
     let pool = SigningPool::start(config.threads).map_err(Error::Threads)?;
     let signer =
-        Arc::new(Signer { keys, store, pool, max_patch_bytes: config.max_patch_bytes, bindings: Mutex::default() });
+        Arc::new(Signer { keys, store, pool, max_patch_bytes: config.max_patch_bytes, settings: Mutex::default() });
     tracing::info!(kid = %signer.keys.active().kid, alg = %signer.keys.active().alg, threads = signer.pool.threads(), "signer ready");
     let prefix = &config.common.subject_prefix;
 
@@ -114,11 +114,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         let signer = signer.clone();
         nats::serve(
             client.clone(),
-            ServeOptions {
-                subject: IssueRequest::subject_for(prefix),
-                queue_group: queue_groups::SIGNER.to_owned(),
-                concurrency: config.concurrency,
-            },
+            ServeOptions { subject: IssueRequest::subject_for(prefix), concurrency: config.concurrency },
             shutdown.clone(),
             move |request: IssueRequest| {
                 let signer = signer.clone();
@@ -130,11 +126,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         let signer = signer.clone();
         nats::serve(
             client.clone(),
-            ServeOptions {
-                subject: JwksRequest::subject_for(prefix),
-                queue_group: queue_groups::SIGNER.to_owned(),
-                concurrency: 4,
-            },
+            ServeOptions { subject: JwksRequest::subject_for(prefix), concurrency: 4 },
             shutdown.clone(),
             move |_: JwksRequest| {
                 let signer = signer.clone();
@@ -173,8 +165,8 @@ struct Signer {
     store: Store,
     pool: SigningPool,
     max_patch_bytes: usize,
-    /// Declared bindings per deployment id. Deployments are immutable, so this never goes stale.
-    bindings: Mutex<HashMap<String, Arc<HashSet<String>>>>,
+    /// Deployed settings per deployment id. Deployments are immutable, so this never goes stale.
+    settings: Mutex<HashMap<String, Arc<WorkflowSettings>>>,
 }
 
 impl Signer {
@@ -192,8 +184,8 @@ impl Signer {
     }
 
     async fn issue_checked(&self, request: IssueRequest) -> Reply<IssueResponse> {
-        let bindings = match &request.workflow {
-            Some(workflow) => Some(self.deployed_bindings(workflow).await?),
+        let settings = match &request.workflow {
+            Some(workflow) => Some(self.deployed_settings(workflow).await?),
             None => None,
         };
         let max_patch_bytes = self.max_patch_bytes;
@@ -203,10 +195,10 @@ impl Signer {
         let signed = self
             .pool
             .run(move || {
-                let permissions = bindings
+                let permissions = settings
                     .as_ref()
                     .zip(request.workflow.as_ref())
-                    .map(|(bindings, workflow)| DeployedPermissions { workflow, bindings });
+                    .map(|(settings, workflow)| DeployedPermissions { workflow, settings });
                 let merged = merge_patches(
                     request.base_claims,
                     request.access_token_kind,
@@ -242,9 +234,9 @@ impl Signer {
         Ok(signed)
     }
 
-    /// The bindings the dispatched deployment declared, read from the database (and cached).
-    async fn deployed_bindings(&self, workflow: &WorkflowRef) -> Result<Arc<HashSet<String>>, ServiceError> {
-        if let Some(cached) = self.bindings.lock().expect("bindings cache poisoned").get(&workflow.deployment_id) {
+    /// The settings the dispatched deployment declared, read from the database (and cached).
+    async fn deployed_settings(&self, workflow: &WorkflowRef) -> Result<Arc<WorkflowSettings>, ServiceError> {
+        if let Some(cached) = self.settings.lock().expect("settings cache poisoned").get(&workflow.deployment_id) {
             return Ok(cached.clone());
         }
         let deployment = self
@@ -267,15 +259,9 @@ impl Signer {
                 ),
             ));
         }
-        let bindings: HashSet<String> = deployment
-            .settings
-            .get("bindings")
-            .and_then(|bindings| bindings.as_object())
-            .map(|bindings| bindings.keys().cloned().collect())
-            .unwrap_or_default();
-        let bindings = Arc::new(bindings);
-        self.bindings.lock().expect("bindings cache poisoned").insert(workflow.deployment_id.clone(), bindings.clone());
-        Ok(bindings)
+        let settings = Arc::new(deployment.settings.0);
+        self.settings.lock().expect("settings cache poisoned").insert(workflow.deployment_id.clone(), settings.clone());
+        Ok(settings)
     }
 }
 

@@ -3,9 +3,8 @@
 //! Pure functions, so every rule is tested without NATS. The caller supplies the bindings read
 //! from the deployed settings, never the worker's account of them.
 
-use std::collections::HashSet;
-
 use claimflow_contracts::{
+    settings::WorkflowSettings,
     signer::{RejectedClaim, RejectionReason},
     workflow::{BaseClaims, ClaimPatch, WorkflowRef},
     Claims, ProhibitedClaims, TokenKind,
@@ -14,7 +13,7 @@ use claimflow_contracts::{
 /// What the deployed workflow is allowed to do, as stored at deploy time.
 pub struct DeployedPermissions<'a> {
     pub workflow: &'a WorkflowRef,
-    pub bindings: &'a HashSet<String>,
+    pub settings: &'a WorkflowSettings,
 }
 
 pub struct Merged {
@@ -85,7 +84,7 @@ fn patch_rejection(
     if !issued {
         return Some(RejectionReason::TokenNotIssued);
     }
-    if !permissions.bindings.contains(patch.token.binding()) {
+    if !permissions.settings.declares(patch.token.binding()) {
         return Some(RejectionReason::BindingNotDeclared);
     }
     let size = serde_json::to_vec(&patch.set).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
@@ -124,11 +123,16 @@ mod tests {
 
     fn merge(bindings: &[&str], patches: Vec<ClaimPatch>) -> Merged {
         let workflow = workflow();
-        let bindings: HashSet<String> = bindings.iter().map(|b| b.to_string()).collect();
+        let settings: WorkflowSettings = serde_json::from_value(serde_json::json!({
+            "id": "wf",
+            "trigger": "m2m:token_generation",
+            "bindings": bindings.iter().map(|b| (b.to_string(), serde_json::json!({}))).collect::<serde_json::Map<_, _>>(),
+        }))
+        .unwrap();
         merge_patches(
             base(),
             TokenKind::M2m,
-            Some(DeployedPermissions { workflow: &workflow, bindings: &bindings }),
+            Some(DeployedPermissions { workflow: &workflow, settings: &settings }),
             patches,
             16 * 1024,
         )

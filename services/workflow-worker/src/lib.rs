@@ -12,7 +12,6 @@ use std::{
 };
 
 use claimflow_contracts::{
-    queue_groups,
     workflow::{
         all_workflow_subjects, ClaimPatch, Denial, RunReport, RunStatus, TokenGenerationEvent, WorkflowCodeRequest,
         WorkflowOutcome,
@@ -118,7 +117,6 @@ pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) ->
         client.clone(),
         ServeOptions {
             subject: all_workflow_subjects(&config.common.subject_prefix),
-            queue_group: queue_groups::WORKFLOW_WORKERS.to_owned(),
             // NOTE: one message per free isolate thread: a busy worker leaves work to idle ones.
             concurrency: engine.threads(),
         },
@@ -197,10 +195,7 @@ impl Worker {
             event: serde_json::to_value(&event.event)
                 .map_err(|err| ServiceError::new(ServiceErrorCode::BadRequest, err.to_string()))?,
             base_claims,
-            reset_claims: [TokenKind::Access, TokenKind::Id, TokenKind::M2m]
-                .into_iter()
-                .filter(|kind| workflow.reset_claims.iter().any(|binding| binding == kind.binding()))
-                .collect(),
+            reset_claims: workflow.reset_claims.clone(),
             limits: Limits {
                 wall_time: Duration::from_millis(workflow.timeout_ms.clamp(10, 60_000)),
                 heap_bytes: self.heap_bytes,

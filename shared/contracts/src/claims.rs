@@ -16,12 +16,13 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
-    /// The `workflowSettings.bindings` key that lets a workflow patch this token.
-    pub fn binding(self) -> &'static str {
+    /// The binding that lets a workflow patch this token.
+    pub fn binding(self) -> crate::settings::Binding {
+        use crate::settings::Binding;
         match self {
-            TokenKind::Access => "kinde.accessToken",
-            TokenKind::Id => "kinde.idToken",
-            TokenKind::M2m => "kinde.m2mToken",
+            TokenKind::Access => Binding::AccessToken,
+            TokenKind::Id => Binding::IdToken,
+            TokenKind::M2m => Binding::M2mToken,
         }
     }
 

@@ -18,12 +18,16 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 pub use claims::{Claims, ProhibitedClaims, TokenKind};
 pub use trigger::Trigger;
 
-/// A request that travels over NATS request/reply and knows its own subject and reply type.
+/// A request that travels over NATS request/reply and knows its own subject, the service that
+/// answers it and its reply type.
 ///
 /// The subject is always prefixed (`{prefix}{subject}`) so that tests and tenants can share one
 /// broker without seeing each other's traffic.
 pub trait Request: Serialize + DeserializeOwned + Send + Sync + 'static {
     type Response: Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// The service whose members answer it (in its queue group).
+    const SERVICE: Service;
 
     /// The subject this particular message goes to (some requests pick it from their content).
     fn subject(&self, prefix: &str) -> String;
@@ -63,9 +67,30 @@ pub mod headers {
     pub const DEADLINE: &str = "Claimflow-Deadline";
 }
 
-/// Queue groups: every member of a group shares the subject's messages.
-pub mod queue_groups {
-    pub const WORKFLOW_WORKERS: &str = "workflow-workers";
-    pub const SIGNER: &str = "signer";
-    pub const AUTH_SERVICE: &str = "auth-service";
+/// The services that answer requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    AuthService,
+    WorkflowWorker,
+    Signer,
+}
+
+impl Service {
+    /// As errors and metrics name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::AuthService => "auth-service",
+            Service::WorkflowWorker => "workflow-worker",
+            Service::Signer => "signer",
+        }
+    }
+
+    /// Its queue group: every member of a group shares the subject's messages.
+    pub fn queue_group(self) -> &'static str {
+        match self {
+            Service::AuthService => "auth-service",
+            Service::WorkflowWorker => "workflow-workers",
+            Service::Signer => "signer",
+        }
+    }
 }

@@ -30,7 +30,7 @@ impl WorkflowSettings {
     pub fn reset_claims(&self) -> Vec<TokenKind> {
         [TokenKind::Access, TokenKind::Id, TokenKind::M2m]
             .into_iter()
-            .filter(|kind| self.bindings.get(&Binding::for_token(*kind)).is_some_and(|options| options.reset_claims))
+            .filter(|kind| self.bindings.get(&kind.binding()).is_some_and(|options| options.reset_claims))
             .collect()
     }
 }
@@ -108,15 +108,6 @@ impl Binding {
 
     pub fn parse(name: &str) -> Option<Binding> {
         Binding::ALL.into_iter().find(|binding| binding.as_str() == name)
-    }
-
-    /// The binding that lets a workflow patch a token kind.
-    pub fn for_token(kind: TokenKind) -> Binding {
-        match kind {
-            TokenKind::Access => Binding::AccessToken,
-            TokenKind::Id => Binding::IdToken,
-            TokenKind::M2m => Binding::M2mToken,
-        }
     }
 }
 

@@ -29,6 +29,7 @@ impl IssueRequest {
 
 impl Request for IssueRequest {
     type Response = IssueResponse;
+    const SERVICE: crate::Service = crate::Service::Signer;
 
     fn subject(&self, prefix: &str) -> String {
         Self::subject_for(prefix)
@@ -94,6 +95,7 @@ impl JwksRequest {
 
 impl Request for JwksRequest {
     type Response = serde_json::Value;
+    const SERVICE: crate::Service = crate::Service::Signer;
 
     fn subject(&self, prefix: &str) -> String {
         Self::subject_for(prefix)

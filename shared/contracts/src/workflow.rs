@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{event::WorkflowEvent, Claims, Request, TokenKind, Trigger};
+use crate::{event::WorkflowEvent, settings::Binding, Claims, Request, TokenKind, Trigger};
 
 /// Which deployed workflow auth-service asks the pool to run. auth-service resolves the live
 /// deployment for the trigger from the database; the worker never chooses what runs.
@@ -15,10 +15,11 @@ pub struct WorkflowRef {
     /// SHA-256 of the transpiled JavaScript, hex: workers cache compiled code under it.
     pub code_hash: String,
     /// The bindings the deployment declared (`kinde.m2mToken`, `kinde.fetch`, ...).
-    pub bindings: Vec<String>,
-    /// Token bindings declared with `{ resetClaims: true }`: their custom claims start empty.
+    pub bindings: Vec<Binding>,
+    /// Token kinds whose binding is declared with `{ resetClaims: true }`: their custom claims
+    /// start empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reset_claims: Vec<String>,
+    pub reset_claims: Vec<TokenKind>,
     /// Wall-time limit of one run, milliseconds.
     pub timeout_ms: u64,
 }
@@ -68,6 +69,7 @@ impl std::fmt::Debug for EnvironmentVariable {
 
 impl Request for TokenGenerationEvent {
     type Response = WorkflowOutcome;
+    const SERVICE: crate::Service = crate::Service::WorkflowWorker;
 
     fn subject(&self, prefix: &str) -> String {
         workflow_subject(prefix, self.trigger)
@@ -180,6 +182,7 @@ impl WorkflowCodeRequest {
 
 impl Request for WorkflowCodeRequest {
     type Response = WorkflowCode;
+    const SERVICE: crate::Service = crate::Service::AuthService;
 
     fn subject(&self, prefix: &str) -> String {
         Self::subject_for(prefix)

@@ -122,13 +122,13 @@ pub async fn request<R: Request>(
         let sent = client.send_request(subject.clone(), nats_request).await;
         crate::metrics::METRICS
             .nats_request_seconds
-            .get_or_create(&crate::metrics::ServiceLabels { service: service_for_subject(&subject).to_owned() })
+            .get_or_create(&crate::metrics::ServiceLabels { service: R::SERVICE.name().to_owned() })
             .observe(started.elapsed().as_secs_f64());
         let message = sent.map_err(|err| {
             use async_nats::client::RequestErrorKind;
             match err.kind() {
                 RequestErrorKind::NoResponders => {
-                    RequestError::NoResponders { subject: subject.clone(), service: service_for_subject(&subject) }
+                    RequestError::NoResponders { subject: subject.clone(), service: R::SERVICE.name() }
                 }
                 RequestErrorKind::TimedOut => RequestError::TimedOut { subject: subject.clone(), timeout },
                 _ => RequestError::Transport { subject: subject.clone(), message: err.to_string() },
@@ -142,23 +142,10 @@ pub async fn request<R: Request>(
     .await
 }
 
-fn service_for_subject(subject: &str) -> &'static str {
-    if subject.contains("signer.") {
-        "signer"
-    } else if subject.contains("workflows.v1.code") {
-        "auth-service"
-    } else if subject.contains("workflows.") {
-        "workflow-worker"
-    } else {
-        "service"
-    }
-}
-
-/// How [`serve`] listens.
+/// How [`serve`] listens (in the queue group of the request's service).
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub subject: String,
-    pub queue_group: String,
     /// Messages handled at once by this instance.
     pub concurrency: usize,
 }
@@ -177,7 +164,7 @@ where
     H: Fn(R) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Reply<R::Response>> + Send + 'static,
 {
-    let mut subscriber = client.queue_subscribe(options.subject.clone(), options.queue_group.clone()).await?;
+    let mut subscriber = client.queue_subscribe(options.subject.clone(), R::SERVICE.queue_group().to_owned()).await?;
     // NOTE: a permit is taken *before* the next message is pulled, so at most `concurrency`
     // handlers run at once. Core NATS still pushes messages to this subscription while we are
     // busy; they wait in the client's buffer rather than in a growing pile of tasks.

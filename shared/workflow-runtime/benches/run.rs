@@ -41,7 +41,7 @@ fn main() {
         trusted_host: None,
         services,
         span: tracing::Span::none(),
-        bindings: vec!["kinde.m2mToken".into()],
+        bindings: vec![claimflow_contracts::settings::Binding::M2mToken],
         event: json!({
             "request": { "auth": { "audience": ["acme"] }, "ip": "127.0.0.1" },
             "context": { "domains": { "kindeDomain": "http://127.0.0.1:8080" }, "workflow": { "trigger": "m2m:token_generation" }, "application": { "clientId": "client" } },

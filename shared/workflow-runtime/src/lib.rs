@@ -95,8 +95,8 @@ pub struct RunRequest {
     pub services: std::sync::Arc<Services>,
     /// The span runs and their fetches are recorded under.
     pub span: tracing::Span,
-    /// `workflowSettings.bindings` keys.
-    pub bindings: Vec<String>,
+    /// The bindings the workflow declared.
+    pub bindings: Vec<claimflow_contracts::settings::Binding>,
     /// The `event` argument, Kinde's shape.
     pub event: serde_json::Value,
     /// The token claims before the workflow, per token kind it may patch.

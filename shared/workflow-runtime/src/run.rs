@@ -109,7 +109,7 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
 struct Program<'a> {
     main: &'a str,
     code: &'a str,
-    bindings: &'a [String],
+    bindings: &'a [claimflow_contracts::settings::Binding],
     event: &'a serde_json::Value,
     /// Read only when an error needs a position in the original source.
     source_map: Option<&'a str>,
@@ -147,8 +147,11 @@ fn evaluate(
     let bootstrap = bootstrap.run(scope).ok_or_else(|| failed(scope))?;
     let bootstrap = v8::Local::<v8::Function>::try_from(bootstrap).map_err(|_| "the bootstrap is not a function")?;
     let host = v8::Local::new(scope, host).new_instance(scope).ok_or("cannot make the host object")?;
-    let bindings: Vec<v8::Local<v8::Value>> =
-        program.bindings.iter().filter_map(|binding| v8::String::new(scope, binding).map(Into::into)).collect();
+    let bindings: Vec<v8::Local<v8::Value>> = program
+        .bindings
+        .iter()
+        .filter_map(|binding| v8::String::new(scope, binding.as_str()).map(Into::into))
+        .collect();
     let bindings = v8::Array::new_with_elements(scope, &bindings);
     bootstrap.call(scope, undefined, &[host.into(), bindings.into()]).ok_or_else(|| failed(scope))?;
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{keyset_after, keyset_page, ok, ApiError, ApiJson, ApiQuery, Caller};
-use crate::{workflow_source, AppState};
+use crate::AppState;
 
 /// The largest file a deployment accepts.
 const MAX_FILE_BYTES: usize = 1024 * 1024;
@@ -61,7 +61,7 @@ pub async fn deploy(
             errors.push(format!("{}: larger than {} bytes", file.path, MAX_FILE_BYTES));
             continue;
         }
-        match workflow_source::compile(&file.path, &file.content) {
+        match claimflow_workflow_source::compile(&file.path, &file.content) {
             Ok(workflow) => compiled.push((file, workflow)),
             Err(err) => errors.push(err.to_string()),
         }

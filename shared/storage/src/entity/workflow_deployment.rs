@@ -1,4 +1,19 @@
-use sea_orm::entity::prelude::*;
+use claimflow_contracts::settings::WorkflowSettings;
+use sea_orm::{entity::prelude::*, FromJsonQueryResult};
+use serde::{Deserialize, Serialize};
+
+/// `workflowSettings`, stored as JSON and read typed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
+#[serde(transparent)]
+pub struct StoredSettings(pub WorkflowSettings);
+
+impl std::ops::Deref for StoredSettings {
+    type Target = WorkflowSettings;
+
+    fn deref(&self) -> &WorkflowSettings {
+        &self.0
+    }
+}
 
 /// One deployed version of a workflow. Immutable once written: rollbacks point
 /// `live_workflows` at an older row.
@@ -13,7 +28,8 @@ pub struct Model {
     pub name: String,
     pub trigger: String,
     /// `workflowSettings` as deployed (bindings, failurePolicy, ...).
-    pub settings: Json,
+    #[sea_orm(column_type = "Json")]
+    pub settings: StoredSettings,
     /// The file it came from, relative to the deployed directory.
     pub source_path: String,
     pub source: String,

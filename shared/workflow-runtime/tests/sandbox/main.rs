@@ -39,7 +39,10 @@ fn request(code: &str, bindings: &[&str], limits: Limits) -> RunRequest {
         trusted_host: None,
         services: services(),
         span: tracing::Span::none(),
-        bindings: bindings.iter().map(|b| b.to_string()).collect(),
+        bindings: bindings
+            .iter()
+            .map(|b| claimflow_contracts::settings::Binding::parse(b).expect("a known binding"))
+            .collect(),
         event: m2m_event(),
         base_claims: base_m2m(),
         reset_claims: vec![],
