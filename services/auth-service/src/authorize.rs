@@ -14,7 +14,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use claimflow_storage::entity::{application, identity::user, sign_in::session};
+use claimflow_storage::entity::{application, session, user};
 use hmac::{Mac, SimpleHmac};
 use sha2::Sha256;
 

@@ -17,7 +17,7 @@ use claimflow_contracts::{
     workflow::BaseClaims,
     TokenKind, Trigger,
 };
-use claimflow_storage::entity::{application, identity::user, sign_in::authorization_code};
+use claimflow_storage::entity::{application, authorization_code, user};
 use serde_json::{json, Value};
 
 use crate::{issuance::run_and_sign, oauth::error::OAuthError, secrets, AppState};

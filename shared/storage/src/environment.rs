@@ -1,9 +1,17 @@
-//! Environment variables for workflows (`kinde.env`). Encryption of secret values happens in
-//! auth-service, which holds the key; this module stores what it is given.
+//! Environment variables (`kinde.env`); secret values arrive here already encrypted.
 
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::{entity::environment_variable, now_ms, Result, StorageError, Store};
+use crate::{entity::environment_variable, not_found, now_ms, random_id, Result, StorageError, Store};
+
+/// Fields of an environment variable to change; `None` leaves one as it is.
+#[derive(Debug, Default)]
+pub struct VariableChange {
+    pub key: Option<String>,
+    /// Already encrypted when the variable is (or becomes) secret.
+    pub stored_value: Option<String>,
+    pub is_secret: Option<bool>,
+}
 
 impl Store {
     /// `stored_value` is already encrypted when `is_secret`.
@@ -24,7 +32,7 @@ impl Store {
         }
         let now = now_ms();
         let created = environment_variable::ActiveModel {
-            id: Set(format!("env_var_{}", crate::queries::random_id())),
+            id: Set(format!("env_var_{}", random_id())),
             key: Set(key.to_owned()),
             value: Set(stored_value.to_owned()),
             is_secret: Set(is_secret),
@@ -39,5 +47,53 @@ impl Store {
 
     pub async fn list_environment_variables(&self) -> Result<Vec<environment_variable::Model>> {
         Ok(environment_variable::Entity::find().order_by_asc(environment_variable::Column::Key).all(&self.db).await?)
+    }
+
+    pub async fn find_environment_variable(&self, id: &str) -> Result<Option<environment_variable::Model>> {
+        Ok(environment_variable::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    pub async fn update_environment_variable(
+        &self,
+        id: &str,
+        change: VariableChange,
+    ) -> Result<environment_variable::Model> {
+        let txn = self.begin_write().await?;
+        let found = environment_variable::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| not_found("environment variable", id))?;
+        if let Some(key) = &change.key {
+            let taken = environment_variable::Entity::find()
+                .filter(environment_variable::Column::Key.eq(key))
+                .filter(environment_variable::Column::Id.ne(id))
+                .one(&txn)
+                .await?;
+            if taken.is_some() {
+                return Err(StorageError::Conflict(format!("an environment variable with key {key:?} already exists")));
+            }
+        }
+        let mut changed: environment_variable::ActiveModel = found.into();
+        if let Some(key) = change.key {
+            changed.key = Set(key);
+        }
+        if let Some(value) = change.stored_value {
+            changed.value = Set(value);
+        }
+        if let Some(is_secret) = change.is_secret {
+            changed.is_secret = Set(is_secret);
+        }
+        changed.updated_at = Set(now_ms());
+        let updated = changed.update(&txn).await?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    pub async fn delete_environment_variable(&self, id: &str) -> Result<()> {
+        let deleted = environment_variable::Entity::delete_by_id(id).exec(&self.db).await?;
+        if deleted.rows_affected == 0 {
+            return Err(not_found("environment variable", id));
+        }
+        Ok(())
     }
 }

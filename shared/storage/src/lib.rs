@@ -5,28 +5,36 @@
 //! Both run the same migrations and the same queries. Writes that touch more than one row run
 //! in a transaction: an error leaves nothing half-written.
 
-mod administration;
+mod apis;
+mod applications;
+mod audit;
 pub mod entity;
 mod environment;
-mod identity;
 mod migration;
 mod organizations;
 mod properties;
-mod queries;
 mod records;
+mod runs;
 mod sign_in;
+mod users;
+mod workflows;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait,
+    sea_query::OnConflict, ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
-pub use administration::{UrlChange, VariableChange};
-pub use identity::{AccessKind, Member, NewMember};
-pub use properties::{ApplicationPropertyValue, NewProperty};
-pub use queries::*;
-pub use records::AuditFilter;
-pub use sign_in::{CodeRedemption, RotationRefused, UserAccess};
+pub use apis::ManagementBootstrap;
+pub use applications::{ApplicationPropertyValue, UrlChange};
+pub use audit::AuditFilter;
+pub use environment::VariableChange;
+pub use organizations::{Member, NewMember};
+pub use properties::NewProperty;
+pub use runs::RunFilter;
+pub use sign_in::{CodeRedemption, RotationRefused};
+pub use users::{AccessKind, UserAccess};
+pub use workflows::NewDeployment;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -100,6 +108,41 @@ impl Store {
     }
 }
 
+/// Inserts a row unless one with the same `key` columns exists (then nothing happens).
+pub(crate) async fn insert_unless_present<A, K>(db: &impl ConnectionTrait, row: A, key: K) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+    K: IntoIterator,
+    K::Item: sea_orm::sea_query::IntoIden,
+{
+    <A::Entity as EntityTrait>::insert(row)
+        .on_conflict(OnConflict::columns(key).do_nothing().to_owned())
+        .do_nothing()
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub(crate) fn random_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn not_found(what: &'static str, id: &str) -> StorageError {
+    StorageError::NotFound { what, id: id.to_owned() }
+}
+
+/// Rows strictly older than `(time, id)` in a list ordered by time, then id, both descending:
+/// where the next page of such a list starts.
+pub(crate) fn older_than(
+    time: impl sea_orm::ColumnTrait,
+    id: impl sea_orm::ColumnTrait,
+    (at, last_id): &(i64, String),
+) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(time.lt(*at))
+        .add(sea_orm::Condition::all().add(time.eq(*at)).add(id.lt(last_id.clone())))
+}
+
 /// The SQLite URL for a database file, created if missing.
 pub fn sqlite_url(path: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
@@ -131,6 +174,29 @@ mod tests {
     fn passwords_are_redacted_from_urls() {
         assert_eq!(redact_password("postgres://u:hunter2@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_password("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+
+    #[tokio::test]
+    async fn every_migration_can_be_undone_and_done_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_and_migrate(&sqlite_url(&dir.path().join("migrations.sqlite"))).await.unwrap();
+        store.create_api("api", "aud").await.unwrap();
+        migration::Migrator::down(&store.db, None).await.expect("every down runs");
+        let tables: Vec<String> = store
+            .db
+            .query_all(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'seaql_migrations'",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String>("", "name").unwrap())
+            .collect();
+        assert!(tables.is_empty(), "tables left after every down: {tables:?}");
+        migration::Migrator::up(&store.db, None).await.expect("and up again");
+        assert!(store.list_apis().await.unwrap().is_empty());
+        store.create_api("api", "aud").await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

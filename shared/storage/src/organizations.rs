@@ -1,13 +1,35 @@
-//! Organizations (tenants), paginated by code.
+//! Organizations, their members with roles and permissions, and their property values.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
-use crate::{entity::organization, now_ms, Result, Store};
+use crate::{
+    entity::{
+        access_key, organization, organization_property, organization_user, organization_user_grant, property, user,
+    },
+    insert_unless_present, not_found, now_ms, random_id, AccessKind, Result, StorageError, Store,
+};
+
+/// A user to add to an organization, with role and permission keys.
+pub struct NewMember {
+    pub user_id: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+/// A member of an organization with the keys of what they hold there.
+pub struct Member {
+    pub user: user::Model,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
 
 impl Store {
     pub async fn create_organization(&self, name: &str, external_id: Option<String>) -> Result<organization::Model> {
         // Kinde's shape: `org_` and 11 hex digits.
-        let code = format!("org_{}", &crate::queries::random_id()[..11]);
+        let code = format!("org_{}", &random_id()[..11]);
         Ok(organization::ActiveModel {
             code: Set(code),
             name: Set(name.to_owned()),
@@ -29,5 +51,186 @@ impl Store {
             query = query.filter(organization::Column::Code.gt(after));
         }
         Ok(query.limit(page_size).all(&self.db).await?)
+    }
+
+    pub async fn update_organization(
+        &self,
+        code: &str,
+        name: Option<String>,
+        external_id: Option<String>,
+    ) -> Result<organization::Model> {
+        let found = organization::Entity::find_by_id(code)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| not_found("organization", code))?;
+        let mut changed: organization::ActiveModel = found.into();
+        if let Some(name) = name {
+            changed.name = Set(name);
+        }
+        if let Some(external_id) = external_id {
+            changed.external_id = Set(Some(external_id));
+        }
+        Ok(changed.update(&self.db).await?)
+    }
+
+    pub async fn delete_organization(&self, code: &str) -> Result<()> {
+        let deleted = organization::Entity::delete_by_id(code).exec(&self.db).await?;
+        if deleted.rows_affected == 0 {
+            return Err(not_found("organization", code));
+        }
+        Ok(())
+    }
+
+    /// Sets an organization's value for an `org` property.
+    pub async fn set_organization_property(&self, org_code: &str, key: &str, value: &str) -> Result<()> {
+        let txn = self.begin_write().await?;
+        organization::Entity::find_by_id(org_code)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| not_found("organization", org_code))?;
+        let property = property::Entity::find()
+            .filter(property::Column::Key.eq(key))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| not_found("property", key))?;
+        if property.context != "org" {
+            return Err(StorageError::Conflict(format!(
+                "property {key:?} has context {:?}; only \"org\" properties hold organization values",
+                property.context
+            )));
+        }
+        organization_property::Entity::insert(organization_property::ActiveModel {
+            org_code: Set(org_code.to_owned()),
+            property_id: Set(property.id),
+            value: Set(value.to_owned()),
+        })
+        .on_conflict(
+            OnConflict::columns([organization_property::Column::OrgCode, organization_property::Column::PropertyId])
+                .update_column(organization_property::Column::Value)
+                .to_owned(),
+        )
+        .exec(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Every `org` property with the organization's value (empty when unset).
+    pub async fn organization_properties(&self, org_code: &str) -> Result<Vec<(property::Model, String)>> {
+        let values = organization_property::Entity::find()
+            .filter(organization_property::Column::OrgCode.eq(org_code))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| (row.property_id, row.value))
+            .collect();
+        self.properties_with_values("org", values).await
+    }
+
+    /// Adds users to an organization with roles and permissions (by key), all or nothing.
+    pub async fn add_organization_members(&self, org_code: &str, members: Vec<NewMember>) -> Result<()> {
+        let txn = self.begin_write().await?;
+        organization::Entity::find_by_id(org_code)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| not_found("organization", org_code))?;
+        let roles = access_key::Entity::find().all(&txn).await?;
+        let id_of = |kind: AccessKind, key: &str| {
+            roles.iter().find(|r| r.kind == kind.as_str() && r.key == key).map(|r| r.id.clone()).ok_or_else(|| {
+                StorageError::NotFound {
+                    what: if kind == AccessKind::Role { "role" } else { "permission" },
+                    id: key.to_owned(),
+                }
+            })
+        };
+        for member in members {
+            user::Entity::find_by_id(&member.user_id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| not_found("user", &member.user_id))?;
+            let membership = organization_user::ActiveModel {
+                org_code: Set(org_code.to_owned()),
+                user_id: Set(member.user_id.clone()),
+                joined_at: Set(now_ms()),
+            };
+            let key = [organization_user::Column::OrgCode, organization_user::Column::UserId];
+            insert_unless_present(&txn, membership, key).await?;
+            let grants = member
+                .roles
+                .iter()
+                .map(|key| Ok((AccessKind::Role, id_of(AccessKind::Role, key)?)))
+                .chain(
+                    member
+                        .permissions
+                        .iter()
+                        .map(|key| Ok((AccessKind::Permission, id_of(AccessKind::Permission, key)?))),
+                )
+                .collect::<Result<Vec<_>>>()?;
+            for (kind, grant_id) in grants {
+                let row = organization_user_grant::ActiveModel {
+                    org_code: Set(org_code.to_owned()),
+                    user_id: Set(member.user_id.clone()),
+                    grant: Set(kind.as_str().to_owned()),
+                    grant_id: Set(grant_id),
+                };
+                let key = [
+                    organization_user_grant::Column::OrgCode,
+                    organization_user_grant::Column::UserId,
+                    organization_user_grant::Column::Grant,
+                    organization_user_grant::Column::GrantId,
+                ];
+                insert_unless_present(&txn, row, key).await?;
+            }
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The members of an organization with the role and permission keys they hold there.
+    pub async fn organization_members(&self, org_code: &str) -> Result<Vec<Member>> {
+        let memberships = organization_user::Entity::find()
+            .filter(organization_user::Column::OrgCode.eq(org_code))
+            .all(&self.db)
+            .await?;
+        let grants = organization_user_grant::Entity::find()
+            .filter(organization_user_grant::Column::OrgCode.eq(org_code))
+            .all(&self.db)
+            .await?;
+        let keys = access_key::Entity::find().all(&self.db).await?;
+        let mut members = Vec::new();
+        for membership in memberships {
+            let Some(user) = user::Entity::find_by_id(&membership.user_id).one(&self.db).await? else { continue };
+            let held = |kind: AccessKind| {
+                let mut held: Vec<String> = grants
+                    .iter()
+                    .filter(|g| g.user_id == user.id && g.grant == kind.as_str())
+                    .filter_map(|g| keys.iter().find(|k| k.id == g.grant_id).map(|k| k.key.clone()))
+                    .collect();
+                held.sort();
+                held
+            };
+            members.push(Member { roles: held(AccessKind::Role), permissions: held(AccessKind::Permission), user });
+        }
+        members.sort_by(|a, b| a.user.id.cmp(&b.user.id));
+        Ok(members)
+    }
+
+    pub async fn remove_organization_member(&self, org_code: &str, user_id: &str) -> Result<()> {
+        let txn = self.begin_write().await?;
+        organization_user_grant::Entity::delete_many()
+            .filter(organization_user_grant::Column::OrgCode.eq(org_code))
+            .filter(organization_user_grant::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        let removed = organization_user::Entity::delete_many()
+            .filter(organization_user::Column::OrgCode.eq(org_code))
+            .filter(organization_user::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        if removed.rows_affected == 0 {
+            return Err(not_found("organization member", user_id));
+        }
+        txn.commit().await?;
+        Ok(())
     }
 }

@@ -1,12 +1,11 @@
-//! Custom properties and applications' values for them.
+//! Property definitions (for applications, organizations and users) and the lists of their
+//! values.
 
-use sea_orm::{
-    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{
-    entity::{application, application_property, application_token_property, property},
-    now_ms, Result, StorageError, Store,
+    entity::{application_property, application_token_property, property},
+    not_found, now_ms, random_id, Result, StorageError, Store,
 };
 
 pub struct NewProperty {
@@ -17,13 +16,6 @@ pub struct NewProperty {
     pub is_private: bool,
 }
 
-/// An application's value for a property, with the property's definition.
-#[derive(Debug, Clone)]
-pub struct ApplicationPropertyValue {
-    pub property: property::Model,
-    pub value: String,
-}
-
 impl Store {
     pub async fn create_property(&self, new: NewProperty) -> Result<property::Model> {
         let txn = self.begin_write().await?;
@@ -31,7 +23,7 @@ impl Store {
             return Err(StorageError::Conflict(format!("a property with key {:?} already exists", new.key)));
         }
         let created = property::ActiveModel {
-            id: Set(format!("prop_{}", crate::queries::random_id())),
+            id: Set(format!("prop_{}", random_id())),
             key: Set(new.key),
             name: Set(new.name),
             description: Set(new.description),
@@ -49,59 +41,41 @@ impl Store {
         Ok(property::Entity::find().order_by_asc(property::Column::Key).all(&self.db).await?)
     }
 
-    /// Sets an application's value for an `app` property.
-    pub async fn set_application_property(&self, application_id: &str, key: &str, value: &str) -> Result<()> {
-        let txn = self.begin_write().await?;
-        application::Entity::find_by_id(application_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound { what: "application", id: application_id.to_owned() })?;
-        let property = property::Entity::find()
-            .filter(property::Column::Key.eq(key))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound { what: "property", id: key.to_owned() })?;
-        if property.context != "app" {
-            return Err(StorageError::Conflict(format!(
-                "property {key:?} has context {:?}; only \"app\" properties hold application values",
-                property.context
-            )));
+    pub async fn update_property(
+        &self,
+        id: &str,
+        name: Option<String>,
+        description: Option<String>,
+        is_private: Option<bool>,
+    ) -> Result<property::Model> {
+        let found = property::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| not_found("property", id))?;
+        let mut changed: property::ActiveModel = found.into();
+        if let Some(name) = name {
+            changed.name = Set(name);
         }
-        application_property::Entity::insert(application_property::ActiveModel {
-            application_id: Set(application_id.to_owned()),
-            property_id: Set(property.id),
-            value: Set(value.to_owned()),
-            updated_at: Set(now_ms()),
-        })
-        .on_conflict(
-            OnConflict::columns([
-                application_property::Column::ApplicationId,
-                application_property::Column::PropertyId,
-            ])
-            .update_columns([application_property::Column::Value, application_property::Column::UpdatedAt])
-            .to_owned(),
-        )
-        .exec(&txn)
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        if let Some(description) = description {
+            changed.description = Set(description);
+        }
+        if let Some(is_private) = is_private {
+            changed.is_private = Set(is_private);
+        }
+        Ok(changed.update(&self.db).await?)
     }
 
-    /// Every `app` property with the application's value (empty when unset).
-    pub async fn application_properties(&self, application_id: &str) -> Result<Vec<ApplicationPropertyValue>> {
-        let values = application_property::Entity::find()
-            .filter(application_property::Column::ApplicationId.eq(application_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|row| (row.property_id, row.value))
-            .collect();
-        Ok(self
-            .properties_with_values("app", values)
-            .await?
-            .into_iter()
-            .map(|(property, value)| ApplicationPropertyValue { property, value })
-            .collect())
+    pub async fn delete_property(&self, id: &str) -> Result<()> {
+        let txn = self.begin_write().await?;
+        property::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| not_found("property", id))?;
+        application_property::Entity::delete_many()
+            .filter(application_property::Column::PropertyId.eq(id))
+            .exec(&txn)
+            .await?;
+        application_token_property::Entity::delete_many()
+            .filter(application_token_property::Column::PropertyId.eq(id))
+            .exec(&txn)
+            .await?;
+        property::Entity::delete_by_id(id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Every property of `context` with its value among `values` (`(property id, value)`), or
@@ -123,55 +97,6 @@ impl Store {
                     values.iter().find(|(id, _)| *id == property.id).map(|(_, v)| v.clone()).unwrap_or_default();
                 (property, value)
             })
-            .collect())
-    }
-
-    /// Replaces which properties go into the application's tokens, all or nothing.
-    pub async fn set_token_properties(&self, application_id: &str, keys: &[String]) -> Result<()> {
-        let txn = self.begin_write().await?;
-        let mut ids = Vec::with_capacity(keys.len());
-        for key in keys {
-            let property = property::Entity::find()
-                .filter(property::Column::Key.eq(key))
-                .one(&txn)
-                .await?
-                .ok_or_else(|| StorageError::NotFound { what: "property", id: key.clone() })?;
-            ids.push(property.id);
-        }
-        application_token_property::Entity::delete_many()
-            .filter(application_token_property::Column::ApplicationId.eq(application_id))
-            .exec(&txn)
-            .await?;
-        for property_id in ids {
-            application_token_property::Entity::insert(application_token_property::ActiveModel {
-                application_id: Set(application_id.to_owned()),
-                property_id: Set(property_id),
-            })
-            .exec(&txn)
-            .await?;
-        }
-        txn.commit().await?;
-        Ok(())
-    }
-
-    /// `(key, value)` of the properties the application puts into its tokens and has a value for.
-    pub async fn token_property_values(&self, application_id: &str) -> Result<Vec<(String, String)>> {
-        let enabled: Vec<String> = application_token_property::Entity::find()
-            .filter(application_token_property::Column::ApplicationId.eq(application_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|row| row.property_id)
-            .collect();
-        if enabled.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .application_properties(application_id)
-            .await?
-            .into_iter()
-            .filter(|p| enabled.contains(&p.property.id) && !p.value.is_empty())
-            .map(|p| (p.property.key, p.value))
             .collect())
     }
 }

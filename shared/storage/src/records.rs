@@ -1,36 +1,13 @@
-//! The records stream's rows: the audit of issued tokens and the runs of workflows. Written in
-//! batches by the stream's writer, read by the audit and runs APIs.
+//! What the records stream's writer stores: audit events and run records, in batches.
+
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, EntityTrait};
 
 use claimflow_contracts::records::IssuanceRecord;
-use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
 
 use crate::{
     entity::{token_audit, workflow_run},
     Result, Store,
 };
-
-/// Filters for [`Store::list_token_audits`].
-#[derive(Debug, Default, Clone)]
-pub struct AuditFilter {
-    pub client_id: Option<String>,
-    pub org_code: Option<String>,
-    pub jti: Option<String>,
-    /// Unix milliseconds, inclusive.
-    pub since_ms: Option<i64>,
-    /// Unix milliseconds, exclusive.
-    pub until_ms: Option<i64>,
-    /// Strictly older than this `(issued_at, jti)` (the previous page's last entry).
-    pub before: Option<(i64, String)>,
-    pub limit: u64,
-}
-
-/// Rows strictly older than `(time, id)` in a list ordered by time, then id, both descending:
-/// where the next page of such a list starts.
-pub(crate) fn older_than(time: impl ColumnTrait, id: impl ColumnTrait, (at, last_id): &(i64, String)) -> Condition {
-    Condition::any().add(time.lt(*at)).add(Condition::all().add(time.eq(*at)).add(id.lt(last_id.clone())))
-}
 
 impl Store {
     /// Stores a batch of records in one transaction. A record already stored (a redelivery after
@@ -91,31 +68,5 @@ impl Store {
         }
         txn.commit().await?;
         Ok(())
-    }
-
-    /// Most recent first.
-    pub async fn list_token_audits(&self, filter: &AuditFilter) -> Result<Vec<token_audit::Model>> {
-        let mut query = token_audit::Entity::find()
-            .order_by_desc(token_audit::Column::IssuedAt)
-            .order_by_desc(token_audit::Column::Jti);
-        if let Some(client_id) = &filter.client_id {
-            query = query.filter(token_audit::Column::ClientId.eq(client_id));
-        }
-        if let Some(org_code) = &filter.org_code {
-            query = query.filter(token_audit::Column::OrgCode.eq(org_code));
-        }
-        if let Some(jti) = &filter.jti {
-            query = query.filter(token_audit::Column::Jti.eq(jti));
-        }
-        if let Some(since) = filter.since_ms {
-            query = query.filter(token_audit::Column::IssuedAt.gte(since));
-        }
-        if let Some(until) = filter.until_ms {
-            query = query.filter(token_audit::Column::IssuedAt.lt(until));
-        }
-        if let Some(before) = &filter.before {
-            query = query.filter(older_than(token_audit::Column::IssuedAt, token_audit::Column::Jti, before));
-        }
-        Ok(query.limit(filter.limit.clamp(1, 500)).all(&self.db).await?)
     }
 }

@@ -1,21 +1,13 @@
-//! Sign-in state: sessions, authorization codes, refresh-token families, failed sign-ins, and
-//! what a user holds (organizations, roles, permissions) when a user token is built.
+//! Sign-in state: sessions, authorization codes, refresh token families, failed sign-ins.
 
 use sea_orm::{
-    sea_query::{Expr, Func},
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 
 use crate::{
-    entity::{
-        application_url,
-        identity::{access_key, organization_user, organization_user_grant, role_permission, user},
-        sign_in::{authorization_code, login_failure, refresh_token, session},
-    },
-    identity::AccessKind,
-    now_ms, Result, Store,
+    entity::{authorization_code, login_failure, refresh_token, session},
+    now_ms, random_id, Result, Store,
 };
 
 /// What an authorization code exchange found.
@@ -36,71 +28,11 @@ pub enum RotationRefused {
     Revoked,
 }
 
-/// What a user holds in one organization, by key.
-#[derive(Debug, Default)]
-pub struct UserAccess {
-    pub roles: Vec<access_key::Model>,
-    /// Granted directly and through roles, sorted, without repeats.
-    pub permissions: Vec<String>,
-}
-
 impl Store {
-    /// Whether some application registered `url` as a sign-out return address.
-    pub async fn is_registered_logout_url(&self, url: &str) -> Result<bool> {
-        Ok(application_url::Entity::find()
-            .filter(application_url::Column::Kind.eq("logout"))
-            .filter(application_url::Column::Url.eq(url))
-            .count(&self.db)
-            .await?
-            > 0)
-    }
-
-    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<user::Model>> {
-        let lower = Expr::expr(Func::lower(Expr::col(user::Column::Email)));
-        Ok(user::Entity::find().filter(lower.eq(email.trim().to_lowercase())).one(&self.db).await?)
-    }
-
-    /// The organizations a user belongs to, oldest membership first.
-    pub async fn user_organizations(&self, user_id: &str) -> Result<Vec<String>> {
-        let memberships = organization_user::Entity::find()
-            .filter(organization_user::Column::UserId.eq(user_id))
-            .order_by_asc(organization_user::Column::JoinedAt)
-            .order_by_asc(organization_user::Column::OrgCode)
-            .all(&self.db)
-            .await?;
-        Ok(memberships.into_iter().map(|m| m.org_code).collect())
-    }
-
-    /// The roles and permissions a user holds in an organization.
-    pub async fn user_access(&self, org_code: &str, user_id: &str) -> Result<UserAccess> {
-        let grants = organization_user_grant::Entity::find()
-            .filter(organization_user_grant::Column::OrgCode.eq(org_code))
-            .filter(organization_user_grant::Column::UserId.eq(user_id))
-            .all(&self.db)
-            .await?;
-        let role_ids: Vec<&str> =
-            grants.iter().filter(|g| g.grant == AccessKind::Role.as_str()).map(|g| g.grant_id.as_str()).collect();
-        let mut permission_ids: Vec<String> =
-            grants.iter().filter(|g| g.grant == AccessKind::Permission.as_str()).map(|g| g.grant_id.clone()).collect();
-        if !role_ids.is_empty() {
-            let through_roles = role_permission::Entity::find()
-                .filter(role_permission::Column::RoleId.is_in(role_ids.iter().copied()))
-                .all(&self.db)
-                .await?;
-            permission_ids.extend(through_roles.into_iter().map(|rp| rp.permission_id));
-        }
-        let keys = access_key::Entity::find().order_by_asc(access_key::Column::Key).all(&self.db).await?;
-        let roles = keys.iter().filter(|k| role_ids.contains(&k.id.as_str())).cloned().collect();
-        let mut permissions: Vec<String> =
-            keys.iter().filter(|k| permission_ids.contains(&k.id)).map(|k| k.key.clone()).collect();
-        permissions.dedup();
-        Ok(UserAccess { roles, permissions })
-    }
-
     pub async fn create_session(&self, secret_hash: &str, user_id: &str, lifetime_ms: i64) -> Result<session::Model> {
         let now = now_ms();
         Ok(session::ActiveModel {
-            id: Set(format!("sess_{}", crate::queries::random_id())),
+            id: Set(format!("sess_{}", random_id())),
             secret_hash: Set(secret_hash.to_owned()),
             user_id: Set(user_id.to_owned()),
             auth_time: Set(now),
@@ -231,7 +163,7 @@ impl Store {
     pub async fn record_login_failure(&self, subjects: &[String]) -> Result<()> {
         let at = now_ms();
         let rows = subjects.iter().map(|subject| login_failure::ActiveModel {
-            id: Set(crate::queries::random_id()),
+            id: Set(random_id()),
             subject: Set(subject.clone()),
             at: Set(at),
         });
@@ -286,7 +218,6 @@ impl Store {
         Ok(())
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,7 +44,7 @@ pub struct IdentityDetails {
     email: Option<String>,
 }
 
-fn describe_user(user: &claimflow_storage::entity::identity::user::Model) -> Value {
+fn describe_user(user: &claimflow_storage::entity::user::Model) -> Value {
     json!({
         "id": user.id, "email": user.email, "preferred_email": user.email,
         "first_name": user.given_name, "last_name": user.family_name,
@@ -144,7 +144,7 @@ pub struct CreateAccessKey {
     description: Option<String>,
 }
 
-fn describe_access_key(item: &claimflow_storage::entity::identity::access_key::Model) -> Value {
+fn describe_access_key(item: &claimflow_storage::entity::access_key::Model) -> Value {
     json!({ "id": item.id, "key": item.key, "name": item.name, "description": item.description })
 }
 

@@ -3,7 +3,7 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use claimflow_storage::{
-    entity::{application, sign_in::refresh_token},
+    entity::{application, refresh_token},
     CodeRedemption,
 };
 use sha2::{Digest, Sha256};

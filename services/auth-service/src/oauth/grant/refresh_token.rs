@@ -3,7 +3,7 @@
 //! token used twice revokes its whole family (RFC 9700 §4.14.2).
 
 use claimflow_storage::{
-    entity::{application, sign_in::refresh_token},
+    entity::{application, refresh_token},
     RotationRefused,
 };
 
