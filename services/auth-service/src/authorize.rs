@@ -94,7 +94,7 @@ async fn parse_request(state: &AppState, raw: &str) -> Result<AuthorizationReque
         .await
         .map_err(storage_page)?
         .ok_or_else(|| page(format!("No application has the client_id {client_id:?}.")))?;
-    if !matches!(application.app_type.as_str(), "reg" | "spa") {
+    if !application.app_type.signs_users_in() {
         return Err(page(format!(
             "Application {client_id} is a machine-to-machine application; people cannot sign in to it."
         )));

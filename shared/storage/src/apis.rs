@@ -90,7 +90,7 @@ impl Store {
                 application::ActiveModel {
                     id: Set(bootstrap.admin_client_id.to_owned()),
                     name: Set("claimflow admin".to_owned()),
-                    app_type: Set("m2m".to_owned()),
+                    app_type: Set(application::AppType::M2m),
                     client_secret_hash: Set(Some(bootstrap.admin_secret_hash.to_owned())),
                     created_at: Set(now),
                     access_token_lifetime: Set(None),
@@ -183,22 +183,16 @@ impl Store {
         if authorized.is_none() {
             return Ok(None);
         }
-        let granted: Vec<String> = api_application_scope::Entity::find()
+        let keys: Vec<String> = api_scope::Entity::find()
+            .inner_join(api_application_scope::Entity)
             .filter(api_application_scope::Column::ApiId.eq(api_id))
             .filter(api_application_scope::Column::ApplicationId.eq(application_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|grant| grant.scope_id)
-            .collect();
-        let mut keys: Vec<String> = api_scope::Entity::find()
-            .filter(api_scope::Column::Id.is_in(granted))
+            .order_by_asc(api_scope::Column::Key)
             .all(&self.db)
             .await?
             .into_iter()
             .map(|scope| scope.key)
             .collect();
-        keys.sort();
         Ok(Some(keys))
     }
 

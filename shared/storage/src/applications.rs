@@ -32,13 +32,13 @@ impl Store {
     pub async fn create_application(
         &self,
         name: &str,
-        app_type: &str,
+        app_type: application::AppType,
         client_secret_hash: Option<String>,
     ) -> Result<application::Model> {
         Ok(application::ActiveModel {
             id: Set(random_id()),
             name: Set(name.to_owned()),
-            app_type: Set(app_type.to_owned()),
+            app_type: Set(app_type),
             client_secret_hash: Set(client_secret_hash),
             created_at: Set(now_ms()),
             access_token_lifetime: Set(None),

@@ -23,6 +23,23 @@ pub struct NewDeployment {
     pub timeout_ms: Option<i64>,
 }
 
+/// Makes `deployment` the live one for its trigger, replacing whichever was.
+async fn set_live(db: &impl sea_orm::ConnectionTrait, deployment: &workflow_deployment::Model) -> Result<()> {
+    live_workflow::Entity::insert(live_workflow::ActiveModel {
+        trigger: Set(deployment.trigger.clone()),
+        deployment_id: Set(deployment.id.clone()),
+        updated_at: Set(now_ms()),
+    })
+    .on_conflict(
+        OnConflict::column(live_workflow::Column::Trigger)
+            .update_columns([live_workflow::Column::DeploymentId, live_workflow::Column::UpdatedAt])
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Stores each workflow as its next version and makes it the live one for its trigger, all
     /// or nothing.
@@ -56,18 +73,7 @@ impl Store {
             }
             .insert(&txn)
             .await?;
-            live_workflow::Entity::insert(live_workflow::ActiveModel {
-                trigger: Set(new.trigger),
-                deployment_id: Set(deployment.id.clone()),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(live_workflow::Column::Trigger)
-                    .update_columns([live_workflow::Column::DeploymentId, live_workflow::Column::UpdatedAt])
-                    .to_owned(),
-            )
-            .exec(&txn)
-            .await?;
+            set_live(&txn, &deployment).await?;
             deployed.push(deployment);
         }
         txn.commit().await?;
@@ -77,14 +83,9 @@ impl Store {
     /// The deployment that runs for `trigger`, if any.
     /// One query: this runs on every token request.
     pub async fn live_deployment(&self, trigger: &str) -> Result<Option<workflow_deployment::Model>> {
-        use sea_orm::sea_query::Query;
-        let live = Query::select()
-            .column(live_workflow::Column::DeploymentId)
-            .from(live_workflow::Entity)
-            .and_where(live_workflow::Column::Trigger.eq(trigger))
-            .to_owned();
         Ok(workflow_deployment::Entity::find()
-            .filter(workflow_deployment::Column::Id.in_subquery(live))
+            .inner_join(live_workflow::Entity)
+            .filter(live_workflow::Column::Trigger.eq(trigger))
             .one(&self.db)
             .await?)
     }
@@ -125,18 +126,7 @@ impl Store {
                 what: "workflow version",
                 id: format!("{workflow_id} v{version}"),
             })?;
-        live_workflow::Entity::insert(live_workflow::ActiveModel {
-            trigger: Set(deployment.trigger.clone()),
-            deployment_id: Set(deployment.id.clone()),
-            updated_at: Set(now_ms()),
-        })
-        .on_conflict(
-            OnConflict::column(live_workflow::Column::Trigger)
-                .update_columns([live_workflow::Column::DeploymentId, live_workflow::Column::UpdatedAt])
-                .to_owned(),
-        )
-        .exec(&txn)
-        .await?;
+        set_live(&txn, &deployment).await?;
         txn.commit().await?;
         Ok(deployment)
     }

@@ -1,6 +1,7 @@
 //! `/api/v1/applications`: OAuth clients. A client secret is returned once, at creation.
 
 use axum::extract::{Path, State};
+use claimflow_storage::entity::application::AppType;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -24,7 +25,7 @@ async fn existing(state: &AppState, id: &str) -> Result<claimflow_storage::entit
 }
 
 fn describe(application: &claimflow_storage::entity::application::Model) -> Value {
-    json!({ "id": application.id, "client_id": application.id, "name": application.name, "type": application.app_type })
+    json!({ "id": application.id, "client_id": application.id, "name": application.name, "type": application.app_type.as_str() })
 }
 
 pub async fn list(
@@ -94,20 +95,18 @@ pub async fn create(
         ));
     }
     // A single-page application is a public client: it has no secret (PKCE instead).
-    let secret = match body.app_type.as_str() {
-        "m2m" | "reg" => Some(secrets::new_client_secret()),
-        "spa" => None,
-        other => {
-            return Err(ApiError::bad_request(
-                "INVALID_TYPE",
-                format!("type {other:?} is not supported; use \"m2m\", \"reg\" or \"spa\""),
-            ))
-        }
+    let app_type = AppType::parse(&body.app_type).ok_or_else(|| {
+        ApiError::bad_request(
+            "INVALID_TYPE",
+            format!("type {:?} is not supported; use \"m2m\", \"reg\" or \"spa\"", body.app_type),
+        )
+    })?;
+    let secret = match app_type {
+        AppType::M2m | AppType::Reg => Some(secrets::new_client_secret()),
+        AppType::Spa => None,
     };
-    let application = state
-        .store
-        .create_application(body.name.trim(), &body.app_type, secret.as_deref().map(secrets::hash_secret))
-        .await?;
+    let application =
+        state.store.create_application(body.name.trim(), app_type, secret.as_deref().map(secrets::hash_secret)).await?;
     Ok(ok(
         "APPLICATION_CREATED",
         "Application created",
@@ -219,7 +218,7 @@ pub async fn rotate_secret(
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require("update:applications")?;
     let application = existing(&state, &application_id).await?;
-    if application.app_type == "spa" {
+    if application.app_type == AppType::Spa {
         return Err(ApiError::bad_request("PUBLIC_CLIENT", "a single-page application has no client secret"));
     }
     if application_id == state.config.admin.client_id {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use claimflow_storage::entity::application;
+use claimflow_storage::entity::application::{self, AppType};
 
 use super::{
     error::OAuthError,
@@ -35,10 +35,8 @@ pub async fn authenticate(
         }
     };
     let allowed = match grant {
-        GrantType::ClientCredentials => application.app_type == "m2m",
-        GrantType::AuthorizationCode | GrantType::RefreshToken => {
-            matches!(application.app_type.as_str(), "reg" | "spa")
-        }
+        GrantType::ClientCredentials => application.app_type == AppType::M2m,
+        GrantType::AuthorizationCode | GrantType::RefreshToken => application.app_type.signs_users_in(),
     };
     if !allowed {
         return Err(OAuthError::unauthorized_client(match grant {

@@ -15,6 +15,23 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::api_scope::Entity")]
+    Scopes,
+    #[sea_orm(has_many = "super::api_application::Entity")]
+    Authorizations,
+}
+
+impl Related<super::api_scope::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Scopes.def()
+    }
+}
+
+impl Related<super::api_application::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Authorizations.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

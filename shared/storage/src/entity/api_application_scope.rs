@@ -13,6 +13,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(belongs_to = "super::api_scope::Entity", from = "Column::ScopeId", to = "super::api_scope::Column::Id")]
+    Scope,
+}
+
+impl Related<super::api_scope::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Scope.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

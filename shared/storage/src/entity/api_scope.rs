@@ -12,6 +12,23 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(belongs_to = "super::api::Entity", from = "Column::ApiId", to = "super::api::Column::Id")]
+    Api,
+    #[sea_orm(has_many = "super::api_application_scope::Entity")]
+    Grants,
+}
+
+impl Related<super::api::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Api.def()
+    }
+}
+
+impl Related<super::api_application_scope::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Grants.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

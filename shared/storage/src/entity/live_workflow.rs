@@ -11,6 +11,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workflow_deployment::Entity",
+        from = "Column::DeploymentId",
+        to = "super::workflow_deployment::Column::Id"
+    )]
+    Deployment,
+}
+
+impl Related<super::workflow_deployment::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Deployment.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -45,6 +45,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_one = "super::live_workflow::Entity")]
+    Live,
+}
+
+impl Related<super::live_workflow::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Live.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
