@@ -646,13 +646,7 @@ impl Answer {
 
     /// The hidden fields of the page's form, HTML-unescaped.
     pub fn hidden_fields(&self) -> Vec<(String, String)> {
-        let unescape = |text: &str| {
-            text.replace("&quot;", "\"")
-                .replace("&#39;", "'")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&")
-        };
+        let unescape = html_unescape;
         self.body
             .split("<input type=\"hidden\" ")
             .skip(1)
@@ -663,6 +657,46 @@ impl Answer {
             })
             .collect()
     }
+}
+
+/// Decodes the character references a page's attribute values can hold: named (`&amp;` ...) and
+/// numeric (`&#38;`, `&#x26;`).
+pub fn html_unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let decoded = rest.find(';').and_then(|end| {
+            let entity = &rest[1..end];
+            let c = match entity {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => entity
+                    .strip_prefix("#x")
+                    .map(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| entity.strip_prefix('#').map(|dec| dec.parse().ok()))
+                    .flatten()
+                    .and_then(char::from_u32),
+            }?;
+            Some((c, end + 1))
+        });
+        match decoded {
+            Some((c, length)) => {
+                out.push(c);
+                rest = &rest[length..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Default for Browser {

@@ -7,25 +7,27 @@
 
 use std::net::SocketAddr;
 
+mod cookies;
+mod logout;
+mod pages;
+
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
+use axum_extra::extract::cookie::CookieJar;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use claimflow_storage::entity::{application, session, user};
-use hmac::{Mac, SimpleHmac};
-use sha2::Sha256;
+
+pub use logout::logout;
 
 use crate::{
     passwords, secrets,
     user_tokens::{self, NewCode, Origin, UserTokenRequest, USER_SCOPES},
     AppState,
 };
-
-const SESSION_COOKIE: &str = "claimflow_session";
-const CSRF_COOKIE: &str = "claimflow_csrf";
 
 /// A validated authorization request.
 struct AuthorizationRequest {
@@ -47,7 +49,7 @@ struct AuthorizationRequest {
 }
 
 /// Why an authorization request stops.
-enum Refusal {
+pub(super) enum Refusal {
     /// The client or its redirect URI is not trusted: tell the person, redirect nowhere.
     Page(StatusCode, String),
     /// An OAuth error for the client, at its redirect URI.
@@ -57,7 +59,7 @@ enum Refusal {
 impl Refusal {
     fn into_response(self) -> Response {
         match self {
-            Refusal::Page(status, message) => message_page(status, "Sign-in cannot continue", &message),
+            Refusal::Page(status, message) => pages::message(status, "Sign-in cannot continue", &message),
             Refusal::Redirect { redirect_uri, state, error, description } => redirect_to(
                 &redirect_uri,
                 &[("error", error), ("error_description", &description)],
@@ -68,7 +70,7 @@ impl Refusal {
     }
 }
 
-fn storage_page(err: claimflow_storage::StorageError) -> Refusal {
+pub(super) fn storage_page(err: claimflow_storage::StorageError) -> Refusal {
     tracing::error!(%err, "storage error during sign-in");
     Refusal::Page(StatusCode::INTERNAL_SERVER_ERROR, "The sign-in service cannot reach its database.".to_owned())
 }
@@ -213,6 +215,7 @@ pub async fn authorize(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    jar: CookieJar,
     RawQuery(query): RawQuery,
 ) -> Response {
     let raw = query.unwrap_or_default();
@@ -220,7 +223,7 @@ pub async fn authorize(
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),
     };
-    let session = match browser_session(&state, &headers).await {
+    let session = match browser_session(&state, &jar).await {
         Ok(session) => session,
         Err(err) => return storage_page(err).into_response(),
     };
@@ -231,11 +234,11 @@ pub async fn authorize(
     if let Some(session) = session.filter(|session| !wants_login && fresh_enough(session.auth_time)) {
         let user = match state.store.find_user(&session.user_id).await {
             Ok(Some(user)) => user,
-            Ok(None) => return message_page(StatusCode::BAD_REQUEST, "Signed out", "This account no longer exists."),
+            Ok(None) => return pages::message(StatusCode::BAD_REQUEST, "Signed out", "This account no longer exists."),
             Err(err) => return storage_page(err).into_response(),
         };
         let signed_in = SignedIn { user: &user, session_id: &session.id, auth_time: session.auth_time, existing: true };
-        return complete(&state, &request, signed_in, peer, &headers, None, StatusCode::FOUND).await;
+        return complete(&state, &request, signed_in, peer, &headers, jar, StatusCode::FOUND).await;
     }
     if request.prompt.as_deref() == Some("none") {
         return Refusal::Redirect {
@@ -246,20 +249,16 @@ pub async fn authorize(
         }
         .into_response();
     }
-    let (nonce, new_cookie) = match cookie(&headers, CSRF_COOKIE) {
-        Some(nonce) if nonce.len() == 43 => (nonce, None),
+    let (nonce, jar) = match cookies::value(&jar, cookies::CSRF) {
+        Some(nonce) if nonce.len() == 43 => (nonce, jar),
         _ => {
             let nonce = user_tokens::new_secret();
-            let cookie = set_cookie(&state, CSRF_COOKIE, &nonce, None);
-            (nonce, Some(cookie))
+            let cookie = cookies::cookie(&state.config.issuer, cookies::CSRF, nonce.clone(), None);
+            (nonce, jar.add(cookie))
         }
     };
     let hint = request.login_hint.clone().unwrap_or_default();
-    let mut response = login_page(&state, &request, &nonce, &hint, None, StatusCode::OK);
-    if let Some(cookie) = new_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
+    (jar, login_page(&state, &request, &nonce, &hint, None, StatusCode::OK)).into_response()
 }
 
 /// `POST /oauth2/auth`: the sign-in form.
@@ -267,6 +266,7 @@ pub async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    jar: CookieJar,
     body: Bytes,
 ) -> Response {
     let form: std::collections::HashMap<String, String> =
@@ -278,9 +278,9 @@ pub async fn sign_in(
     };
     // NOTE: login CSRF: the form's token must be the MAC of this browser's CSRF cookie, which
     // another site can neither read nor set.
-    let nonce = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    if nonce.is_empty() || !csrf_matches(&state, &nonce, field("csrf")) {
-        return message_page(
+    let nonce = cookies::value(&jar, cookies::CSRF).unwrap_or_default();
+    if nonce.is_empty() || !cookies::csrf_matches(&state, &nonce, field("csrf")) {
+        return pages::message(
             StatusCode::FORBIDDEN,
             "Sign-in form expired",
             "This sign-in form has expired or was not sent from this site. Go back to the application and sign in again.",
@@ -368,9 +368,10 @@ pub async fn sign_in(
         Ok(session) => session,
         Err(err) => return storage_page(err).into_response(),
     };
-    let cookie = set_cookie(&state, SESSION_COOKIE, &secret, Some(state.config.session_lifetime.as_secs()));
+    let lifetime = Some(state.config.session_lifetime.as_secs());
+    let jar = jar.add(cookies::cookie(&state.config.issuer, cookies::SESSION, secret, lifetime));
     let signed_in = SignedIn { user: &user, session_id: &session.id, auth_time: session.auth_time, existing: false };
-    complete(&state, &request, signed_in, peer, &headers, Some(cookie), StatusCode::SEE_OTHER).await
+    complete(&state, &request, signed_in, peer, &headers, jar, StatusCode::SEE_OTHER).await
 }
 
 struct SignedIn<'a> {
@@ -388,21 +389,19 @@ async fn complete(
     signed_in: SignedIn<'_>,
     peer: SocketAddr,
     headers: &HeaderMap,
-    session_cookie: Option<HeaderValue>,
+    jar: CookieJar,
     status: StatusCode,
 ) -> Response {
+    // NOTE: the jar carries a new session cookie when there is one: it is set on every answer,
+    // a refusal too, since the person did sign in.
     let refuse = |error: &'static str, description: String| {
-        let mut response = Refusal::Redirect {
+        let refusal = Refusal::Redirect {
             redirect_uri: request.redirect_uri.clone(),
             state: request.state.clone(),
             error,
             description,
-        }
-        .into_response();
-        if let Some(cookie) = &session_cookie {
-            response.headers_mut().append(header::SET_COOKIE, cookie.clone());
-        }
-        response
+        };
+        (jar.clone(), refusal.into_response()).into_response()
     };
     let organizations = match state.store.user_organizations(&signed_in.user.id).await {
         Ok(organizations) => organizations,
@@ -453,61 +452,16 @@ async fn complete(
         },
     )
     .await;
-    let mut response = match code {
-        Ok(code) => redirect_to(&request.redirect_uri, &[("code", &code)], request.state.as_deref(), status),
-        Err(error) => return refuse(error.code.as_str(), error.description),
-    };
-    if let Some(cookie) = session_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-}
-
-/// `GET /logout`: ends the browser's session (and the refresh tokens issued under it), then
-/// returns to `post_logout_redirect_uri` (or Kinde's `redirect`) if an application registered it.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let params: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
-    let target = params.get("post_logout_redirect_uri").or_else(|| params.get("redirect")).filter(|v| !v.is_empty());
-    if let Some(target) = target {
-        let allowed = match params.get("client_id").filter(|v| !v.is_empty()) {
-            Some(client_id) => {
-                state.store.application_urls(client_id, "logout").await.map(|urls| urls.contains(target))
-            }
-            None => state.store.is_registered_logout_url(target).await,
-        };
-        match allowed {
-            Ok(true) => {}
-            Ok(false) => {
-                return message_page(
-                    StatusCode::BAD_REQUEST,
-                    "Sign-out cannot redirect",
-                    &format!(
-                        "{target:?} is not a registered logout URL{}; you have not been signed out.",
-                        params.get("client_id").map(|id| format!(" of application {id}")).unwrap_or_default()
-                    ),
-                )
-            }
-            Err(err) => return storage_page(err).into_response(),
+    match code {
+        Ok(code) => {
+            let redirect = redirect_to(&request.redirect_uri, &[("code", &code)], request.state.as_deref(), status);
+            (jar, redirect).into_response()
         }
+        Err(error) => refuse(error.code.as_str(), error.description),
     }
-    let ended = match browser_session(&state, &headers).await {
-        Ok(Some(session)) => state.store.end_session(&session.id).await,
-        Ok(None) => Ok(()),
-        Err(err) => Err(err),
-    };
-    if let Err(err) = ended {
-        return storage_page(err).into_response();
-    }
-    let mut response = match target {
-        Some(target) => redirect_to(target, &[], params.get("state").map(String::as_str), StatusCode::FOUND),
-        None => message_page(StatusCode::OK, "Signed out", "You are signed out."),
-    };
-    response.headers_mut().append(header::SET_COOKIE, clear_cookie(&state, SESSION_COOKIE));
-    response
 }
 
-fn redirect_to(base: &str, params: &[(&str, &str)], state: Option<&str>, status: StatusCode) -> Response {
+pub(super) fn redirect_to(base: &str, params: &[(&str, &str)], state: Option<&str>, status: StatusCode) -> Response {
     let location = match url::Url::parse(base) {
         Ok(mut url) => {
             {
@@ -535,102 +489,14 @@ fn redirect_to(base: &str, params: &[(&str, &str)], state: Option<&str>, status:
 }
 
 /// The live session this browser's session cookie names, if any.
-async fn browser_session(
+pub(super) async fn browser_session(
     state: &AppState,
-    headers: &HeaderMap,
+    jar: &CookieJar,
 ) -> Result<Option<session::Model>, claimflow_storage::StorageError> {
-    match cookie(headers, SESSION_COOKIE) {
+    match cookies::value(jar, cookies::SESSION) {
         Some(secret) => state.store.active_session(&secrets::hash_secret(&secret)).await,
         None => Ok(None),
     }
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
-}
-
-fn cookie_attributes(issuer: &str) -> &'static str {
-    if issuer.starts_with("https://") {
-        "Path=/; HttpOnly; Secure; SameSite=Lax"
-    } else {
-        "Path=/; HttpOnly; SameSite=Lax"
-    }
-}
-
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
-    let max_age = max_age.map(|seconds| format!("; Max-Age={seconds}")).unwrap_or_default();
-    HeaderValue::from_str(&format!("{name}={value}; {}{max_age}", cookie_attributes(&state.config.issuer)))
-        .expect("cookie values are base64url")
-}
-
-fn clear_cookie(state: &AppState, name: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("{name}=; {}; Max-Age=0", cookie_attributes(&state.config.issuer)))
-        .expect("static cookie")
-}
-
-fn csrf_token(state: &AppState, nonce: &str) -> String {
-    let mut mac = <SimpleHmac<Sha256> as Mac>::new_from_slice(&state.config.session_key).expect("any key length");
-    mac.update(b"claimflow sign-in form\0");
-    mac.update(nonce.as_bytes());
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
-fn csrf_matches(state: &AppState, nonce: &str, presented: &str) -> bool {
-    subtle::ConstantTimeEq::ct_eq(csrf_token(state, nonce).as_bytes(), presented.as_bytes()).into()
-}
-
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f4f5;color:#18181b;margin:0}\
-main{max-width:24rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:.5rem;box-shadow:0 1px 3px #0002}\
-h1{font-size:1.5rem;margin:0 0 .25rem}label{display:block;margin:1rem 0 .25rem;font-weight:600}\
-input{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #71717a;border-radius:.25rem}\
-input:focus,button:focus{outline:3px solid #2563eb;outline-offset:1px}\
-button{margin-top:1.5rem;width:100%;padding:.7rem;font-size:1rem;background:#18181b;color:#fff;border:0;border-radius:.25rem}\
-.error{background:#fef2f2;color:#991b1b;border:1px solid #fca5a5;padding:.75rem;border-radius:.25rem}";
-
-fn document(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>\n",
-        escape(title)
-    );
-    let mut response = (status, Html(html)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
-    response
-}
-
-fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
-    document(status, title, &format!("<h1>{}</h1><p role=\"alert\">{}</p>", escape(title), escape(message)))
 }
 
 fn login_page(
@@ -641,45 +507,14 @@ fn login_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let error = error
-        .map(|message| format!("<p class=\"error\" role=\"alert\" id=\"sign-in-error\">{}</p>", escape(message)))
-        .unwrap_or_default();
-    let described = if error.is_empty() { "" } else { " aria-describedby=\"sign-in-error\"" };
-    let body = format!(
-        "<h1>Sign in</h1><p>to continue to <strong>{app}</strong></p>{error}\
-         <form method=\"post\" action=\"auth\">\
-         <input type=\"hidden\" name=\"request\" value=\"{request}\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label for=\"email\">Email</label>\
-         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{email}\"{described}>\
-         <label for=\"password\">Password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{described}>\
-         <button type=\"submit\">Sign in</button></form>",
-        app = escape(&request.application.name),
-        request = escape(&request.raw),
-        csrf = csrf_token(state, nonce),
-        email = escape(email),
-    );
-    document(status, &format!("Sign in · {}", request.application.name), &body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookies_are_secure_exactly_when_the_issuer_is_https() {
-        assert!(cookie_attributes("https://id.example.com").contains("; Secure"));
-        assert!(!cookie_attributes("http://127.0.0.1:8080").contains("Secure"));
-        for issuer in ["https://id.example.com", "http://localhost"] {
-            assert!(
-                cookie_attributes(issuer).contains("HttpOnly") && cookie_attributes(issuer).contains("SameSite=Lax")
-            );
-        }
+    let name = &request.application.name;
+    pages::LoginPage {
+        app_name: name,
+        app_initial: pages::initial(name),
+        request: &request.raw,
+        csrf: &cookies::csrf_token(state, nonce),
+        email,
+        error,
     }
-
-    #[test]
-    fn page_text_is_escaped() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-    }
+    .respond(status)
 }

@@ -1,0 +1,87 @@
+//! The sign-in service's pages: askama templates (`templates/`), escaped by construction, sent
+//! with headers that keep them out of caches and frames and allow no script.
+
+use askama::Template;
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub app_name: &'a str,
+    /// The first letter of the application's name, for its mark.
+    pub app_initial: String,
+    /// The authorization request's query, carried through the form.
+    pub request: &'a str,
+    pub csrf: &'a str,
+    /// Prefills the email field.
+    pub email: &'a str,
+    /// Shown next to the fields it is about.
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+impl LoginPage<'_> {
+    pub fn respond(&self, status: StatusCode) -> Response {
+        respond(status, self.render())
+    }
+}
+
+/// A page that tells the person why sign-in (or sign-out) cannot go on.
+pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
+    respond(status, MessagePage { title, message }.render())
+}
+
+pub fn initial(name: &str) -> String {
+    name.chars().find(|c| c.is_alphanumeric()).map(|c| c.to_uppercase().collect()).unwrap_or_else(|| "?".to_owned())
+}
+
+fn respond(status: StatusCode, rendered: askama::Result<String>) -> Response {
+    let html = match rendered {
+        Ok(html) => html,
+        Err(err) => {
+            tracing::error!(%err, "a page template failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn page_text_is_escaped() {
+        let page = LoginPage {
+            app_name: "<script>alert(1)</script>",
+            app_initial: initial("<script>"),
+            request: "a=1&b=\"2\"",
+            csrf: "token",
+            email: "x\"@example.com",
+            error: Some("<b>bad</b>"),
+        };
+        let html = page.render().unwrap();
+        assert!(!html.contains("<script>alert") && !html.contains("<b>bad"), "{html}");
+        assert!(html.contains("&#60;script&#62;") && html.contains("a=1&#38;b=&#34;2&#34;"), "{html}");
+        assert_eq!(initial("  web shop"), "W");
+    }
+}
