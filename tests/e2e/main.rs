@@ -8,6 +8,7 @@ mod client_authentication;
 mod deploy;
 mod health;
 mod kinde_client;
+mod login_page;
 mod m2m_token;
 mod management_api;
 mod management_resources;

@@ -516,5 +516,5 @@ fn login_page(
         email,
         error,
     }
-    .respond(status)
+    .respond(status, &request.redirect_uri)
 }

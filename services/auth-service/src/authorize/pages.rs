@@ -30,9 +30,30 @@ struct MessagePage<'a> {
 }
 
 impl LoginPage<'_> {
-    pub fn respond(&self, status: StatusCode) -> Response {
-        respond(status, self.render())
+    /// `redirect_uri` is the client's validated redirect URI: a successful sign-in redirects
+    /// there, and browsers hold a form's redirects to the page's `form-action` as well.
+    pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
+        let mut response = respond(status, self.render());
+        if let Some(policy) = form_action_source(redirect_uri)
+            .map(|source| PAGE_POLICY.replace("form-action 'self'", &format!("form-action 'self' {source}")))
+            .and_then(|policy| HeaderValue::from_str(&policy).ok())
+        {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+        response
     }
+}
+
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+
+/// The CSP source that admits `uri`: its origin for http(s), its scheme for a native app's
+/// custom scheme (`com.example.app:/callback`).
+fn form_action_source(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    let origin = url.origin();
+    let source = if origin.is_tuple() { origin.ascii_serialization() } else { format!("{}:", url.scheme()) };
+    // Only characters a CSP source list can hold: nothing that ends or adds a directive.
+    source.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:/[]".contains(c)).then_some(source)
 }
 
 /// A page that tells the person why sign-in (or sign-out) cannot go on.
@@ -58,9 +79,7 @@ fn respond(status: StatusCode, rendered: askama::Result<String>) -> Response {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
+        HeaderValue::from_static(PAGE_POLICY),
     );
     response
 }
@@ -83,5 +102,12 @@ mod tests {
         assert!(!html.contains("<script>alert") && !html.contains("<b>bad"), "{html}");
         assert!(html.contains("&#60;script&#62;") && html.contains("a=1&#38;b=&#34;2&#34;"), "{html}");
         assert_eq!(initial("  web shop"), "W");
+    }
+
+    #[test]
+    fn the_form_may_redirect_to_the_client_and_nowhere_else() {
+        assert_eq!(form_action_source("https://shop.example:8443/cb?x=1").as_deref(), Some("https://shop.example:8443"));
+        assert_eq!(form_action_source("com.example.app:/callback").as_deref(), Some("com.example.app:"));
+        assert_eq!(form_action_source("not a url"), None);
     }
 }

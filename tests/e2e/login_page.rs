@@ -1,0 +1,78 @@
+//! The sign-in page in a real browser: Debian's Chromium, headless, driven by playwright-core
+//! (`tests/npm/login-page.mjs`). Screenshots are kept in `target/screenshots/` (a CI artifact).
+
+use std::process::Command;
+
+use claimflow_e2e::{pkce, Stack};
+use serde_json::Value;
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery";
+
+#[tokio::test]
+async fn a_person_signs_in_with_the_keyboard_alone_on_a_phone_after_a_wrong_password() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: install Debian's chromium (apt-get install chromium; scripts/setup does as root)"
+    );
+    let playwright = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/npm/node_modules/playwright-core"));
+    assert!(playwright.exists(), "install the npm test dependencies: npm ci --prefix tests/npm (scripts/test does)");
+    let stack = Stack::start().await;
+    stack.user_with_password(EMAIL, "Ada", "Lovelace", PASSWORD).await;
+    let app = stack.web_app("reg").await;
+    let (verifier, challenge) = pkce();
+    let login_url = stack.authorize_url(
+        &app,
+        &[
+            ("scope", "openid profile email"),
+            ("state", "st-browser"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let screenshots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    let mut command = Command::new("node");
+    command
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/npm/login-page.mjs"))
+        .env("LOGIN_URL", &login_url)
+        .env("REDIRECT_URI", &app.redirect_uri)
+        .env("EMAIL", EMAIL)
+        .env("PASSWORD", PASSWORD)
+        .env("SCREENSHOTS", &screenshots)
+        .env("CHROMIUM", &chromium);
+    // NOTE: off the test's runtime thread, which also serves the pages the browser loads.
+    let output = tokio::task::spawn_blocking(move || command.output().expect("node runs")).await.unwrap();
+    let result: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("the browser script prints JSON: {}", String::from_utf8_lossy(&output.stderr)));
+    assert!(output.status.success(), "the browser script failed: {result}\n{}", String::from_utf8_lossy(&output.stderr));
+
+    // The page is the application's.
+    assert_eq!(result["title"], "Sign in · Web shop", "{result}");
+    assert_eq!(result["heading"], "Sign in");
+
+    // A wrong password: the error is shown right under the fields, which say they are invalid.
+    assert_eq!(result["wrong_status"], 401);
+    assert_eq!(result["error_text"], "The email or password is incorrect.");
+    assert_eq!(result["error_visible"], true);
+    let gap = result["error_below_password_px"].as_i64().unwrap();
+    assert!((0..=32).contains(&gap), "the error sits {gap} px under the password field");
+    assert_eq!((result["password_invalid"].as_str(), result["described_by"].as_str()), (Some("true"), Some("sign-in-error")));
+    assert_eq!(result["email_kept"], EMAIL, "the email is kept, only the password is asked again");
+
+    // A 360 px phone: nothing wider than the screen, the email field focused first.
+    assert!(result["phone_scroll_width"].as_f64().unwrap() <= 360.0, "{result}");
+    assert!(result["phone_widest_right"].as_f64().unwrap() <= 360.0, "{result}");
+    assert_eq!(result["focused_first"], "email");
+    assert_eq!(result["focused_after_tab"], "password", "Tab moves from the email to the password");
+
+    // Enter submitted the form: the browser came back to the client with a code that works.
+    let callback = url::Url::parse(result["callback"].as_str().expect("the redirect URI was reached")).unwrap();
+    let param = |name: &str| callback.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned());
+    assert_eq!(param("state").as_deref(), Some("st-browser"));
+    let (status, tokens) = stack.exchange_code(&app, &param("code").expect("a code"), &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = stack.verify_user_token(tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["email"], EMAIL);
+    assert!(screenshots.join("login-error.png").exists() && screenshots.join("login-phone.png").exists());
+}
