@@ -6,7 +6,7 @@ use claimflow_e2e::{m2m_workflow, Stack};
 use claimflow_platform::nats_server::NatsServer;
 
 #[tokio::test]
-async fn token_requests_fail_clearly_while_nats_is_down_and_recover_when_it_returns() {
+async fn token_requests_get_an_immediate_503_while_nats_is_down_and_recover_when_it_returns() {
     let mut stack = Stack::start().await;
     let (client_id, client_secret) = stack.m2m_client_for("acme").await;
     let workflow = m2m_workflow("w", "", r#""kinde.m2mToken": {}"#, r#"  kinde.m2mToken.setCustomClaim("up", true);"#);
@@ -16,15 +16,23 @@ async fn token_requests_fail_clearly_while_nats_is_down_and_recover_when_it_retu
     let nats = stack.nats.take().unwrap();
     let port = nats.port();
     nats.kill().await;
-    let started = std::time::Instant::now();
-    let (status, body) = stack.m2m_token(&client_id, &client_secret, "acme").await.expect_err("no token without NATS");
-    assert!(started.elapsed() < Duration::from_secs(10), "the request must not hang");
-    assert!(status >= 500, "{status} {body}");
-    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    // The services notice the closed connection (a moment on one machine).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (status, body) =
+            stack.m2m_token(&client_id, &client_secret, "acme").await.expect_err("no token without NATS");
+        // NOTE: a bound on hanging, not a speed claim: a request that waits for the broker
+        // waits out its full timeout (seconds); one that does not answers in milliseconds.
+        assert!(started.elapsed() < Duration::from_secs(2), "the request waited {:?}", started.elapsed());
+        assert_eq!((status, body["error"].as_str()), (503, Some("temporarily_unavailable")), "{body}");
+        assert_eq!(body["error_description"], "the message broker is unreachable; try again shortly");
+    }
 
     // The broker comes back on the same address; the services reconnect by themselves.
     let store = tempfile::tempdir().unwrap();
     let _nats = NatsServer::start_on(store.path(), port).await.unwrap();
+    let back = std::time::Instant::now();
     let mut recovered = None;
     for _ in 0..100 {
         if let Ok(token) = stack.m2m_token(&client_id, &client_secret, "acme").await {
@@ -34,6 +42,8 @@ async fn token_requests_fail_clearly_while_nats_is_down_and_recover_when_it_retu
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let token = recovered.expect("token requests succeed again after NATS returns");
+    // Reconnect attempts are at most half a second apart (async-nats's default backs off to 4 s).
+    assert!(back.elapsed() < Duration::from_secs(3), "tokens again only {:?} after the broker's return", back.elapsed());
     let claims = stack.verify(token["access_token"].as_str().unwrap(), "acme").await.unwrap();
     assert_eq!(claims["up"], true);
 }

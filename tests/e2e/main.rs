@@ -7,6 +7,7 @@ mod child;
 mod client_authentication;
 mod deploy;
 mod health;
+mod hostile_input;
 mod kinde_client;
 mod login_page;
 mod m2m_token;

@@ -157,3 +157,36 @@ async fn a_deployment_can_set_its_own_time_limit() {
     assert_eq!(status, 400);
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("timeout_ms"));
 }
+
+#[tokio::test]
+async fn work_whose_callers_gave_up_is_dropped_so_a_redeploy_runs_on_the_next_request() {
+    let stack = Stack::start().await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    let deploy = |workflow: String, timeout_ms: u64| {
+        let stack = &stack;
+        async move {
+            let files = json!({ "files": [{ "path": PATH, "content": workflow }], "timeout_ms": timeout_ms });
+            let (status, body) =
+                stack.management(reqwest::Method::POST, "workflows/deployments", Some(files)).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    // Each run spins for its whole 1 s limit; the worker has 2 isolates, so 12 callers queue
+    // 10 runs behind them, and every caller gives up after 2 s (the limit and a second).
+    deploy(m2m_workflow("w", "", r#""kinde.m2mToken": {}"#, "  while (true) {}"), 1000).await;
+    let storm: Vec<_> = (0..12).map(|_| stack.m2m_token(&client_id, &client_secret, "acme")).collect();
+    for answer in futures::future::join_all(storm).await {
+        assert!(answer.is_err(), "a busy loop issues no token");
+    }
+
+    deploy(m2m_workflow("w", "", r#""kinde.m2mToken": {}"#, r#"  kinde.m2mToken.setCustomClaim("fast", true);"#), 1000)
+        .await;
+    let started = std::time::Instant::now();
+    let token = stack.m2m_token(&client_id, &client_secret, "acme").await.expect("the new version issues a token");
+    let waited = started.elapsed();
+    let claims = stack.verify(token["access_token"].as_str().unwrap(), "acme").await.unwrap();
+    assert_eq!(claims["fast"], true, "the new version ran");
+    // NOTE: a bound, not a speed claim. At most the two runs already spinning are waited for
+    // (1 s); the stale runs behind them, had they been kept, would be 4 s more.
+    assert!(waited < Duration::from_millis(2500), "the next request waited {waited:?} behind stale runs");
+}

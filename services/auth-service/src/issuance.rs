@@ -82,12 +82,17 @@ async fn publish_runs(state: &AppState, record: IssuanceRecord) {
     }
 }
 
+fn broker_unavailable() -> OAuthError {
+    OAuthError::temporarily_unavailable("the message broker is unreachable; try again shortly")
+}
+
 fn signer_unavailable(err: &RequestError) -> OAuthError {
     tracing::error!(%err, "signer request failed");
     match err {
         RequestError::NoResponders { .. } | RequestError::TimedOut { .. } => {
             OAuthError::temporarily_unavailable("the token signer is unavailable; try again shortly")
         }
+        RequestError::Disconnected { .. } => broker_unavailable(),
         _ => OAuthError::server_error("the token could not be signed"),
     }
 }
@@ -146,11 +151,22 @@ async fn run_workflow(
         Ok(outcome) => outcome,
         Err(err) => {
             tracing::error!(%err, workflow_id = %workflow.workflow_id, "workflow dispatch failed");
+            // NOTE: without a broker or a worker nothing can be issued, whatever the failure
+            // policy says: the signer is reached through the same broker. A 503 tells the
+            // client to retry; a workflow that ran and failed is a different answer.
+            match &err {
+                RequestError::Disconnected { .. } => return Err(broker_unavailable()),
+                RequestError::NoResponders { .. } => {
+                    return Err(OAuthError::temporarily_unavailable(
+                        "no workflow-worker is running; try again shortly",
+                    ))
+                }
+                _ => {}
+            }
             let (status, message) = match &err {
                 RequestError::TimedOut { .. } => {
                     (RunStatus::TimedOut, "no workflow-worker answered in time".to_owned())
                 }
-                RequestError::NoResponders { .. } => (RunStatus::Failed, "no workflow-worker is running".to_owned()),
                 other => (RunStatus::Failed, other.to_string()),
             };
             WorkflowOutcome {

@@ -12,6 +12,7 @@ mod http_trace;
 mod issuance;
 pub mod jwks;
 mod management;
+mod nul_bytes;
 mod oauth;
 pub mod openapi;
 pub mod passwords;
@@ -208,6 +209,7 @@ fn router(state: AppState) -> Router {
             management::router()
                 .layer(axum::middleware::from_fn_with_state(state.clone(), management::announce_changes)),
         )
+        .layer(axum::middleware::from_fn(nul_bytes::refuse_nul))
         .layer(axum::middleware::from_fn(http_trace::trace_request))
         .with_state(state)
 }

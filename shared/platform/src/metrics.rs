@@ -42,6 +42,8 @@ pub struct Metrics {
     pub workflow_runs: Family<RunLabels, Counter>,
     pub workflow_run_seconds: Histogram,
     pub nats_request_seconds: Family<ServiceLabels, Histogram>,
+    /// Requests a service dropped unanswered because their caller's deadline had passed.
+    pub nats_expired_requests: Family<ServiceLabels, Counter>,
     pub signer_operations: Family<SignerLabels, Counter>,
     registry: Mutex<Registry>,
 }
@@ -66,6 +68,12 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "NATS request/reply latency by the service asked",
         nats_request_seconds.clone(),
     );
+    let nats_expired_requests = Family::<ServiceLabels, Counter>::default();
+    registry.register(
+        "nats_expired_requests",
+        "Requests dropped unanswered by the service asked: their caller had stopped waiting",
+        nats_expired_requests.clone(),
+    );
     let signer_operations = Family::<SignerLabels, Counter>::default();
     registry.register("signer_operations", "Signer operations by outcome", signer_operations.clone());
     Metrics {
@@ -73,6 +81,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         workflow_runs,
         workflow_run_seconds,
         nats_request_seconds,
+        nats_expired_requests,
         signer_operations,
         registry: Mutex::new(registry),
     }

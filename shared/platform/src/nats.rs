@@ -60,6 +60,9 @@ pub async fn connect_with_reconnect_hook(
         // NOTE: a broker that goes away is normal (restarts, rolling upgrades): keep
         // reconnecting forever; requests fail fast with a clear error meanwhile.
         .max_reconnects(None)
+        // NOTE: async-nats backs off up to seconds between attempts; a broker that is back
+        // should be in use within a second, and a retry every half second costs nothing.
+        .reconnect_delay_callback(|attempts| Duration::from_millis((attempts as u64 * 100).min(500)))
         .connect(url)
         .await
         .map_err(|source| ConnectError::Connect { url: url.to_owned(), source })
@@ -67,6 +70,10 @@ pub async fn connect_with_reconnect_hook(
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
+    /// The client has lost the broker and is reconnecting: nothing is sent, at once, instead
+    /// of a request that would wait out its timeout.
+    #[error("not connected to NATS (reconnecting); {subject} was not sent")]
+    Disconnected { subject: String },
     #[error("nothing is serving {subject} (is the {service} running?)")]
     NoResponders { subject: String, service: &'static str },
     #[error("{subject} did not answer within {timeout:?}")]
@@ -92,6 +99,25 @@ impl RequestError {
     }
 }
 
+/// Carries the moment (Unix milliseconds) after which the caller no longer waits for a reply.
+/// [`serve`] drops a request that waited past it in the queue: its work would be thrown away,
+/// and would delay the requests behind it. (Wall clocks: replicas on several machines need NTP.)
+pub const DEADLINE_HEADER: &str = "Claimflow-Deadline";
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Whether `message` carries a deadline that has passed.
+fn expired(message: &async_nats::Message) -> bool {
+    message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get(DEADLINE_HEADER))
+        .and_then(|value| value.as_str().parse::<u64>().ok())
+        .is_some_and(|deadline| unix_ms() > deadline)
+}
+
 /// Sends `request` and waits at most `timeout` for its typed reply.
 pub async fn request<R: Request>(
     client: &Client,
@@ -100,6 +126,9 @@ pub async fn request<R: Request>(
     timeout: Duration,
 ) -> Result<R::Response, RequestError> {
     let subject = request.subject(prefix);
+    if client.connection_state() != async_nats::connection::State::Connected {
+        return Err(RequestError::Disconnected { subject });
+    }
     let span = tracing::info_span!(
         "nats.request",
         otel.name = %format!("send {subject}"),
@@ -117,6 +146,7 @@ pub async fn request<R: Request>(
         Span::current().record("messaging.message.body.size", payload.len());
         let mut headers = HeaderMap::new();
         inject_context(&Span::current(), &mut headers);
+        headers.insert(DEADLINE_HEADER, (unix_ms() + timeout.as_millis() as u64).to_string().as_str());
         let nats_request = async_nats::Request::new().payload(payload.into()).headers(headers).timeout(Some(timeout));
         let started = std::time::Instant::now();
         let sent = client.send_request(subject.clone(), nats_request).await;
@@ -195,6 +225,14 @@ where
             }
         };
         let Some(message) = next else { break };
+        if expired(&message) {
+            tracing::warn!(subject = %message.subject, "dropped a request whose caller stopped waiting");
+            crate::metrics::METRICS
+                .nats_expired_requests
+                .get_or_create(&crate::metrics::ServiceLabels { service: R::SERVICE.name().to_owned() })
+                .inc();
+            continue;
+        }
         let client = client.clone();
         let handler = handler.clone();
         tracker.spawn(async move {

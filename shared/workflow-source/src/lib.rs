@@ -67,8 +67,103 @@ impl fmt::Display for SourceError {
 
 impl std::error::Error for SourceError {}
 
+/// Deeper than this, a file is refused before it is parsed. The parser, the transforms and the
+/// syntax tree's drop each recurse once per level; no real workflow comes near it.
+pub const MAX_NESTING: usize = 256;
+
+/// The most operators one statement may chain, counting those of the statements around it:
+/// an estimate of the syntax tree's depth where brackets are not involved (`!!!!x`, `1+1+...`,
+/// `f()()()`, `a ? b : c ? ...`).
+pub const MAX_CHAIN: usize = 20_000;
+
+/// The largest workflow file: a bundled workflow with all of `@kinde/infrastructure` is ~100 KiB.
+pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+
+/// Room for a tree [`MAX_NESTING`] and [`MAX_CHAIN`] deep, with a debug build's frames.
+/// Reserved, not committed: only the pages touched are used.
+const COMPILER_STACK_BYTES: usize = 256 * 1024 * 1024;
+
 /// Validates and transpiles one workflow file. `path` is relative to the deployed directory.
+///
+/// Hostile input gets an error, never a crash: the size and the depth are bounded before the
+/// file is parsed, and the compiler runs on its own thread with a stack sized for the deepest
+/// tree within those bounds (a tokio worker's 2 MiB overflows at ~1,000 nested parentheses).
 pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError> {
+    let at = |line: usize, column: usize, message: String| SourceError { path: path.to_owned(), line, column, message };
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(at(1, 1, format!("the file is {} bytes; a workflow file may hold at most {MAX_SOURCE_BYTES}", source.len())));
+    }
+    check_depth(source).map_err(|(line, column, too_deep)| at(line, column, too_deep.to_string()))?;
+    std::thread::scope(|scope| {
+        let compiler = std::thread::Builder::new()
+            .name("workflow-compiler".to_owned())
+            .stack_size(COMPILER_STACK_BYTES)
+            .spawn_scoped(scope, || compile_here(path, source));
+        match compiler.map(|thread| thread.join()) {
+            Ok(Ok(result)) => result,
+            Ok(Err(_panic)) => Err(at(1, 1, "the compiler failed on this file".to_owned())),
+            Err(err) => Err(at(1, 1, format!("no thread to compile on: {err}"))),
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TooDeep {
+    Nesting,
+    Chain,
+}
+
+impl fmt::Display for TooDeep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TooDeep::Nesting => {
+                write!(f, "code nested more than {MAX_NESTING} levels deep (parentheses, brackets or braces)")
+            }
+            TooDeep::Chain => write!(
+                f,
+                "an expression chaining more than {MAX_CHAIN} operators; split it into statements"
+            ),
+        }
+    }
+}
+
+/// Where the file's syntax tree may first grow too deep, by a scan that never under-counts:
+/// brackets nest, and operator characters chain until the `;` that ends their statement.
+/// Characters in strings and comments count too; real code stays far below both bounds.
+fn check_depth(source: &str) -> Result<(), (usize, usize, TooDeep)> {
+    // Operators so far in the current statement, one entry per open bracket.
+    let mut levels: Vec<usize> = vec![0];
+    let mut chained = 0usize;
+    let (mut line, mut column) = (1usize, 0usize);
+    for c in source.chars() {
+        column += 1;
+        match c {
+            '\n' => (line, column) = (line + 1, 0),
+            '(' | '[' | '{' => {
+                // A call or an index deepens the expression around it, like an operator.
+                *levels.last_mut().expect("never empty") += 1;
+                chained += 1;
+                levels.push(0);
+                if levels.len() - 1 > MAX_NESTING {
+                    return Err((line, column, TooDeep::Nesting));
+                }
+            }
+            ')' | ']' | '}' if levels.len() > 1 => chained -= levels.pop().expect("more than one"),
+            ';' => chained -= std::mem::take(levels.last_mut().expect("never empty")),
+            '!' | '~' | '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '&' | '|' | '^' | '?' | ':' | '.' => {
+                *levels.last_mut().expect("never empty") += 1;
+                chained += 1;
+            }
+            _ => {}
+        }
+        if chained > MAX_CHAIN {
+            return Err((line, column, TooDeep::Chain));
+        }
+    }
+    Ok(())
+}
+
+fn compile_here(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError> {
     let at_start = |message: String| SourceError { path: path.to_owned(), line: 1, column: 1, message };
     let media_type = match path.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
         Some("ts") | Some("mts") => MediaType::TypeScript,
@@ -363,6 +458,58 @@ export default async function handle(event: any): Promise<void> {
   kinde.m2mToken.setCustomClaim("hello", who);
 }
 "#;
+
+    /// Run on a thread with a tokio worker's stack (2 MiB), where a deploy is compiled.
+    fn compile_on_small_stack(path: &'static str, source: String) -> Result<CompiledWorkflow, SourceError> {
+        std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(move || compile(path, &source)).unwrap().join().unwrap()
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_its_line_and_column_not_a_crash() {
+        for (open, close) in [("(", ")"), ("[", "]"), ("{a:", "}"), ("if (x) {", "}")] {
+            let source = format!("{HELLO}\nconst x = {}1{};\n", open.repeat(1600), close.repeat(1600));
+            let err = compile_on_small_stack("w/Workflow.ts", source).unwrap_err();
+            assert_eq!((err.line, err.path.as_str()), (HELLO.lines().count() + 2, "w/Workflow.ts"), "{err}");
+            assert!(err.message.contains("nested more than 256 levels"), "{err}");
+        }
+        // Just under the bound compiles.
+        let source = format!("{HELLO}\nconst x = {}1{};\n", "(".repeat(250), ")".repeat(250));
+        compile_on_small_stack("w/Workflow.ts", source).unwrap();
+    }
+
+    #[test]
+    fn deep_trees_without_brackets_are_refused_and_just_under_the_bound_compile() {
+        // Unary, conditional, binary and call chains nest the syntax tree without nesting brackets.
+        let chains = |n: usize| {
+            [
+                format!("{}1", "!".repeat(n)),
+                format!("{}1", "- ".repeat(n)),
+                format!("{}1", "x?1:".repeat(n / 2)),
+                format!("{}1", "1+".repeat(n)),
+                format!("f{}", "()".repeat(n)),
+            ]
+        };
+        for chain in chains(MAX_SOURCE_BYTES / 4) {
+            let source = format!("{HELLO}\nconst x = {chain};\n");
+            let err = compile_on_small_stack("w/Workflow.ts", source).unwrap_err();
+            assert!(err.message.contains("chaining more than 20000 operators"), "{err}");
+            assert_eq!(err.line, HELLO.lines().count() + 2, "{err}");
+        }
+        // The count restarts with each statement, and a deep but legal tree compiles.
+        let statements = format!("{HELLO}\n{}", "const a = 1 + 2 + 3;\n".repeat(20_000));
+        compile_on_small_stack("w/Workflow.ts", statements).unwrap();
+        for chain in chains(MAX_CHAIN / 2 - 64) {
+            let source = format!("{HELLO}\nconst x = {chain};\n");
+            assert_eq!(compile_on_small_stack("w/Workflow.ts", source).unwrap().workflow_id, "m2mHello");
+        }
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_with_its_size() {
+        let source = format!("{HELLO}//{}", "x".repeat(MAX_SOURCE_BYTES));
+        let err = compile("w/Workflow.ts", &source).unwrap_err();
+        assert!(err.message.contains("at most 1048576"), "{err}");
+    }
 
     #[test]
     fn typescript_workflow_compiles_to_javascript_with_settings() {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 mod cookies;
 mod logout;
-mod pages;
+pub(crate) mod pages;
 
 use axum::{
     body::Bytes,

@@ -1,0 +1,70 @@
+//! Input meant to break the service: each gets a specific 400, and the service keeps serving.
+
+use claimflow_e2e::{m2m_workflow, Stack};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn a_deeply_nested_workflow_gets_a_400_naming_its_line_and_auth_service_lives_on() {
+    let stack = Stack::start().await;
+    // Its own process: a stack overflow would abort it (and, in process, this whole test binary).
+    let service = stack.spawn_auth_service().await;
+    let token = stack.management_token().await;
+    let path = "kindeSrc/environment/workflows/deep/Workflow.ts";
+    let settings = m2m_workflow("deep", "", "", "");
+    for nested in [
+        format!("const x = {}1{};", "(".repeat(1600), ")".repeat(1600)),
+        format!("const x = {}1{};", "[".repeat(1600), "]".repeat(1600)),
+        format!("function f(x) {{ {}{} }}", "if (x) {".repeat(1600), "}".repeat(1600)),
+    ] {
+        let source = format!("{settings}\n{nested}\n");
+        let response = stack
+            .http
+            .post(format!("{}/api/v1/workflows/deployments", service.url))
+            .bearer_auth(&token)
+            .json(&json!({ "files": [{ "path": path, "content": source }] }))
+            .send()
+            .await
+            .expect("auth-service answers instead of dying");
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        let line = settings.lines().count() + 2;
+        assert!(message.starts_with(&format!("{path}:{line}:")), "{message}");
+        assert!(message.contains("nested more than 256 levels"), "{message}");
+    }
+    let health = stack.http.get(format!("{}/healthz", service.url)).send().await.unwrap();
+    assert_eq!(health.status(), 200, "auth-service still serves");
+}
+
+#[tokio::test]
+async fn a_nul_character_is_refused_with_a_400_in_every_surface() {
+    let stack = Stack::start().await;
+    let leaks = |text: &str| ["storage", "database", "UTF8", "sqlx"].iter().any(|word| text.contains(word));
+
+    // The token endpoint: an OAuth error, unauthenticated.
+    let response = stack.token_request(&[("grant_type", "client_credentials"), ("client_id", "\0")]).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("NUL"), "{body}");
+
+    // The sign-in page: a page.
+    let page = stack.http.get(stack.url("/oauth2/auth?client_id=%00&response_type=code")).send().await.unwrap();
+    assert_eq!(page.status(), 400);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("NUL") && !leaks(&html), "{html}");
+
+    // The management API, with `\u0000` in JSON and `%00` in a path.
+    let (status, body) = stack
+        .management(reqwest::Method::POST, "applications", Some(json!({ "name": "shop\u{0}", "type": "reg" })))
+        .await;
+    assert_eq!((status, body["errors"][0]["code"].as_str()), (400, Some("INVALID_REQUEST")), "{body}");
+    let (status, body) = stack.management(reqwest::Method::GET, "applications/%00", None).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(!leaks(&body.to_string()), "{body}");
+
+    // Nothing was stored, and ordinary requests still work.
+    let (status, list) = stack.management(reqwest::Method::GET, "applications", None).await;
+    assert_eq!(status, 200);
+    assert!(!list.to_string().contains("shop"), "{list}");
+}
