@@ -68,3 +68,14 @@ async fn a_nul_character_is_refused_with_a_400_in_every_surface() {
     assert_eq!(status, 200);
     assert!(!list.to_string().contains("shop"), "{list}");
 }
+
+#[tokio::test]
+async fn an_oversized_body_gets_a_413_in_the_oauth_format() {
+    let stack = Stack::start().await;
+    let padding = "x".repeat(3 * 1024 * 1024);
+    let response = stack.token_request(&[("grant_type", "client_credentials"), ("padding", &padding)]).await;
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.expect("an OAuth JSON error, not text");
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    assert_eq!(body["error_description"], "the request body is larger than 2 MiB");
+}

@@ -1,4 +1,5 @@
-//! Refuses a NUL character anywhere in a request, before any handler sees it.
+//! Refuses a NUL character anywhere in a request, before any handler sees it (and a body over
+//! the limit, with a 413 in the caller's error format).
 //!
 //! No field of claimflow's holds one, PostgreSQL's text cannot store one, and a handler that
 //! passes one to storage would turn a bad request into a server error. A NUL arrives raw, as
@@ -35,7 +36,7 @@ pub async fn refuse_nul(request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let bytes = match to_bytes(body, BODY_LIMIT).await {
         Ok(bytes) => bytes,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+        Err(_) => return too_large(&path),
     };
     let form = content_type.starts_with("application/x-www-form-urlencoded");
     let json = content_type.contains("json");
@@ -64,6 +65,20 @@ fn has_json_nul(bytes: &[u8]) -> bool {
         backslashes = 0;
     }
     false
+}
+
+/// 413, in the caller's error format as well.
+fn too_large(path: &str) -> Response {
+    let message = format!("the request body is larger than {} MiB", BODY_LIMIT / (1024 * 1024));
+    let mut response = if path.starts_with("/api/") {
+        ApiError::bad_request("PAYLOAD_TOO_LARGE", message).into_response()
+    } else if path.starts_with("/oauth2/auth") || path.starts_with("/logout") {
+        pages::message(StatusCode::PAYLOAD_TOO_LARGE, "Sign-in cannot continue", &message)
+    } else {
+        OAuthError::invalid_request(message).into_response()
+    };
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    response
 }
 
 fn refusal(path: &str, place: &str) -> Response {

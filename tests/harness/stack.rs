@@ -1,0 +1,563 @@
+//! A whole claimflow stack per test: its broker, database, services and the requests tests make.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use auth_service::AdminCredentials;
+use claimflow_platform::{
+    config::{normalise_prefix, CommonConfig},
+    nats_server::NatsServer,
+};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::*;
+
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub workflow_timeout: Duration,
+    /// Run NATS with `deploy/nats/nats.conf`: a user per service, least permissions.
+    pub secured_nats: bool,
+    /// Serve the signer's and the worker's `/healthz`, `/readyz`, `/metrics`.
+    pub health: bool,
+    pub refresh_token_lifetime: Duration,
+    /// `CLAIMFLOW_SIGNING_ALG` of the stack's signer.
+    pub signing_alg: signer::keys::SigningAlgorithm,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            workflow_timeout: Duration::from_secs(5),
+            secured_nats: false,
+            health: false,
+            refresh_token_lifetime: Duration::from_secs(3600),
+            signing_alg: Default::default(),
+        }
+    }
+}
+
+/// The NATS users of `deploy/nats/nats.conf` and the passwords the secured test stacks give them.
+pub const NATS_USERS: [(&str, &str, &str); 3] = [
+    ("auth-service", "NATS_AUTH_SERVICE_PASSWORD", "auth-secret"),
+    ("workflow-worker", "NATS_WORKFLOW_WORKER_PASSWORD", "worker-secret"),
+    ("signer", "NATS_SIGNER_PASSWORD", "signer-secret"),
+];
+
+pub(crate) fn nats_credentials(user: &str) -> Option<(String, String)> {
+    NATS_USERS
+        .iter()
+        .find(|(name, _, _)| *name == user)
+        .map(|(name, _, password)| (name.to_string(), password.to_string()))
+}
+
+/// `deploy/nats/nats.conf` as the test runs it: monitoring off, JetStream in the test's directory.
+pub(crate) fn secured_nats_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/nats.conf");
+    let text = std::fs::read_to_string(&shipped).expect("deploy/nats/nats.conf");
+    let text = text.replace("http_port: 8222", "").replace("/data/jetstream", &dir.join("js").display().to_string());
+    let path = dir.join("nats.conf");
+    std::fs::write(&path, text).expect("write nats.conf");
+    path
+}
+
+/// The environment variable that makes the test binary run a service instead of tests.
+pub const CHILD_SERVICE: &str = "CLAIMFLOW_E2E_CHILD_SERVICE";
+
+/// Keys the stack's auth-services share (a replica in another process gets them too).
+#[derive(Clone)]
+pub(crate) struct StackKeys {
+    pub(crate) secrets: [u8; 32],
+    pub(crate) secure_fetch: [u8; 32],
+    pub(crate) session: [u8; 32],
+}
+
+/// An auth-service replica in the test process.
+pub struct Replica {
+    pub url: String,
+    pub stop: CancellationToken,
+    pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A service in a child process.
+pub struct ServiceProcess {
+    pub url: String,
+    pub(crate) child: std::process::Child,
+}
+
+impl ServiceProcess {
+    /// SIGKILL: no drain, no flush, nothing the process would do on its way out.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Stack {
+    pub issuer: String,
+    /// Health and metrics of the signer and the worker, when [`StackOptions::health`].
+    pub signer_health: Option<String>,
+    pub worker_health: Option<String>,
+    pub admin: AdminCredentials,
+    pub http: reqwest::Client,
+    pub nats: Option<NatsServer>,
+    pub database_url: String,
+    pub prefix: String,
+    /// The credentials the harness itself uses on a secured broker (auth-service's).
+    pub(crate) nats_credentials: Option<(String, String)>,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) services: tokio::task::JoinSet<anyhow::Result<()>>,
+    /// `(server URL, database)` to drop when the stack goes.
+    pub(crate) postgres: Option<(String, String)>,
+    pub(crate) worker_config: workflow_worker::Config,
+    pub(crate) auth_config: auth_service::Config,
+    pub(crate) keys: StackKeys,
+    pub(crate) _dir: tempfile::TempDir,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Stack::start_with(StackOptions::default()).await
+    }
+
+    pub async fn start_with(options: StackOptions) -> Stack {
+        spans();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let nats_store = dir.path().join("nats");
+        std::fs::create_dir_all(&nats_store).expect("nats store dir");
+        let nats = if options.secured_nats {
+            let environment: Vec<(&str, &str)> =
+                NATS_USERS.iter().map(|(_, variable, password)| (*variable, *password)).collect();
+            NatsServer::start_with_config(&secured_nats_config(dir.path()), &environment).await
+        } else {
+            NatsServer::start(&nats_store).await
+        }
+        .expect("nats-server starts (is it installed?)");
+        let (database_url, postgres) = test_database(dir.path()).await;
+        // The shipped NATS permissions are written for the default prefix.
+        let prefix = if options.secured_nats {
+            "claimflow.".to_owned()
+        } else {
+            normalise_prefix(&format!("t{}", hex::encode(rand::random::<[u8; 4]>()))).expect("prefix")
+        };
+        let credentials = |user: &str| if options.secured_nats { nats_credentials(user) } else { None };
+        let health_addr = || {
+            options.health.then(|| {
+                let port = claimflow_platform::nats_server::free_port().expect("a free port");
+                std::net::SocketAddr::from(([127, 0, 0, 1], port))
+            })
+        };
+        let (signer_health, worker_health) = (health_addr(), health_addr());
+        let common = CommonConfig {
+            data_dir: dir.path().to_owned(),
+            database_url: database_url.clone(),
+            nats_url: nats.url(),
+            nats_credentials: None,
+            subject_prefix: prefix.clone(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let http_addr = listener.local_addr().expect("local addr");
+        let issuer = format!("http://{http_addr}");
+        let admin = AdminCredentials {
+            client_id: hex::encode(rand::random::<[u8; 16]>()),
+            client_secret: hex::encode(rand::random::<[u8; 32]>()),
+        };
+        let keys = StackKeys { secrets: rand::random(), secure_fetch: rand::random(), session: rand::random() };
+        let auth_config = auth_service::Config {
+            common: CommonConfig { nats_credentials: credentials("auth-service"), ..common.clone() },
+            http_addr,
+            issuer: issuer.clone(),
+            admin: admin.clone(),
+            m2m_token_lifetime: Duration::from_secs(3600),
+            workflow_timeout: options.workflow_timeout,
+            signer_timeout: Duration::from_secs(5),
+            secrets: auth_service::secret_box::SecretBox::from_key(&keys.secrets),
+            secure_fetch_key: keys.secure_fetch,
+            session_key: keys.session,
+            user_token_lifetime: Duration::from_secs(3600),
+            refresh_token_lifetime: options.refresh_token_lifetime,
+            session_lifetime: Duration::from_secs(3600),
+            login_throttle: auth_service::config::LoginThrottle {
+                max_per_account: 5,
+                max_per_ip: 20,
+                window: Duration::from_secs(900),
+            },
+        };
+        let signer_config = signer::Config {
+            common: CommonConfig { nats_credentials: credentials("signer"), ..common.clone() },
+            key_dir: dir.path().join("signing-keys"),
+            signing_alg: options.signing_alg,
+            threads: 2,
+            concurrency: 64,
+            max_patch_bytes: 16 * 1024,
+            health_addr: signer_health,
+        };
+        let worker_config = workflow_worker::Config {
+            common: CommonConfig { nats_credentials: credentials("workflow-worker"), ..common },
+            threads: 2,
+            heap_bytes: 64 * 1024 * 1024,
+            max_claims_bytes: 16 * 1024,
+            fetch_allow: Default::default(),
+            health_addr: worker_health,
+            worker_id: "worker-0".to_owned(),
+        };
+        let shutdown = CancellationToken::new();
+        let mut services = tokio::task::JoinSet::new();
+        // auth-service first: it owns the schema the signer reads.
+        let token = shutdown.clone();
+        let first_auth_service = auth_config.clone();
+        services.spawn(async move { Ok(auth_service::run_with_listener(first_auth_service, listener, token).await?) });
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
+        wait_for(&http, &format!("{issuer}/readyz")).await;
+        let token = shutdown.clone();
+        services.spawn(async move { Ok(signer::run(signer_config, token).await?) });
+        let token = shutdown.clone();
+        let engine = engine();
+        let first_worker = worker_config.clone();
+        services.spawn(async move { Ok(workflow_worker::run(first_worker, engine, token).await?) });
+        let stack = Stack {
+            signer_health: signer_health.map(|addr| format!("http://{addr}")),
+            worker_health: worker_health.map(|addr| format!("http://{addr}")),
+            issuer,
+            admin,
+            http,
+            nats: Some(nats),
+            database_url,
+            prefix,
+            nats_credentials: credentials("auth-service"),
+            shutdown,
+            services,
+            postgres,
+            worker_config,
+            auth_config,
+            keys,
+            _dir: dir,
+        };
+        // Ready when the signer publishes keys.
+        for _ in 0..200 {
+            if let Ok(response) = stack.http.get(stack.url("/.well-known/jwks.json")).send().await {
+                if response.status().is_success() {
+                    return stack;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the signer did not publish keys within 5 s");
+    }
+
+    /// Starts one more workflow-worker (its own NATS connection, same queue group): scaling out.
+    /// Cancel the token to stop it; the handle ends when it has drained.
+    pub fn add_worker(&self, worker_id: &str) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+        let config = workflow_worker::Config {
+            worker_id: worker_id.to_owned(),
+            health_addr: None,
+            ..self.worker_config.clone()
+        };
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let handle = tokio::spawn(async move { Ok(workflow_worker::run(config, engine(), token).await?) });
+        (stop, handle)
+    }
+
+    /// One more auth-service replica in this process, on its own port, sharing the stack's
+    /// database, broker and issuer (replicas behind one load balancer). Cancel `stop` to end it.
+    pub async fn add_auth_service(&self) -> Replica {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let config = auth_service::Config { http_addr: listener.local_addr().unwrap(), ..self.auth_config.clone() };
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let handle = tokio::spawn(async move { Ok(auth_service::run_with_listener(config, listener, token).await?) });
+        wait_for(&self.http, &format!("{url}/readyz")).await;
+        Replica { url, stop, handle }
+    }
+
+    /// An auth-service in a process of its own, so that a test can kill it with SIGKILL: this
+    /// test binary run again, as the `child::auth_service_process` entry, configured from the
+    /// environment as the `auth-service` binary is.
+    pub async fn spawn_auth_service(&self) -> ServiceProcess {
+        use base64::Engine;
+        let port = claimflow_platform::nats_server::free_port().expect("a free port");
+        let url = format!("http://127.0.0.1:{port}");
+        let base64 = |key: &[u8; 32]| base64::engine::general_purpose::STANDARD.encode(key);
+        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
+        let child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["--exact", "child::auth_service_process", "--ignored", "--nocapture", "--test-threads", "1"])
+            .env(CHILD_SERVICE, "auth-service")
+            .env("CLAIMFLOW_DATA_DIR", self._dir.path().join("child-auth-service"))
+            .env("DATABASE_URL", &self.database_url)
+            .env("NATS_URL", nats.url())
+            .env("CLAIMFLOW_SUBJECT_PREFIX", &self.prefix)
+            .env("CLAIMFLOW_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("CLAIMFLOW_ISSUER", &self.issuer)
+            .env("CLAIMFLOW_ADMIN_CLIENT_ID", &self.admin.client_id)
+            .env("CLAIMFLOW_ADMIN_CLIENT_SECRET", &self.admin.client_secret)
+            .env("CLAIMFLOW_SECRETS_KEY", base64(&self.keys.secrets))
+            .env("CLAIMFLOW_SECURE_FETCH_KEY", base64(&self.keys.secure_fetch))
+            .env("CLAIMFLOW_SESSION_KEY", base64(&self.keys.session))
+            .env("CLAIMFLOW_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the test binary starts again as a child process");
+        let process = ServiceProcess { url, child };
+        wait_for(&self.http, &format!("{}/readyz", process.url)).await;
+        process
+    }
+
+    /// Stops every service and waits for them (drains NATS).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        while let Some(joined) = self.services.join_next().await {
+            joined??;
+        }
+        Ok(())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// POSTs a token request form.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(self.url("/oauth2/token")).form(form).send().await.expect("token endpoint answers")
+    }
+
+    /// A client_credentials token, or the error body.
+    pub async fn m2m_token(&self, client_id: &str, client_secret: &str, audience: &str) -> Result<Value, (u16, Value)> {
+        let response = self
+            .token_request(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+                ("audience", audience),
+            ])
+            .await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("token endpoint answers JSON");
+        if status == 200 {
+            Ok(body)
+        } else {
+            Err((status, body))
+        }
+    }
+
+    pub async fn management_token(&self) -> String {
+        let audience = format!("{}/api", self.issuer);
+        let body = self
+            .m2m_token(&self.admin.client_id, &self.admin.client_secret, &audience)
+            .await
+            .expect("the admin gets a management token");
+        body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Calls the management API as the admin; returns status and JSON body.
+    pub async fn management(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let token = self.management_token().await;
+        let mut request = self.http.request(method, self.url(&format!("/api/v1/{path}"))).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("management API answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates an API and an M2M application authorized for it: `(client_id, client_secret)`.
+    pub async fn m2m_client_for(&self, audience: &str) -> (String, String) {
+        let (status, api) = self
+            .management(reqwest::Method::POST, "apis", Some(json!({ "name": audience, "audience": audience })))
+            .await;
+        assert_eq!(status, 200, "create API: {api}");
+        let api_id = api["api"]["id"].as_str().expect("api id").to_owned();
+        let (status, app) = self
+            .management(reqwest::Method::POST, "applications", Some(json!({ "name": "backend", "type": "m2m" })))
+            .await;
+        assert_eq!(status, 200, "create application: {app}");
+        let client_id = app["application"]["client_id"].as_str().expect("client_id").to_owned();
+        let client_secret = app["application"]["client_secret"].as_str().expect("client_secret").to_owned();
+        let (status, body) = self
+            .management(
+                reqwest::Method::PATCH,
+                &format!("apis/{api_id}/applications"),
+                Some(json!({ "applications": [{ "id": client_id }] })),
+            )
+            .await;
+        assert_eq!(status, 200, "authorize application: {body}");
+        (client_id, client_secret)
+    }
+
+    /// Deploys workflow files `(path, content)`; returns status and body.
+    pub async fn deploy(&self, files: &[(&str, &str)]) -> (u16, Value) {
+        let files: Vec<Value> =
+            files.iter().map(|(path, content)| json!({ "path": path, "content": content })).collect();
+        self.management(reqwest::Method::POST, "workflows/deployments", Some(json!({ "files": files }))).await
+    }
+
+    /// Verifies a JWT against the published JWKS like any relying party would.
+    pub async fn verify(&self, token: &str, audience: &str) -> anyhow::Result<Value> {
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            self.http.get(self.url("/.well-known/jwks.json")).send().await?.json().await?;
+        let header = jsonwebtoken::decode_header(token)?;
+        if header.alg != jsonwebtoken::Algorithm::RS256 {
+            bail!("token is signed with {:?}, not RS256", header.alg);
+        }
+        let kid = header.kid.context("token has no kid")?;
+        let jwk = jwks.find(&kid).with_context(|| format!("kid {kid} is not in the JWKS"))?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk)?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[self.issuer.as_str()]);
+        Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
+    }
+
+    /// The management API's own API id.
+    pub async fn management_api_id(&self) -> String {
+        let (_, apis) = self.management(reqwest::Method::GET, "apis", None).await;
+        let audience = format!("{}/api", self.issuer);
+        apis["apis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|api| api["audience"] == audience.as_str())
+            .expect("management API")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// An M2M application authorized for the management API with the given scopes only.
+    pub async fn management_client_with_scopes(&self, scopes: &[&str]) -> (String, String) {
+        let (status, app) = self
+            .management(
+                reqwest::Method::POST,
+                "applications",
+                Some(json!({ "name": "workflow reader", "type": "m2m" })),
+            )
+            .await;
+        assert_eq!(status, 200, "{app}");
+        let client_id = app["application"]["client_id"].as_str().unwrap().to_owned();
+        let client_secret = app["application"]["client_secret"].as_str().unwrap().to_owned();
+        let api_id = self.management_api_id().await;
+        let (status, body) = self
+            .management(
+                reqwest::Method::PATCH,
+                &format!("apis/{api_id}/applications"),
+                Some(json!({ "applications": [{ "id": client_id }] })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (_, listed) = self.management(reqwest::Method::GET, &format!("apis/{api_id}/scopes"), None).await;
+        for scope in scopes {
+            let scope_id =
+                listed["scopes"].as_array().unwrap().iter().find(|s| s["key"] == *scope).expect("scope exists")["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+            let (status, body) = self
+                .management(
+                    reqwest::Method::POST,
+                    &format!("apis/{api_id}/applications/{client_id}/scopes/{scope_id}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        (client_id, client_secret)
+    }
+
+    /// Waits until every record published so far (token audits, workflow runs) is in the
+    /// database: the records stream's writer has nothing left to deliver or to acknowledge.
+    pub async fn records_written(&self) {
+        use async_nats::jetstream;
+        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
+        let mut options = async_nats::ConnectOptions::new();
+        if let Some((user, password)) = &self.nats_credentials {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        let client = options.connect(nats.url()).await.expect("the harness connects to NATS");
+        let stream = claimflow_contracts::records::stream_name(&self.prefix);
+        let consumer: jetstream::consumer::PullConsumer = jetstream::new(client)
+            .get_consumer_from_stream(claimflow_contracts::records::WRITER_CONSUMER, &stream)
+            .await
+            .expect("the records consumer exists");
+        for _ in 0..1000 {
+            let info = consumer.get_info().await.expect("consumer info");
+            if info.num_pending == 0 && info.num_ack_pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the records writer did not catch up within 10 s");
+    }
+
+    /// The recorded workflow runs, newest first, once every record so far is written.
+    pub async fn runs(&self) -> Vec<Value> {
+        self.records_written().await;
+        let (status, body) = self.management(reqwest::Method::GET, "workflows/runs?page_size=500", None).await;
+        assert_eq!(status, 200, "list runs: {body}");
+        body["runs"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some((server_url, name)) = self.postgres.take() {
+            // NOTE: Drop cannot await; a short-lived thread with its own runtime drops the test
+            // database (FORCE ends the connections of services still shutting down).
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                runtime.block_on(async {
+                    use sea_orm::ConnectionTrait;
+                    let admin = sea_orm::Database::connect(&server_url).await.ok()?;
+                    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                    admin.close().await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+pub(crate) async fn wait_for(http: &reqwest::Client, url: &str) {
+    for _ in 0..400 {
+        if let Ok(response) = http.get(url).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{url} did not become ready within 10 s");
+}
+
+/// A SQLite file in the test's directory, or a fresh database on the PostgreSQL server named by
+/// `DATABASE_URL`.
+pub(crate) async fn test_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
+    match claimflow_platform::config::var("DATABASE_URL") {
+        Some(url) if url.starts_with("postgres") => {
+            let (database_url, name) = fresh_postgres_database(&url).await.expect("a fresh PostgreSQL database");
+            (database_url, Some((url, name)))
+        }
+        _ => (claimflow_storage::sqlite_url(&dir.join("claimflow.sqlite")), None),
+    }
+}
+
+pub(crate) async fn fresh_postgres_database(server_url: &str) -> anyhow::Result<(String, String)> {
+    use sea_orm::{ConnectionTrait, Database};
+    let name = format!("claimflow_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let admin = Database::connect(server_url).await.with_context(|| format!("DATABASE_URL {server_url}"))?;
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+    admin.close().await?;
+    let mut url = url::Url::parse(server_url)?;
+    url.set_path(&format!("/{name}"));
+    Ok((url.to_string(), name))
+}
+
