@@ -376,9 +376,14 @@ impl Stack {
             .await;
         assert_eq!(status, 200, "create API: {api}");
         let api_id = api["api"]["id"].as_str().expect("api id").to_owned();
-        let (status, app) = self
-            .management(reqwest::Method::POST, "applications", Some(json!({ "name": "backend", "type": "m2m" })))
-            .await;
+        self.m2m_application_authorized_for("backend", &api_id).await
+    }
+
+    /// Creates an M2M application named `name`, authorized for the API `api_id`:
+    /// `(client_id, client_secret)`.
+    async fn m2m_application_authorized_for(&self, name: &str, api_id: &str) -> (String, String) {
+        let (status, app) =
+            self.management(reqwest::Method::POST, "applications", Some(json!({ "name": name, "type": "m2m" }))).await;
         assert_eq!(status, 200, "create application: {app}");
         let client_id = app["application"]["client_id"].as_str().expect("client_id").to_owned();
         let client_secret = app["application"]["client_secret"].as_str().expect("client_secret").to_owned();
@@ -434,25 +439,8 @@ impl Stack {
 
     /// An M2M application authorized for the management API with the given scopes only.
     pub async fn management_client_with_scopes(&self, scopes: &[&str]) -> (String, String) {
-        let (status, app) = self
-            .management(
-                reqwest::Method::POST,
-                "applications",
-                Some(json!({ "name": "workflow reader", "type": "m2m" })),
-            )
-            .await;
-        assert_eq!(status, 200, "{app}");
-        let client_id = app["application"]["client_id"].as_str().unwrap().to_owned();
-        let client_secret = app["application"]["client_secret"].as_str().unwrap().to_owned();
         let api_id = self.management_api_id().await;
-        let (status, body) = self
-            .management(
-                reqwest::Method::PATCH,
-                &format!("apis/{api_id}/applications"),
-                Some(json!({ "applications": [{ "id": client_id }] })),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
+        let (client_id, client_secret) = self.m2m_application_authorized_for("workflow reader", &api_id).await;
         let (_, listed) = self.management(reqwest::Method::GET, &format!("apis/{api_id}/scopes"), None).await;
         for scope in scopes {
             let scope_id =

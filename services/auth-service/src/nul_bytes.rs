@@ -67,29 +67,28 @@ fn has_json_nul(bytes: &[u8]) -> bool {
     false
 }
 
-/// 413, in the caller's error format as well.
 fn too_large(path: &str) -> Response {
     let message = format!("the request body is larger than {} MiB", BODY_LIMIT / (1024 * 1024));
-    let mut response = if path.starts_with("/api/") {
-        ApiError::bad_request("PAYLOAD_TOO_LARGE", message).into_response()
-    } else if path.starts_with("/oauth2/auth") || path.starts_with("/logout") {
-        pages::message(StatusCode::PAYLOAD_TOO_LARGE, "Sign-in cannot continue", &message)
-    } else {
-        OAuthError::invalid_request(message).into_response()
-    };
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    response
+    in_callers_format(path, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message)
 }
 
 fn refusal(path: &str, place: &str) -> Response {
     let message = format!("{place} holds a NUL character (\\0, %00 or \\u0000), which no field may contain");
-    if path.starts_with("/api/") {
-        ApiError::bad_request("INVALID_REQUEST", message).into_response()
+    in_callers_format(path, StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
+}
+
+/// `status` with `message` as the caller at `path` reads errors: a management-API error (with
+/// `api_code`), a page for the sign-in pages, an OAuth `invalid_request` for the rest.
+fn in_callers_format(path: &str, status: StatusCode, api_code: &'static str, message: String) -> Response {
+    let mut response = if path.starts_with("/api/") {
+        ApiError::bad_request(api_code, message).into_response()
     } else if path.starts_with("/oauth2/auth") || path.starts_with("/logout") {
-        pages::message(StatusCode::BAD_REQUEST, "Sign-in cannot continue", &message)
+        pages::message(status, "Sign-in cannot continue", &message)
     } else {
         OAuthError::invalid_request(message).into_response()
-    }
+    };
+    *response.status_mut() = status;
+    response
 }
 
 #[cfg(test)]
