@@ -101,10 +101,12 @@ pub async fn run_with_listener(
 ) -> Result<(), Error> {
     let store = Store::open_and_migrate(&config.common.database_url).await?;
     let management_audience = config.management_audience();
+    let management_api = management::ManagementApi::new(&config.issuer);
+    let scopes = management_api.scopes();
     store
         .bootstrap_management_api(ManagementBootstrap {
             audience: &management_audience,
-            scopes: management::SCOPES,
+            scopes: &scopes.iter().map(String::as_str).collect::<Vec<_>>(),
             admin_client_id: &config.admin.client_id,
             admin_secret_hash: &secrets::hash_secret(&config.admin.client_secret),
         })
@@ -168,7 +170,7 @@ pub async fn run_with_listener(
         ))
     };
 
-    let app = router(state);
+    let app = router(state, management_api);
     let addr = listener.local_addr().map_err(Error::Serve)?;
     tracing::info!(%addr, "auth-service listening");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -191,7 +193,7 @@ pub async fn run_with_listener(
     Ok(())
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, management_api: management::ManagementApi) -> Router {
     Router::new()
         .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/auth", get(authorize::authorize).post(authorize::sign_in))
@@ -206,7 +208,8 @@ fn router(state: AppState) -> Router {
         .route("/metrics", get(|| async { claimflow_platform::metrics::METRICS.render() }))
         .nest(
             "/api/v1",
-            management::router()
+            management_api
+                .into_router(state.clone())
                 .layer(axum::middleware::from_fn_with_state(state.clone(), management::announce_changes)),
         )
         .layer(axum::middleware::from_fn(nul_bytes::refuse_nul))

@@ -5,134 +5,121 @@
 //! message names the field at fault.
 
 mod apis;
-mod applications;
-mod audit;
-mod environment_variables;
-mod organizations;
-mod properties;
-mod users;
-mod workflows;
+// mod applications;
+// mod audit;
+// mod environment_variables;
+// mod organizations;
+// mod properties;
+// mod users;
+// mod workflows;
+
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
-    extract::{rejection::JsonRejection, FromRequest, FromRequestParts, Request},
+    extract::{rejection::JsonRejection, FromRequest, FromRequestParts, Request, State},
     http::{request::Parts, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, patch, post, put},
+    routing::get,
     Json, Router,
 };
 use serde::de::DeserializeOwned;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{jwks::Rejection, AppState};
 
-/// Scopes of the management API, Kinde's names plus claimflow's own for workflows.
-pub const SCOPES: &[&str] = &[
-    "read:applications",
-    "create:applications",
-    "update:applications",
-    "delete:applications",
-    "read:application_properties",
-    "update:application_properties",
-    "read:apis",
-    "create:apis",
-    "update:apis",
-    "delete:apis",
-    "read:api_scopes",
-    "create:api_scopes",
-    "update:api_scopes",
-    "delete:api_scopes",
-    "read:organizations",
-    "create:organizations",
-    "update:organizations",
-    "delete:organizations",
-    "read:properties",
-    "create:properties",
-    "update:properties",
-    "delete:properties",
-    "read:environment_variables",
-    "create:environment_variables",
-    "update:environment_variables",
-    "delete:environment_variables",
-    "read:users",
-    "create:users",
-    "update:users",
-    "delete:users",
-    "read:roles",
-    "create:roles",
-    "update:roles",
-    "read:permissions",
-    "create:permissions",
-    "read:feature_flags",
-    "create:feature_flags",
-    "read:organization_users",
-    "create:organization_users",
-    "delete:organization_users",
-    "read:organization_properties",
-    "update:organization_properties",
-    "read:workflows",
-    "create:workflows",
-    "update:workflows",
-    "delete:workflows",
-    "read:audit",
-];
+/// The management API: its routes, and the OpenAPI document generated from the same
+/// `#[utoipa::path]` declarations, whose `security` also decides which scope each route needs.
+pub struct ManagementApi {
+    router: Router<AppState>,
+    document: utoipa::openapi::OpenApi,
+}
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/openapi.json",
-            get(|axum::extract::State(state): axum::extract::State<AppState>| async move {
-                Json(crate::openapi::document(&state.config.issuer))
-            }),
-        )
-        .route("/apis", get(apis::list).post(apis::create))
-        .route("/apis/{api_id}", get(apis::get_one).delete(apis::delete))
-        .route("/apis/{api_id}/applications", patch(apis::update_applications))
-        .route("/apis/{api_id}/scopes", get(apis::list_scopes).post(apis::create_scope))
-        .route("/apis/{api_id}/applications/{application_id}/scopes/{scope_id}", post(apis::grant_scope))
-        .route("/applications", get(applications::list).post(applications::create))
-        .route(
-            "/applications/{application_id}",
-            get(applications::get_one).patch(applications::update).delete(applications::delete),
-        )
-        .route("/applications/{application_id}/rotate_secret", post(applications::rotate_secret))
-        .route("/applications/{app_id}/auth_redirect_urls", applications::url_routes("redirect", "redirect_urls"))
-        .route("/applications/{app_id}/auth_logout_urls", applications::url_routes("logout", "logout_urls"))
-        .route("/applications/{application_id}/properties", get(applications::list_properties))
-        .route("/applications/{application_id}/properties/{property_key}", put(applications::set_property))
-        .route("/applications/{application_id}/tokens", patch(applications::update_tokens))
-        .route("/properties", get(properties::list).post(properties::create))
-        .route("/properties/{property_id}", put(properties::update).delete(properties::delete))
-        .route("/organization", get(organizations::get_one).post(organizations::create))
-        .route("/organization/{org_code}", patch(organizations::update).delete(organizations::delete))
-        .route("/organizations", get(organizations::list))
-        .route("/organizations/{org_code}/users", get(users::organization_users).post(users::add_organization_users))
-        .route("/organizations/{org_code}/users/{user_id}", axum::routing::delete(users::remove_organization_user))
-        .route("/organizations/{org_code}/properties", get(users::organization_properties))
-        .route("/organizations/{org_code}/properties/{property_key}", put(users::set_organization_property))
-        .route("/user", get(users::get_user).post(users::create_user).delete(users::delete_user))
-        .route("/users", get(users::list_users))
-        .route("/users/{user_id}/password", put(users::set_password))
-        .route("/roles", get(users::list_roles).post(users::create_role))
-        .route("/roles/{role_id}/permissions", get(users::role_permissions).patch(users::update_role_permissions))
-        .route("/permissions", get(users::list_permissions).post(users::create_permission))
-        .route("/feature_flags", post(users::create_feature_flag))
-        .route("/environment/feature_flags", get(users::environment_feature_flags))
-        .route("/environment_variables", get(environment_variables::list).post(environment_variables::create))
-        .route(
-            "/environment_variables/{variable_id}",
-            get(environment_variables::get_one)
-                .patch(environment_variables::update)
-                .delete(environment_variables::delete),
-        )
-        .route("/workflows", get(workflows::list))
-        .route("/workflows/deployments", post(workflows::deploy))
-        .route("/workflows/runs", get(workflows::list_runs))
-        .route("/workflows/runs/{run_id}", get(workflows::get_run))
-        .route("/workflows/{workflow_id}", axum::routing::delete(workflows::delete))
-        .route("/workflows/{workflow_id}/rollback", post(workflows::rollback))
-        .route("/audit/tokens", get(audit::list_tokens))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "the requested API route does not exist")
-        })
+impl ManagementApi {
+    pub fn new(issuer: &str) -> Self {
+        let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+            .routes(routes!(apis::list, apis::create))
+            .routes(routes!(apis::get_one, apis::delete))
+            .routes(routes!(apis::update_applications))
+            .routes(routes!(apis::list_scopes, apis::create_scope))
+            .routes(routes!(apis::grant_scope))
+            .split_for_parts();
+        crate::openapi::complete(&mut document, issuer);
+        Self { router, document }
+    }
+
+    /// Every scope a route of the API needs, sorted: the scopes the management API offers.
+    pub fn scopes(&self) -> Vec<String> {
+        let mut scopes: Vec<String> = RouteScopes::of(&self.document).0.into_values().collect();
+        scopes.sort();
+        scopes.dedup();
+        scopes
+    }
+
+    pub fn document(&self) -> &utoipa::openapi::OpenApi {
+        &self.document
+    }
+
+    /// The routes, each behind its scope, and `/openapi.json` for anyone.
+    pub fn into_router(self, state: AppState) -> Router<AppState> {
+        let guard = Guard { state, scopes: Arc::new(RouteScopes::of(&self.document)) };
+        let document = Arc::new(self.document);
+        self.router
+            .route_layer(axum::middleware::from_fn_with_state(guard, authorize))
+            .route("/openapi.json", get(move || async move { Json(document.as_ref().clone()) }))
+            .fallback(|| async {
+                ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "the requested API route does not exist")
+            })
+    }
+}
+
+/// The scope each operation of the document requires, by method and path.
+struct RouteScopes(HashMap<(String, String), String>);
+
+impl RouteScopes {
+    fn of(document: &utoipa::openapi::OpenApi) -> Self {
+        let mut scopes = HashMap::new();
+        for (path, item) in &document.paths.paths {
+            for (method, operation) in crate::openapi::operations(item) {
+                if let Some(scope) = crate::openapi::required_scope(operation) {
+                    scopes.insert((method.to_owned(), path.clone()), scope);
+                }
+            }
+        }
+        Self(scopes)
+    }
+
+    fn for_request(&self, request: &Request) -> Option<&str> {
+        let matched = request.extensions().get::<axum::extract::MatchedPath>()?.as_str();
+        let path = matched.strip_prefix("/api/v1").unwrap_or(matched);
+        let method = request.method().as_str().to_ascii_lowercase();
+        self.0.get(&(method, path.to_owned())).map(String::as_str)
+    }
+}
+
+#[derive(Clone)]
+struct Guard {
+    state: AppState,
+    scopes: Arc<RouteScopes>,
+}
+
+/// Every management route: a valid management token carrying the route's scope, checked
+/// before the body or query is read (a caller without the scope learns nothing about what the
+/// route would accept). A route that declares no scope is refused: the check fails closed.
+async fn authorize(State(guard): State<Guard>, mut request: Request, next: axum::middleware::Next) -> Response {
+    let caller = match Caller::authenticate(request.headers(), &guard.state).await {
+        Ok(caller) => caller,
+        Err(err) => return err.into_response(),
+    };
+    let Some(scope) = guard.scopes.for_request(&request) else {
+        return ApiError::internal(format!("{} {} declares no scope", request.method(), request.uri().path()))
+            .into_response();
+    };
+    if let Err(err) = caller.require(scope) {
+        return err.into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
 }
 
 /// After a successful change (any method but GET and HEAD), every replica's token-path caches
@@ -190,7 +177,7 @@ impl From<claimflow_storage::StorageError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "errors": [{ "code": self.code, "message": self.message }] });
+        let body = ErrorBody { errors: vec![ErrorItem { code: self.code.to_owned(), message: self.message }] };
         (self.status, Json(body)).into_response()
     }
 }
@@ -234,6 +221,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// The caller of a management route: an application holding a valid management token.
+#[derive(Clone)]
 pub struct Caller {
     pub client_id: String,
     scopes: Vec<String>,
@@ -255,12 +243,11 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+impl Caller {
+    /// The application whose bearer token is a valid management token.
+    async fn authenticate(headers: &axum::http::HeaderMap, state: &AppState) -> Result<Self, ApiError> {
         let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
-        let token = crate::jwks::bearer_token(&parts.headers)
+        let token = crate::jwks::bearer_token(headers)
             .ok_or_else(|| unauthorized("a bearer token for the management API is required"))?;
         let audience = state.config.management_audience();
         let claims =
@@ -281,19 +268,23 @@ impl FromRequestParts<AppState> for Caller {
             .map(|scp| scp.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
         let client_id = claims.get("azp").and_then(|azp| azp.as_str()).unwrap_or_default().to_owned();
-        let caller = Caller { client_id, scopes };
-        // NOTE: the route's scope is checked here, before its body or query is read: a caller
-        // without the scope learns nothing about what the route would accept.
-        if let Some(scope) = route_scope(parts) {
-            caller.require(scope)?;
-        }
-        Ok(caller)
+        Ok(Caller { client_id, scopes })
+    }
+}
+
+/// The caller [`authorize`] admitted to this route.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.remove::<Caller>().ok_or_else(|| ApiError::internal("a management route outside the guard"))
     }
 }
 
 /// `page_size` / `next_token`, as Kinde's list endpoints take them.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     page_size: Option<u64>,
     next_token: Option<String>,
@@ -305,17 +296,16 @@ pub struct Page {
 const DEFAULT_PAGE_SIZE: u64 = 100;
 const MAX_PAGE_SIZE: u64 = 500;
 
-/// One page of `items` in the order of their `id` field, and the token of the next page.
+/// One page of `items` in the order of their `id`, and the token of the next page.
 /// (Administrative lists are small; they are paginated after loading.)
-pub fn paginate(mut items: Vec<serde_json::Value>, page: &Page) -> (Vec<serde_json::Value>, Option<String>) {
+pub fn paginate<T>(mut items: Vec<T>, page: &Page, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
     let _ = &page.sort;
-    let id = |item: &serde_json::Value| item.get("id").and_then(|id| id.as_str()).unwrap_or_default().to_owned();
-    items.sort_by_key(|item| id(item));
+    items.sort_by(|a, b| id(a).cmp(id(b)));
     if let Some(after) = &page.next_token {
-        items.retain(|item| id(item).as_str() > after.as_str());
+        items.retain(|item| id(item) > after.as_str());
     }
     let size = page.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE) as usize;
-    let next = (items.len() > size).then(|| id(&items[size - 1]));
+    let next = (items.len() > size).then(|| id(&items[size - 1]).to_owned());
     items.truncate(size);
     (items, next)
 }
@@ -347,19 +337,58 @@ pub fn keyset_page<T>(mut items: Vec<T>, page_size: u64, key: impl Fn(&T) -> (i6
     (items, next)
 }
 
-/// The scope the OpenAPI table documents for this request's route.
-fn route_scope(parts: &Parts) -> Option<&'static str> {
-    let matched = parts.extensions.get::<axum::extract::MatchedPath>()?.as_str();
-    let path = matched.strip_prefix("/api/v1").unwrap_or(matched);
-    let method = parts.method.as_str().to_ascii_lowercase();
-    crate::openapi::OPERATIONS.iter().find(|op| op.path == path && op.method == method).map(|op| op.scope)
+/// A successful answer: Kinde's `code` and `message`, then the operation's own fields.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Reply<T> {
+    /// `OK`, or what happened, e.g. `API_CREATED`.
+    code: &'static str,
+    message: &'static str,
+    #[serde(flatten)]
+    body: T,
 }
 
-/// `{"code": "OK", "message": "Success", ...fields}`.
-pub fn ok(code: &str, message: &str, fields: serde_json::Value) -> Json<serde_json::Value> {
-    let mut body = serde_json::json!({ "code": code, "message": message });
-    if let (Some(body), serde_json::Value::Object(fields)) = (body.as_object_mut(), fields) {
-        body.extend(fields);
-    }
-    Json(body)
+pub type Answer<T> = Result<Json<Reply<T>>, ApiError>;
+
+/// `{"code", "message", ...body}`.
+pub fn reply<T>(code: &'static str, message: &'static str, body: T) -> Answer<T> {
+    Ok(Json(Reply { code, message, body }))
 }
+
+/// `{"id": ...}`: what a creation answers with.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Id {
+    pub id: String,
+}
+
+/// No fields besides `code` and `message`.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Done {}
+
+/// `{"errors": [{"code", "message"}]}`, as Kinde's management API answers a failure.
+#[derive(serde::Serialize, ToSchema)]
+pub struct ErrorBody {
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct ErrorItem {
+    /// Machine-readable, e.g. `INVALID_NAME` or `NOT_FOUND`.
+    code: String,
+    /// Names the field or parameter at fault.
+    message: String,
+}
+
+/// Invalid request: the message names the field at fault.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400)]
+pub struct BadRequest(#[to_schema] ErrorBody);
+
+/// Not found.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404)]
+pub struct NotFound(#[to_schema] ErrorBody);
+
+/// Conflicts with the current state.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 409)]
+pub struct Conflict(#[to_schema] ErrorBody);
