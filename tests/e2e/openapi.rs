@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 async fn every_documented_operation_answers_as_documented() {
     let stack = Stack::start().await;
     let document: Value = stack.http.get(stack.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(document["openapi"], "3.0.3");
+    assert_eq!(document["openapi"], "3.1.0");
     assert_eq!(document["servers"][0]["url"], format!("{}/api/v1", stack.issuer));
     let token = stack.management_token().await;
     let mut checked = 0;
@@ -44,7 +44,7 @@ async fn every_documented_operation_answers_as_documented() {
                     "{method} {path}: {body}"
                 );
             }
-            let scope = operation["x-required-scope"].as_str().unwrap();
+            let scope = operation["security"][0]["bearer"][0].as_str().unwrap();
             assert!(scope.contains(':'), "{method} {path} names its scope");
             checked += 1;
         }
@@ -77,7 +77,7 @@ async fn every_documented_operation_refuses_a_token_without_its_scope_naming_it(
                 .unwrap();
             assert_eq!(response.status(), 403, "{method} {path} without its scope");
             let body: Value = response.json().await.unwrap();
-            let scope = operation["x-required-scope"].as_str().unwrap();
+            let scope = operation["security"][0]["bearer"][0].as_str().unwrap();
             assert!(body["errors"][0]["message"].as_str().unwrap().contains(scope), "{method} {path}: {body}");
         }
     }

@@ -117,6 +117,7 @@ pub struct Stack {
     /// `(server URL, database)` to drop when the stack goes.
     pub(crate) postgres: Option<(String, String)>,
     pub(crate) worker_config: workflow_worker::Config,
+    pub(crate) signer_config: signer::Config,
     pub(crate) auth_config: auth_service::Config,
     pub(crate) keys: StackKeys,
     pub(crate) _dir: tempfile::TempDir,
@@ -217,7 +218,8 @@ impl Stack {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
         wait_for(&http, &format!("{issuer}/readyz")).await;
         let token = shutdown.clone();
-        services.spawn(async move { Ok(signer::run(signer_config, token).await?) });
+        let first_signer = signer_config.clone();
+        services.spawn(async move { Ok(signer::run(first_signer, token).await?) });
         let token = shutdown.clone();
         let engine = engine();
         let first_worker = worker_config.clone();
@@ -236,6 +238,7 @@ impl Stack {
             services,
             postgres,
             worker_config,
+            signer_config,
             auth_config,
             keys,
             _dir: dir,
@@ -250,6 +253,16 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("the signer did not publish keys within 5 s");
+    }
+
+    /// The configuration the stack's worker runs with, to start another one differently.
+    pub fn worker_config(&self) -> workflow_worker::Config {
+        self.worker_config.clone()
+    }
+
+    /// The configuration the stack's signer runs with.
+    pub fn signer_config(&self) -> signer::Config {
+        self.signer_config.clone()
     }
 
     /// Starts one more workflow-worker (its own NATS connection, same queue group): scaling out.

@@ -1,9 +1,15 @@
-//! One server span per HTTP request, continuing the caller's W3C trace context when present,
-//! with OpenTelemetry's HTTP semantic-convention attributes.
+//! One server span per HTTP request (tower-http's trace layer), continuing the caller's W3C
+//! trace context when present, with OpenTelemetry's HTTP semantic-convention attributes.
 
-use axum::{extract::MatchedPath, extract::Request, middleware::Next, response::Response};
+use std::time::Duration;
+
+use axum::{body::Body, extract::MatchedPath, http::Request, response::Response};
 use opentelemetry::propagation::Extractor;
-use tracing::Instrument;
+use tower_http::{
+    classify::{ServerErrorsAsFailures, SharedClassifier},
+    trace::TraceLayer,
+};
+use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 struct HttpHeaders<'a>(&'a axum::http::HeaderMap);
@@ -18,13 +24,17 @@ impl Extractor for HttpHeaders<'_> {
     }
 }
 
-pub async fn trace_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_else(|| request.uri().path().to_owned());
+type MakeSpan = fn(&Request<Body>) -> Span;
+type OnResponse = fn(&Response, Duration, &Span);
+
+/// The layer for the whole router (inside the routing, so the matched route is known).
+pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, MakeSpan, (), OnResponse> {
+    TraceLayer::new_for_http().make_span_with(make_span as MakeSpan).on_request(()).on_response(on_response as OnResponse)
+}
+
+fn make_span(request: &Request<Body>) -> Span {
+    let method = request.method();
+    let route = request.extensions().get::<MatchedPath>().map_or(request.uri().path(), |path| path.as_str());
     let span = tracing::info_span!(
         "http.request",
         otel.name = %format!("{method} {route}"),
@@ -39,7 +49,9 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         propagator.extract(&HttpHeaders(request.headers()))
     });
     let _ = span.set_parent(parent);
-    let response = next.run(request).instrument(span.clone()).await;
+    span
+}
+
+fn on_response(response: &Response, _latency: Duration, span: &Span) {
     span.record("http.response.status_code", response.status().as_u16());
-    response
 }

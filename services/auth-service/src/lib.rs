@@ -213,7 +213,7 @@ fn router(state: AppState, management_api: management::ManagementApi) -> Router 
                 .layer(axum::middleware::from_fn_with_state(state.clone(), management::announce_changes)),
         )
         .layer(axum::middleware::from_fn(nul_bytes::refuse_nul))
-        .layer(axum::middleware::from_fn(http_trace::trace_request))
+        .layer(http_trace::layer())
         .with_state(state)
 }
 

@@ -99,29 +99,75 @@ async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> an
         child = if nats_server.is_some() { " (child process)" } else { "" },
     );
 
-    // NOTE: if one service stops (an error, or the signal), stop the others and wait for their
-    // drain, so in-flight requests are answered before the broker goes away.
+    let drain: u64 = claimflow_platform::config::parse_or("CLAIMFLOW_DRAIN_TIMEOUT_SECS", 10)?;
+    let first_error = supervise(services, nats_server, shutdown, Duration::from_secs(drain)).await;
+    match first_error {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+/// Runs until a service stops (an error, or the signal) or the nats-server child dies, then
+/// stops the others and waits for their drain, so in-flight requests are answered before the
+/// broker goes away; at most `drain`, after which they are stopped where they are. The child is
+/// always reaped. Gives the first error.
+async fn supervise(
+    mut services: JoinSet<anyhow::Result<()>>,
+    mut nats_server: Option<NatsServer>,
+    shutdown: tokio_util::sync::CancellationToken,
+    drain: Duration,
+) -> Option<anyhow::Error> {
     let mut first_error = None;
-    while let Some(joined) = services.join_next().await {
-        shutdown.cancel();
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
-                eprintln!("error: {err:#}");
-                first_error.get_or_insert(err);
+    let mut deadline = None;
+    loop {
+        let broker_exit = async {
+            match nats_server.as_mut() {
+                Some(server) => server.exited().await,
+                None => std::future::pending().await,
             }
-            Err(err) => {
-                first_error.get_or_insert(anyhow::anyhow!("a service task failed: {err}"));
+        };
+        let drain_over = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            joined = services.join_next() => {
+                let Some(joined) = joined else { break };
+                shutdown.cancel();
+                match joined {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => {
+                        eprintln!("error: {err:#}");
+                        first_error.get_or_insert(err);
+                    }
+                    Err(err) => {
+                        first_error.get_or_insert(anyhow::anyhow!("a service task failed: {err}"));
+                    }
+                }
+            }
+            status = broker_exit => {
+                nats_server = None;
+                let status = status.map_or_else(|err| err.to_string(), |status| status.to_string());
+                eprintln!("error: the nats-server child process exited ({status}); stopping");
+                first_error.get_or_insert(anyhow::anyhow!("the nats-server child process exited ({status})"));
+                shutdown.cancel();
+            }
+            _ = shutdown.cancelled(), if deadline.is_none() => {
+                deadline = Some(tokio::time::Instant::now() + drain);
+            }
+            _ = drain_over => {
+                eprintln!("the services did not drain within {drain:?} (CLAIMFLOW_DRAIN_TIMEOUT_SECS); stopping them");
+                services.shutdown().await;
+                break;
             }
         }
     }
     if let Some(server) = nats_server {
         server.kill().await;
     }
-    match first_error {
-        Some(err) => Err(err),
-        None => Ok(()),
-    }
+    first_error
 }
 
 /// Ready when auth-service is ready and the signer publishes its keys (on first start the

@@ -93,6 +93,8 @@ pub enum Error {
     Nats(#[from] nats::ConnectError),
     #[error("cannot subscribe: {0}")]
     Subscribe(#[from] async_nats::SubscribeError),
+    #[error(transparent)]
+    HealthBind(#[from] claimflow_platform::health::BindError),
     #[error("cannot serve health and metrics on CLAIMFLOW_HEALTH_ADDR: {0}")]
     Health(#[source] std::io::Error),
     #[error("cannot start the signing threads: {0}")]
@@ -101,6 +103,7 @@ pub enum Error {
 
 /// Runs the signer until `shutdown` is cancelled; in-flight requests are answered first.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let health_listener = claimflow_platform::health::bind(config.health_addr).await?;
     let keys = Arc::new(KeyRing::load_or_create(&config.key_dir, config.signing_alg)?);
     let store = Store::open(&config.common.database_url).await?;
     let client = nats::connect(&config.common.nats_url, "signer", config.common.nats_credentials.as_ref()).await?;
@@ -140,16 +143,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             let (client, store) = (client.clone(), store.clone());
             Box::pin(async move {
                 claimflow_platform::health::nats_ready(&client)?;
-                store.ping().await.map_err(|err| format!("database: {err}"))
+                store.check_schema().await.map_err(|err| format!("database: {err}"))
             })
         });
         let shutdown = shutdown.clone();
-        async move {
-            match config.health_addr {
-                Some(addr) => claimflow_platform::health::serve(addr, ready, shutdown).await.map_err(Error::Health),
-                None => Ok(()),
-            }
-        }
+        async move { claimflow_platform::health::serve(health_listener, ready, shutdown).await.map_err(Error::Health) }
     };
     let serving = async {
         tokio::try_join!(issuing, publishing)?;

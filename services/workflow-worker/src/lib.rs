@@ -43,8 +43,8 @@ pub struct Config {
     /// `CLAIMFLOW_HEALTH_ADDR` (default `127.0.0.1:8082`, `off` to disable): `/healthz`,
     /// `/readyz`, `/metrics`.
     pub health_addr: Option<std::net::SocketAddr>,
-    /// `CLAIMFLOW_WORKER_ID` (default: the host name, a container's id under Docker): recorded
-    /// with every run, so one can tell which worker ran what.
+    /// `CLAIMFLOW_WORKER_ID` (default: the host name, a container's id under Docker, and the
+    /// process id): recorded with every run, so one can tell which worker ran what.
     pub worker_id: String,
 }
 
@@ -76,6 +76,8 @@ pub enum Error {
     Subscribe(#[from] async_nats::SubscribeError),
     #[error("cannot start the fetch runtime: {0}")]
     Network(#[source] std::io::Error),
+    #[error(transparent)]
+    HealthBind(#[from] claimflow_platform::health::BindError),
     #[error("cannot serve health and metrics on CLAIMFLOW_HEALTH_ADDR: {0}")]
     Health(#[source] std::io::Error),
 }
@@ -83,6 +85,7 @@ pub enum Error {
 /// Serves token-generation events until `shutdown`, then finishes in-flight runs and drains.
 /// `engine` must have been started on the main thread (see [`Engine::start`]).
 pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) -> Result<(), Error> {
+    let health_listener = claimflow_platform::health::bind(config.health_addr).await?;
     let client =
         nats::connect(&config.common.nats_url, "workflow-worker", config.common.nats_credentials.as_ref()).await?;
     let worker = Arc::new(Worker {
@@ -106,12 +109,7 @@ pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) ->
             Box::pin(async move { claimflow_platform::health::nats_ready(&client) })
         });
         let shutdown = shutdown.clone();
-        async move {
-            match config.health_addr {
-                Some(addr) => claimflow_platform::health::serve(addr, ready, shutdown).await.map_err(Error::Health),
-                None => Ok(()),
-            }
-        }
+        async move { claimflow_platform::health::serve(health_listener, ready, shutdown).await.map_err(Error::Health) }
     };
     let serving = nats::serve(
         client.clone(),
@@ -287,11 +285,22 @@ fn decode_key(encoded: &str) -> Option<[u8; 32]> {
     base64::engine::general_purpose::STANDARD.decode(encoded).ok()?.try_into().ok()
 }
 
-/// The host name, or a random id when there is none.
+/// `<host name>-<process id>`: unique per process, also for several workers on one host.
 pub fn default_worker_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| format!("worker-{:08x}", std::process::id()))
+        .unwrap_or_else(|| "worker".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_worker_id_tells_processes_on_one_host_apart() {
+        let id = super::default_worker_id();
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        assert_eq!(id, format!("{}-{}", host.trim(), std::process::id()));
+    }
 }

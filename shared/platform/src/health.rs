@@ -36,9 +36,35 @@ pub fn nats_ready(client: &async_nats::Client) -> Result<(), String> {
     }
 }
 
-/// Serves the health routes on `addr` until `shutdown`.
-pub async fn serve(addr: SocketAddr, ready: ReadinessCheck, shutdown: CancellationToken) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "health and metrics listening");
+/// `CLAIMFLOW_HEALTH_ADDR` could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {addr} (CLAIMFLOW_HEALTH_ADDR): {source}; give each process on this host its own \
+     address, e.g. CLAIMFLOW_HEALTH_ADDR=127.0.0.1:0 for any free port, or off"
+)]
+pub struct BindError {
+    pub addr: SocketAddr,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The health listener for `addr` (`None` when turned off). Bound before the service says it is
+/// ready, so a taken port stops it at start rather than after.
+pub async fn bind(addr: Option<SocketAddr>) -> Result<Option<tokio::net::TcpListener>, BindError> {
+    let Some(addr) = addr else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| BindError { addr, source })?;
+    if let Ok(bound) = listener.local_addr() {
+        tracing::info!(addr = %bound, "health and metrics listening");
+    }
+    Ok(Some(listener))
+}
+
+/// Serves the health routes on `listener` (if any) until `shutdown`.
+pub async fn serve(
+    listener: Option<tokio::net::TcpListener>,
+    ready: ReadinessCheck,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let Some(listener) = listener else { return Ok(()) };
     axum::serve(listener, routes::<()>(ready)).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }

@@ -104,6 +104,11 @@ impl NatsServer {
         self.port
     }
 
+    /// Resolves when the server exits on its own, with its status; the process is reaped.
+    pub async fn exited(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.child.wait().await
+    }
+
     /// Kills the server at once (tests use this to take the broker away).
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;

@@ -48,6 +48,8 @@ pub enum StorageError {
     Migrate(#[source] DbErr),
     #[error("database error: {0}")]
     Db(#[from] DbErr),
+    #[error("the database schema is not migrated yet ({0}); auth-service migrates it when it starts")]
+    SchemaPending(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{what} {id} not found")]
@@ -105,6 +107,29 @@ impl Store {
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
         Ok(self.db.ping().await?)
+    }
+
+    /// Whether the schema is this build's: its last migration has run. The services that only
+    /// read (the signer) are not ready before that. Reads only: creates no bookkeeping table.
+    pub async fn check_schema(&self) -> Result<()> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let latest = migration::Migrator::migrations().last().map(|migration| migration.name().to_owned());
+        let Some(latest) = latest else { return Ok(()) };
+        let backend = self.db.get_database_backend();
+        let placeholder = if backend == sea_orm::DatabaseBackend::Postgres { "$1" } else { "?" };
+        let query = Statement::from_sql_and_values(
+            backend,
+            format!("SELECT version FROM seaql_migrations WHERE version = {placeholder}"),
+            [latest.clone().into()],
+        );
+        match self.db.query_one(query).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(StorageError::SchemaPending(format!("{latest} has not run"))),
+            Err(_) => {
+                self.ping().await?;
+                Err(StorageError::SchemaPending("no migration has run".to_owned()))
+            }
+        }
     }
 }
 

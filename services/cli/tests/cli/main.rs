@@ -358,3 +358,68 @@ fn span_names(bodies: &[Value], trace_id: &str) -> Vec<String> {
     }
     names
 }
+
+/// The process ids of `parent`'s children named `name`.
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // `pid (comm) state ppid ...`; comm may hold spaces, so split after the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        let comm = head.split_once('(').map(|(_, comm)| comm).unwrap_or_default();
+        let ppid = rest.split_whitespace().nth(1).and_then(|ppid| ppid.parse::<u32>().ok());
+        if comm == name && ppid == Some(parent) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_stops_and_reaps_its_broker_when_the_broker_dies() {
+    let data = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(CLAIMFLOW)
+        .arg("dev")
+        .env("CLAIMFLOW_DATA_DIR", data.path())
+        .env("CLAIMFLOW_HTTP_ADDR", &addr)
+        .env("CLAIMFLOW_DRAIN_TIMEOUT_SECS", "3")
+        .env_remove("NATS_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("claimflow dev starts");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut dev = Dev { child };
+    let errors =
+        tokio::task::spawn_blocking(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
+    tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().map_while(Result::ok).find(|line| line.contains("Press Ctrl-C"))
+    })
+    .await
+    .unwrap()
+    .expect("claimflow dev says it is running");
+    let broker = children_named(dev.child.id(), "nats-server");
+    assert_eq!(broker.len(), 1, "one nats-server child: {broker:?}");
+    let broker = broker[0];
+
+    assert!(Command::new("kill").arg("-KILL").arg(broker.to_string()).status().unwrap().success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = dev.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "claimflow dev kept running without its broker");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success(), "a dead broker is an error: {status}");
+    let errors = errors.await.unwrap().join("\n");
+    assert!(errors.contains("nats-server child process exited"), "{errors}");
+    // Reaped: no zombie left behind (a zombie keeps its /proc entry).
+    let state = std::fs::read_to_string(format!("/proc/{broker}/stat")).unwrap_or_default();
+    assert!(!state.contains(") Z "), "nats-server left as a zombie: {state}");
+}
