@@ -43,7 +43,11 @@ async fn token_requests_get_an_immediate_503_while_nats_is_down_and_recover_when
     }
     let token = recovered.expect("token requests succeed again after NATS returns");
     // Reconnect attempts are at most half a second apart (async-nats's default backs off to 4 s).
-    assert!(back.elapsed() < Duration::from_secs(3), "tokens again only {:?} after the broker's return", back.elapsed());
+    assert!(
+        back.elapsed() < Duration::from_secs(3),
+        "tokens again only {:?} after the broker's return",
+        back.elapsed()
+    );
     let claims = stack.verify(token["access_token"].as_str().unwrap(), "acme").await.unwrap();
     assert_eq!(claims["up"], true);
 }

@@ -64,7 +64,8 @@ async fn a_service_whose_health_port_is_taken_stops_at_start_naming_the_variable
     let deadline = std::time::Duration::from_secs(10);
     let stop = tokio_util::sync::CancellationToken::new();
 
-    let worker = workflow_worker::Config { health_addr: Some(addr), worker_id: "second".into(), ..stack.worker_config() };
+    let worker =
+        workflow_worker::Config { health_addr: Some(addr), worker_id: "second".into(), ..stack.worker_config() };
     let started = workflow_worker::run(worker, claimflow_e2e::engine(), stop.clone());
     let error = tokio::time::timeout(deadline, started).await.expect("the worker stops at once").unwrap_err();
     let signer = signer::Config { health_addr: Some(addr), ..stack.signer_config() };

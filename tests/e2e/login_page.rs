@@ -45,7 +45,11 @@ async fn a_person_signs_in_with_the_keyboard_alone_on_a_phone_after_a_wrong_pass
     let output = tokio::task::spawn_blocking(move || command.output().expect("node runs")).await.unwrap();
     let result: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|_| panic!("the browser script prints JSON: {}", String::from_utf8_lossy(&output.stderr)));
-    assert!(output.status.success(), "the browser script failed: {result}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the browser script failed: {result}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     // The page is the application's.
     assert_eq!(result["title"], "Sign in · Web shop", "{result}");
@@ -57,7 +61,10 @@ async fn a_person_signs_in_with_the_keyboard_alone_on_a_phone_after_a_wrong_pass
     assert_eq!(result["error_visible"], true);
     let gap = result["error_below_password_px"].as_i64().unwrap();
     assert!((0..=32).contains(&gap), "the error sits {gap} px under the password field");
-    assert_eq!((result["password_invalid"].as_str(), result["described_by"].as_str()), (Some("true"), Some("sign-in-error")));
+    assert_eq!(
+        (result["password_invalid"].as_str(), result["described_by"].as_str()),
+        (Some("true"), Some("sign-in-error"))
+    );
     assert_eq!(result["email_kept"], EMAIL, "the email is kept, only the password is asked again");
 
     // A 360 px phone: nothing wider than the screen, the email field focused first.

@@ -21,6 +21,7 @@ mod runtime_errors;
 mod scaling;
 mod sign_in_security;
 mod signing;
+mod slow_clients;
 mod trace;
 mod user_tokens;
 mod users_and_roles;

@@ -166,8 +166,7 @@ async fn work_whose_callers_gave_up_is_dropped_so_a_redeploy_runs_on_the_next_re
         let stack = &stack;
         async move {
             let files = json!({ "files": [{ "path": PATH, "content": workflow }], "timeout_ms": timeout_ms });
-            let (status, body) =
-                stack.management(reqwest::Method::POST, "workflows/deployments", Some(files)).await;
+            let (status, body) = stack.management(reqwest::Method::POST, "workflows/deployments", Some(files)).await;
             assert_eq!(status, 200, "{body}");
         }
     };

@@ -35,7 +35,6 @@ pub fn spans() -> &'static InMemorySpanExporter {
     })
 }
 
-
 /// Benchmarks: the median duration of every span name recorded at least `min_count` times.
 pub fn print_span_medians(min_count: usize) {
     let mut by_name: std::collections::BTreeMap<String, Vec<Duration>> = Default::default();

@@ -306,4 +306,3 @@ impl Stack {
         assert_eq!(status, 200, "deploy: {body}");
     }
 }
-

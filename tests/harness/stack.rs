@@ -23,6 +23,8 @@ pub struct StackOptions {
     pub refresh_token_lifetime: Duration,
     /// `CLAIMFLOW_SIGNING_ALG` of the stack's signer.
     pub signing_alg: signer::keys::SigningAlgorithm,
+    /// auth-service's timeouts and connection bound.
+    pub http_limits: auth_service::HttpLimits,
 }
 
 impl Default for StackOptions {
@@ -33,6 +35,7 @@ impl Default for StackOptions {
             health: false,
             refresh_token_lifetime: Duration::from_secs(3600),
             signing_alg: Default::default(),
+            http_limits: Default::default(),
         }
     }
 }
@@ -190,6 +193,7 @@ impl Stack {
                 max_per_ip: 20,
                 window: Duration::from_secs(900),
             },
+            http_limits: options.http_limits,
         };
         let signer_config = signer::Config {
             common: CommonConfig { nats_credentials: credentials("signer"), ..common.clone() },
@@ -561,4 +565,3 @@ pub(crate) async fn fresh_postgres_database(server_url: &str) -> anyhow::Result<
     url.set_path(&format!("/{name}"));
     Ok((url.to_string(), name))
 }
-

@@ -29,4 +29,3 @@ pub fn npm_bin(name: &str) -> std::path::PathBuf {
     );
     path
 }
-

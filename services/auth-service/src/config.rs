@@ -38,6 +38,7 @@ pub struct Config {
     /// client address (`CLAIMFLOW_LOGIN_MAX_FAILURES_PER_IP`, default 20) within
     /// `CLAIMFLOW_LOGIN_LOCKOUT_SECS` (default 900) before sign-in is refused for the rest of it.
     pub login_throttle: LoginThrottle,
+    pub http_limits: crate::HttpLimits,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +101,11 @@ impl Config {
                 max_per_account: config::parse_or("CLAIMFLOW_LOGIN_MAX_FAILURES", 5)?,
                 max_per_ip: config::parse_or("CLAIMFLOW_LOGIN_MAX_FAILURES_PER_IP", 20)?,
                 window: Duration::from_secs(config::parse_or("CLAIMFLOW_LOGIN_LOCKOUT_SECS", 900)?),
+            },
+            http_limits: crate::HttpLimits {
+                header_timeout: Duration::from_secs(config::parse_or("CLAIMFLOW_HTTP_HEADER_TIMEOUT_SECS", 10)?),
+                request_timeout: Duration::from_secs(config::parse_or("CLAIMFLOW_HTTP_REQUEST_TIMEOUT_SECS", 30)?),
+                max_connections: config::parse_or("CLAIMFLOW_HTTP_MAX_CONNECTIONS", 4096)?,
             },
             common,
         })

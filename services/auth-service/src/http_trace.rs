@@ -29,7 +29,10 @@ type OnResponse = fn(&Response, Duration, &Span);
 
 /// The layer for the whole router (inside the routing, so the matched route is known).
 pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, MakeSpan, (), OnResponse> {
-    TraceLayer::new_for_http().make_span_with(make_span as MakeSpan).on_request(()).on_response(on_response as OnResponse)
+    TraceLayer::new_for_http()
+        .make_span_with(make_span as MakeSpan)
+        .on_request(())
+        .on_response(on_response as OnResponse)
 }
 
 fn make_span(request: &Request<Body>) -> Span {

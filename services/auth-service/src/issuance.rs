@@ -157,9 +157,7 @@ async fn run_workflow(
             match &err {
                 RequestError::Disconnected { .. } => return Err(broker_unavailable()),
                 RequestError::NoResponders { .. } => {
-                    return Err(OAuthError::temporarily_unavailable(
-                        "no workflow-worker is running; try again shortly",
-                    ))
+                    return Err(OAuthError::temporarily_unavailable("no workflow-worker is running; try again shortly"))
                 }
                 _ => {}
             }

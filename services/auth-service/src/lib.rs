@@ -8,6 +8,7 @@ mod authorize;
 pub mod cache;
 pub mod config;
 mod discovery;
+mod http_server;
 mod http_trace;
 mod issuance;
 pub mod jwks;
@@ -40,6 +41,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{AdminCredentials, Config};
+pub use http_server::HttpLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -170,13 +172,11 @@ pub async fn run_with_listener(
         ))
     };
 
+    let limits = state.config.http_limits;
     let app = router(state, management_api);
     let addr = listener.local_addr().map_err(Error::Serve)?;
     tracing::info!(%addr, "auth-service listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .map_err(Error::Serve)?;
+    http_server::serve(listener, app, limits, shutdown.clone()).await.map_err(Error::Serve)?;
     shutdown.cancel();
     match code_server.await {
         Ok(result) => result?,
@@ -213,6 +213,10 @@ fn router(state: AppState, management_api: management::ManagementApi) -> Router 
                 .layer(axum::middleware::from_fn_with_state(state.clone(), management::announce_changes)),
         )
         .layer(axum::middleware::from_fn(nul_bytes::refuse_nul))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.http_limits.request_timeout,
+        ))
         .layer(http_trace::layer())
         .with_state(state)
 }

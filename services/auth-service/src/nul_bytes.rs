@@ -21,7 +21,9 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 pub async fn refuse_nul(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if has_nul(request.uri().path().as_bytes(), true) || request.uri().query().is_some_and(|q| has_nul(q.as_bytes(), true)) {
+    if has_nul(request.uri().path().as_bytes(), true)
+        || request.uri().query().is_some_and(|q| has_nul(q.as_bytes(), true))
+    {
         return refusal(&path, "the URL");
     }
     if request.headers().values().any(|value| value.as_bytes().contains(&0)) {

@@ -19,6 +19,8 @@ pub enum PasswordError {
     UnsupportedMethod(String),
     #[error("hashed_password is not a bcrypt hash")]
     NotBcrypt,
+    #[error("hashed_password has bcrypt cost {0}; bcrypt costs are 4 to 31")]
+    BcryptCost(u32),
     #[error("cannot hash the password: {0}")]
     Hash(String),
 }
@@ -38,8 +40,14 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
 /// A pre-hashed password from another system, stored as it is.
 pub fn import(hashing_method: &str, hashed: &str) -> Result<String, PasswordError> {
     match hashing_method {
-        "bcrypt" if hashed.starts_with("$2") && hashed.parse::<bcrypt::HashParts>().is_ok() => Ok(hashed.to_owned()),
-        "bcrypt" => Err(PasswordError::NotBcrypt),
+        "bcrypt" => {
+            let parts = hashed.parse::<bcrypt::HashParts>().ok().filter(|_| hashed.starts_with("$2"));
+            match parts.map(|parts| parts.get_cost()) {
+                None => Err(PasswordError::NotBcrypt),
+                Some(cost) if !(4..=31).contains(&cost) => Err(PasswordError::BcryptCost(cost)),
+                Some(_) => Ok(hashed.to_owned()),
+            }
+        }
         other => Err(PasswordError::UnsupportedMethod(other.to_owned())),
     }
 }
@@ -84,5 +92,18 @@ mod tests {
         assert!(!verify(&stored, "something else"));
         assert_eq!(import("md5", "x"), Err(PasswordError::UnsupportedMethod("md5".into())));
         assert_eq!(import("bcrypt", "plain"), Err(PasswordError::NotBcrypt));
+    }
+
+    #[test]
+    fn a_bcrypt_cost_outside_4_to_31_is_refused() {
+        let exported = bcrypt::hash("from kinde", 4).unwrap();
+        for (cost, expected) in [("03", Err(PasswordError::BcryptCost(3))), ("99", Err(PasswordError::BcryptCost(99)))]
+        {
+            let forged = exported.replacen("$04$", &format!("${cost}$"), 1);
+            assert_eq!(import("bcrypt", &forged), expected, "{forged}");
+        }
+        let message = PasswordError::BcryptCost(99).to_string();
+        assert!(message.contains("hashed_password") && message.contains("4 to 31"), "{message}");
+        assert!(import("bcrypt", &exported.replacen("$04$", "$31$", 1)).is_ok());
     }
 }

@@ -91,7 +91,11 @@ const COMPILER_STACK_BYTES: usize = 256 * 1024 * 1024;
 pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError> {
     let at = |line: usize, column: usize, message: String| SourceError { path: path.to_owned(), line, column, message };
     if source.len() > MAX_SOURCE_BYTES {
-        return Err(at(1, 1, format!("the file is {} bytes; a workflow file may hold at most {MAX_SOURCE_BYTES}", source.len())));
+        return Err(at(
+            1,
+            1,
+            format!("the file is {} bytes; a workflow file may hold at most {MAX_SOURCE_BYTES}", source.len()),
+        ));
     }
     check_depth(source).map_err(|(line, column, too_deep)| at(line, column, too_deep.to_string()))?;
     std::thread::scope(|scope| {
@@ -119,10 +123,9 @@ impl fmt::Display for TooDeep {
             TooDeep::Nesting => {
                 write!(f, "code nested more than {MAX_NESTING} levels deep (parentheses, brackets or braces)")
             }
-            TooDeep::Chain => write!(
-                f,
-                "an expression chaining more than {MAX_CHAIN} operators; split it into statements"
-            ),
+            TooDeep::Chain => {
+                write!(f, "an expression chaining more than {MAX_CHAIN} operators; split it into statements")
+            }
         }
     }
 }
@@ -461,7 +464,12 @@ export default async function handle(event: any): Promise<void> {
 
     /// Run on a thread with a tokio worker's stack (2 MiB), where a deploy is compiled.
     fn compile_on_small_stack(path: &'static str, source: String) -> Result<CompiledWorkflow, SourceError> {
-        std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(move || compile(path, &source)).unwrap().join().unwrap()
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || compile(path, &source))
+            .unwrap()
+            .join()
+            .unwrap()
     }
 
     #[test]

@@ -77,10 +77,7 @@ fn respond(status: StatusCode, rendered: askama::Result<String>) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_POLICY),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
     response
 }
 
@@ -106,7 +103,10 @@ mod tests {
 
     #[test]
     fn the_form_may_redirect_to_the_client_and_nowhere_else() {
-        assert_eq!(form_action_source("https://shop.example:8443/cb?x=1").as_deref(), Some("https://shop.example:8443"));
+        assert_eq!(
+            form_action_source("https://shop.example:8443/cb?x=1").as_deref(),
+            Some("https://shop.example:8443")
+        );
         assert_eq!(form_action_source("com.example.app:/callback").as_deref(), Some("com.example.app:"));
         assert_eq!(form_action_source("not a url"), None);
     }

@@ -5,7 +5,9 @@ use claimflow_storage::entity::{api, api_scope};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{paginate, reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, Conflict, Done, Id, NotFound, Page, Reply};
+use super::{
+    paginate, reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, Conflict, Done, Id, NotFound, Page, Reply,
+};
 use crate::AppState;
 
 #[derive(Serialize, ToSchema)]

@@ -1,17 +1,22 @@
 //! `/api/v1/applications`: OAuth clients. A client secret is returned once, at creation.
 
 use axum::extract::{Path, State};
-use claimflow_storage::entity::application::AppType;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use claimflow_storage::{
+    entity::application::{self, AppType},
+    UrlChange,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::{ok, paginate, ApiError, ApiJson, ApiQuery, Caller, Page};
+use super::{paginate, reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, Conflict, Done, NotFound, Page, Reply};
 use crate::{secrets, AppState};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApplication {
     name: String,
+    /// `m2m`, `reg` or `spa`.
     #[serde(rename = "type")]
     app_type: String,
     /// Kinde's org-scoped M2M applications; not supported yet.
@@ -20,38 +25,61 @@ pub struct CreateApplication {
 }
 
 /// The application, or a 404 naming it.
-async fn existing(state: &AppState, id: &str) -> Result<claimflow_storage::entity::application::Model, ApiError> {
+async fn existing(state: &AppState, id: &str) -> Result<application::Model, ApiError> {
     state.store.find_application(id).await?.ok_or_else(|| ApiError::not_found("application", id))
 }
 
-fn describe(application: &claimflow_storage::entity::application::Model) -> Value {
-    json!({ "id": application.id, "client_id": application.id, "name": application.name, "type": application.app_type.as_str() })
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationView {
+    id: String,
+    /// The same as `id`.
+    client_id: String,
+    name: String,
+    /// `m2m`, `reg` or `spa`.
+    #[serde(rename = "type")]
+    app_type: &'static str,
 }
 
-pub async fn list(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:applications")?;
-    let applications: Vec<Value> = state.store.list_applications().await?.iter().map(describe).collect();
-    let (applications, next_token) = paginate(applications, &page);
-    Ok(ok("OK", "Success", json!({ "applications": applications, "next_token": next_token })))
+impl From<&application::Model> for ApplicationView {
+    fn from(application: &application::Model) -> Self {
+        Self {
+            id: application.id.clone(),
+            client_id: application.id.clone(),
+            name: application.name.clone(),
+            app_type: application.app_type.as_str(),
+        }
+    }
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationList {
+    applications: Vec<ApplicationView>,
+    next_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/applications", summary = "List applications", params(Page),
+    security(("bearer" = ["read:applications"])), responses((status = 200, body = Reply<ApplicationList>), BadRequest))]
+pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>) -> Answer<ApplicationList> {
+    let applications: Vec<ApplicationView> =
+        state.store.list_applications().await?.iter().map(ApplicationView::from).collect();
+    let (applications, next_token) = paginate(applications, &page, |application| &application.id);
+    reply("OK", "Success", ApplicationList { applications, next_token })
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApplication {
     name: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/applications/{application_id}", summary = "Update an application",
+    request_body = UpdateApplication, security(("bearer" = ["update:applications"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
 pub async fn update(
-    caller: Caller,
     State(state): State<AppState>,
     Path(application_id): Path<String>,
     ApiJson(body): ApiJson<UpdateApplication>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:applications")?;
+) -> Answer<Done> {
     existing(&state, &application_id).await?;
     if let Some(name) = body.name {
         if name.trim().is_empty() {
@@ -59,15 +87,12 @@ pub async fn update(
         }
         state.store.rename_application(&application_id, name.trim()).await?;
     }
-    Ok(ok("OK", "Application updated", json!({})))
+    reply("OK", "Application updated", Done {})
 }
 
-pub async fn delete(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(application_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("delete:applications")?;
+#[utoipa::path(delete, path = "/applications/{application_id}", summary = "Delete an application",
+    security(("bearer" = ["delete:applications"])), responses((status = 200, body = Reply<Done>), NotFound, Conflict))]
+pub async fn delete(State(state): State<AppState>, Path(application_id): Path<String>) -> Answer<Done> {
     if application_id == state.config.admin.client_id {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
@@ -76,15 +101,29 @@ pub async fn delete(
         ));
     }
     state.store.delete_application(&application_id).await?;
-    Ok(ok("APPLICATION_DELETED", "Application deleted", json!({})))
+    reply("APPLICATION_DELETED", "Application deleted", Done {})
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct NewApplication {
+    id: String,
+    client_id: String,
+    /// Returned only here; `null` for a single-page application.
+    client_secret: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApplication {
+    application: NewApplication,
+}
+
+#[utoipa::path(post, path = "/applications", summary = "Create an application (the client secret is returned once)",
+    request_body = CreateApplication, security(("bearer" = ["create:applications"])),
+    responses((status = 200, body = Reply<CreatedApplication>), BadRequest))]
 pub async fn create(
-    caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateApplication>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:applications")?;
+) -> Answer<CreatedApplication> {
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
     }
@@ -107,70 +146,104 @@ pub async fn create(
     };
     let application =
         state.store.create_application(body.name.trim(), app_type, secret.as_deref().map(secrets::hash_secret)).await?;
-    Ok(ok(
+    reply(
         "APPLICATION_CREATED",
         "Application created",
-        json!({ "application": {
-            "id": application.id, "client_id": application.id, "client_secret": secret,
-        }}),
-    ))
+        CreatedApplication {
+            application: NewApplication {
+                id: application.id.clone(),
+                client_id: application.id,
+                client_secret: secret,
+            },
+        },
+    )
 }
 
-pub async fn get_one(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(application_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:applications")?;
+#[derive(Serialize, ToSchema)]
+pub struct OneApplication {
+    application: ApplicationView,
+}
+
+#[utoipa::path(get, path = "/applications/{application_id}", summary = "Get an application",
+    security(("bearer" = ["read:applications"])), responses((status = 200, body = Reply<OneApplication>), NotFound))]
+pub async fn get_one(State(state): State<AppState>, Path(application_id): Path<String>) -> Answer<OneApplication> {
     let application = existing(&state, &application_id).await?;
-    Ok(ok("OK", "success_response", json!({ "application": describe(&application) })))
+    reply("OK", "success_response", OneApplication { application: ApplicationView::from(&application) })
+}
+
+#[derive(Serialize, ToSchema, Clone)]
+pub struct PropertyView {
+    id: String,
+    key: String,
+    name: String,
+    description: String,
+    value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PropertyList {
+    properties: Vec<PropertyView>,
+    /// The same list, under the name older Kinde docs read.
+    #[serde(rename = "appProperties")]
+    app_properties: Vec<PropertyView>,
 }
 
 /// Kinde's `{properties: [...]}`; older Kinde docs read `appProperties` from the same answer.
+#[utoipa::path(get, path = "/applications/{application_id}/properties", summary = "An application's property values",
+    security(("bearer" = ["read:application_properties"])),
+    responses((status = 200, body = Reply<PropertyList>), NotFound))]
 pub async fn list_properties(
-    caller: Caller,
     State(state): State<AppState>,
     Path(application_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:application_properties")?;
+) -> Answer<PropertyList> {
     existing(&state, &application_id).await?;
-    let properties: Vec<Value> = state
+    let properties: Vec<PropertyView> = state
         .store
         .application_properties(&application_id)
         .await?
         .into_iter()
-        .map(|p| json!({ "id": p.property.id, "key": p.property.key, "name": p.property.name, "description": p.property.description, "value": p.value }))
+        .map(|p| PropertyView {
+            id: p.property.id,
+            key: p.property.key,
+            name: p.property.name,
+            description: p.property.description,
+            value: p.value,
+        })
         .collect();
-    Ok(ok("OK", "Success", json!({ "properties": properties, "appProperties": properties })))
+    reply("OK", "Success", PropertyList { app_properties: properties.clone(), properties })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PropertyValue {
+    /// A string, number or boolean; stored as text.
     value: Value,
 }
 
+#[utoipa::path(put, path = "/applications/{application_id}/properties/{property_key}",
+    summary = "Set an application's property value", request_body = PropertyValue,
+    security(("bearer" = ["update:application_properties"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound, Conflict))]
 pub async fn set_property(
-    caller: Caller,
     State(state): State<AppState>,
     Path((application_id, key)): Path<(String, String)>,
     ApiJson(body): ApiJson<PropertyValue>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:application_properties")?;
+) -> Answer<Done> {
     let value = match body.value {
         Value::String(text) => text,
         Value::Number(_) | Value::Bool(_) => body.value.to_string(),
         _ => return Err(ApiError::bad_request("INVALID_VALUE", "value must be a string, number or boolean")),
     };
     state.store.set_application_property(&application_id, &key, &value).await?;
-    Ok(ok("OK", "Success", json!({})))
+    reply("OK", "Success", Done {})
 }
 
 /// Kinde's token settings, plus `token_properties`: the property keys whose values go into the
 /// application's tokens as `application_properties`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenSettings {
+    /// Seconds, between 60 and 31536000.
     access_token_lifetime: Option<i64>,
     refresh_token_lifetime: Option<i64>,
     id_token_lifetime: Option<i64>,
@@ -179,13 +252,15 @@ pub struct TokenSettings {
     token_properties: Option<Vec<String>>,
 }
 
+#[utoipa::path(patch, path = "/applications/{application_id}/tokens",
+    summary = "Token settings, including token_properties", request_body = TokenSettings,
+    security(("bearer" = ["update:applications"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
 pub async fn update_tokens(
-    caller: Caller,
     State(state): State<AppState>,
     Path(application_id): Path<String>,
     ApiJson(body): ApiJson<TokenSettings>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:applications")?;
+) -> Answer<Done> {
     existing(&state, &application_id).await?;
     // Accepted for compatibility with Kinde clients; claimflow has no user sessions or
     // Hasura mapping yet, so only the access token lifetime and token properties apply.
@@ -207,16 +282,28 @@ pub async fn update_tokens(
     if let Some(keys) = &body.token_properties {
         state.store.set_token_properties(&application_id, keys).await?;
     }
-    Ok(ok("OK", "Application tokens updated", json!({})))
+    reply("OK", "Application tokens updated", Done {})
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotatedSecret {
+    client_id: String,
+    client_secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotatedApplication {
+    application: RotatedSecret,
 }
 
 /// A new client secret, returned once; the old one stops working at once.
+#[utoipa::path(post, path = "/applications/{application_id}/rotate_secret",
+    summary = "Rotate the client secret (returned once)", security(("bearer" = ["update:applications"])),
+    responses((status = 200, body = Reply<RotatedApplication>), BadRequest, NotFound, Conflict))]
 pub async fn rotate_secret(
-    caller: Caller,
     State(state): State<AppState>,
     Path(application_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:applications")?;
+) -> Answer<RotatedApplication> {
     let application = existing(&state, &application_id).await?;
     if application.app_type == AppType::Spa {
         return Err(ApiError::bad_request("PUBLIC_CLIENT", "a single-page application has no client secret"));
@@ -230,21 +317,22 @@ pub async fn rotate_secret(
     }
     let secret = secrets::new_client_secret();
     state.store.set_client_secret_hash(&application_id, &secrets::hash_secret(&secret)).await?;
-    Ok(ok(
+    reply(
         "OK",
         "Client secret rotated",
-        json!({ "application": { "client_id": application_id, "client_secret": secret } }),
-    ))
+        RotatedApplication { application: RotatedSecret { client_id: application_id, client_secret: secret } },
+    )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Urls {
     urls: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UrlsToRemove {
     /// Comma-separated, as Kinde takes them.
     urls: String,
@@ -268,38 +356,113 @@ fn validate_urls(urls: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `auth_redirect_urls` (`redirect`) and `auth_logout_urls` (`logout`), Kinde's shapes.
-pub fn url_routes(kind: &'static str, field: &'static str) -> axum::routing::MethodRouter<AppState> {
-    use axum::routing::get;
-    let change = move |change: claimflow_storage::UrlChange| {
-        move |caller: Caller,
-              State(state): State<AppState>,
-              Path(app_id): Path<String>,
-              ApiJson(body): ApiJson<Urls>| async move {
-            caller.require("update:applications")?;
-            validate_urls(&body.urls)?;
-            state.store.change_application_urls(&app_id, kind, &body.urls, change).await?;
-            Ok::<_, ApiError>(ok("OK", "Success", json!({})))
-        }
-    };
-    get(move |caller: Caller, State(state): State<AppState>, Path(app_id): Path<String>| async move {
-        caller.require("read:applications")?;
-        existing(&state, &app_id).await?;
-        let urls = state.store.application_urls(&app_id, kind).await?;
-        Ok::<_, ApiError>(ok("OK", "Success", json!({ field: urls })))
-    })
-    .post(change(claimflow_storage::UrlChange::Add))
-    .put(change(claimflow_storage::UrlChange::Replace))
-    .delete(
-        move |caller: Caller,
-              State(state): State<AppState>,
-              Path(app_id): Path<String>,
-              ApiQuery(query): ApiQuery<UrlsToRemove>| async move {
-            caller.require("update:applications")?;
-            let urls: Vec<String> =
-                query.urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
-            state.store.change_application_urls(&app_id, kind, &urls, claimflow_storage::UrlChange::Remove).await?;
-            Ok::<_, ApiError>(ok("OK", "Success", json!({})))
-        },
-    )
+// `auth_redirect_urls` (`redirect`) and `auth_logout_urls` (`logout`), Kinde's shapes: the
+// handlers of both share the helpers below and differ only in the kind.
+
+/// An existing application's URLs of `kind`, sorted.
+async fn urls_of(state: &AppState, app_id: &str, kind: &str) -> Result<Vec<String>, ApiError> {
+    existing(state, app_id).await?;
+    Ok(state.store.application_urls(app_id, kind).await?)
+}
+
+/// Adds or replaces an application's URLs of `kind`, each validated.
+async fn change_urls(state: &AppState, app_id: &str, kind: &str, body: Urls, change: UrlChange) -> Answer<Done> {
+    validate_urls(&body.urls)?;
+    state.store.change_application_urls(app_id, kind, &body.urls, change).await?;
+    reply("OK", "Success", Done {})
+}
+
+/// Removes the comma-separated `urls` from an application's URLs of `kind`.
+async fn remove_urls(state: &AppState, app_id: &str, kind: &str, query: UrlsToRemove) -> Answer<Done> {
+    let urls: Vec<String> = query.urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
+    state.store.change_application_urls(app_id, kind, &urls, UrlChange::Remove).await?;
+    reply("OK", "Success", Done {})
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RedirectUrls {
+    redirect_urls: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/applications/{app_id}/auth_redirect_urls", summary = "Redirect URLs",
+    security(("bearer" = ["read:applications"])), responses((status = 200, body = Reply<RedirectUrls>), NotFound))]
+pub async fn list_redirect_urls(State(state): State<AppState>, Path(app_id): Path<String>) -> Answer<RedirectUrls> {
+    reply("OK", "Success", RedirectUrls { redirect_urls: urls_of(&state, &app_id, "redirect").await? })
+}
+
+#[utoipa::path(post, path = "/applications/{app_id}/auth_redirect_urls", summary = "Add redirect URLs",
+    request_body = Urls, security(("bearer" = ["update:applications"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
+pub async fn add_redirect_urls(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiJson(body): ApiJson<Urls>,
+) -> Answer<Done> {
+    change_urls(&state, &app_id, "redirect", body, UrlChange::Add).await
+}
+
+#[utoipa::path(put, path = "/applications/{app_id}/auth_redirect_urls", summary = "Replace redirect URLs",
+    request_body = Urls, security(("bearer" = ["update:applications"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
+pub async fn replace_redirect_urls(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiJson(body): ApiJson<Urls>,
+) -> Answer<Done> {
+    change_urls(&state, &app_id, "redirect", body, UrlChange::Replace).await
+}
+
+#[utoipa::path(delete, path = "/applications/{app_id}/auth_redirect_urls", summary = "Remove redirect URLs",
+    params(UrlsToRemove), security(("bearer" = ["update:applications"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
+pub async fn remove_redirect_urls(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiQuery(query): ApiQuery<UrlsToRemove>,
+) -> Answer<Done> {
+    remove_urls(&state, &app_id, "redirect", query).await
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LogoutUrls {
+    logout_urls: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/applications/{app_id}/auth_logout_urls", summary = "Logout URLs",
+    security(("bearer" = ["read:applications"])), responses((status = 200, body = Reply<LogoutUrls>), NotFound))]
+pub async fn list_logout_urls(State(state): State<AppState>, Path(app_id): Path<String>) -> Answer<LogoutUrls> {
+    reply("OK", "Success", LogoutUrls { logout_urls: urls_of(&state, &app_id, "logout").await? })
+}
+
+#[utoipa::path(post, path = "/applications/{app_id}/auth_logout_urls", summary = "Add logout URLs",
+    request_body = Urls, security(("bearer" = ["update:applications"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
+pub async fn add_logout_urls(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiJson(body): ApiJson<Urls>,
+) -> Answer<Done> {
+    change_urls(&state, &app_id, "logout", body, UrlChange::Add).await
+}
+
+#[utoipa::path(put, path = "/applications/{app_id}/auth_logout_urls", summary = "Replace logout URLs",
+    request_body = Urls, security(("bearer" = ["update:applications"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
+pub async fn replace_logout_urls(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiJson(body): ApiJson<Urls>,
+) -> Answer<Done> {
+    change_urls(&state, &app_id, "logout", body, UrlChange::Replace).await
+}
+
+#[utoipa::path(delete, path = "/applications/{app_id}/auth_logout_urls", summary = "Remove logout URLs",
+    params(UrlsToRemove), security(("bearer" = ["update:applications"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
+pub async fn remove_logout_urls(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    ApiQuery(query): ApiQuery<UrlsToRemove>,
+) -> Answer<Done> {
+    remove_urls(&state, &app_id, "logout", query).await
 }

@@ -2,17 +2,19 @@
 //! is encrypted at rest and never returned after creation.
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{ok, paginate, ApiError, ApiJson, ApiQuery, Caller, Page};
+use super::{
+    paginate, reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, Conflict, Done, Id, NotFound, Page, Reply,
+};
 use crate::AppState;
 
 /// Kinde limits environment variable values; so does claimflow.
 pub const MAX_VALUE_BYTES: usize = 2048;
 const MAX_KEY_BYTES: usize = 128;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVariable {
     key: String,
@@ -22,46 +24,64 @@ pub struct CreateVariable {
 }
 
 /// A variable as the API shows it: a secret's value never leaves.
-fn describe(variable: claimflow_storage::entity::environment_variable::Model) -> Value {
-    json!({
-        "id": variable.id,
-        "key": variable.key,
-        "value": if variable.is_secret { Value::Null } else { Value::String(variable.value) },
-        "is_secret": variable.is_secret,
-        "created_on": variable.created_at,
-    })
+#[derive(Serialize, ToSchema)]
+pub struct VariableView {
+    id: String,
+    key: String,
+    /// Null for a secret.
+    value: Option<String>,
+    is_secret: bool,
+    created_on: i64,
 }
 
-pub async fn list(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:environment_variables")?;
-    let variables: Vec<Value> = state.store.list_environment_variables().await?.into_iter().map(describe).collect();
-    let (variables, next_token) = paginate(variables, &page);
-    Ok(ok(
-        "OK",
-        "Success",
-        json!({ "environment_variables": variables, "has_more": next_token.is_some(), "next_token": next_token }),
-    ))
+impl From<claimflow_storage::entity::environment_variable::Model> for VariableView {
+    fn from(variable: claimflow_storage::entity::environment_variable::Model) -> Self {
+        Self {
+            id: variable.id,
+            key: variable.key,
+            value: if variable.is_secret { None } else { Some(variable.value) },
+            is_secret: variable.is_secret,
+            created_on: variable.created_at,
+        }
+    }
 }
 
-pub async fn get_one(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(variable_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:environment_variables")?;
+#[derive(Serialize, ToSchema)]
+pub struct VariableList {
+    environment_variables: Vec<VariableView>,
+    has_more: bool,
+    next_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/environment_variables",
+    summary = "List environment variables (secret values are never returned)", params(Page),
+    security(("bearer" = ["read:environment_variables"])),
+    responses((status = 200, body = Reply<VariableList>), BadRequest))]
+pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>) -> Answer<VariableList> {
+    let variables: Vec<VariableView> =
+        state.store.list_environment_variables().await?.into_iter().map(VariableView::from).collect();
+    let (environment_variables, next_token) = paginate(variables, &page, |variable| &variable.id);
+    reply("OK", "Success", VariableList { environment_variables, has_more: next_token.is_some(), next_token })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OneVariable {
+    environment_variable: VariableView,
+}
+
+#[utoipa::path(get, path = "/environment_variables/{variable_id}", summary = "Get an environment variable",
+    security(("bearer" = ["read:environment_variables"])),
+    responses((status = 200, body = Reply<OneVariable>), NotFound))]
+pub async fn get_one(State(state): State<AppState>, Path(variable_id): Path<String>) -> Answer<OneVariable> {
     let variable = state
         .store
         .find_environment_variable(&variable_id)
         .await?
         .ok_or_else(|| ApiError::not_found("environment variable", &variable_id))?;
-    Ok(ok("OK", "Success", json!({ "environment_variable": describe(variable) })))
+    reply("OK", "Success", OneVariable { environment_variable: variable.into() })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVariable {
     key: Option<String>,
@@ -69,13 +89,14 @@ pub struct UpdateVariable {
     is_secret: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/environment_variables/{variable_id}", summary = "Update an environment variable",
+    request_body = UpdateVariable, security(("bearer" = ["update:environment_variables"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound, Conflict))]
 pub async fn update(
-    caller: Caller,
     State(state): State<AppState>,
     Path(variable_id): Path<String>,
     ApiJson(body): ApiJson<UpdateVariable>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:environment_variables")?;
+) -> Answer<Done> {
     let current = state
         .store
         .find_environment_variable(&variable_id)
@@ -102,17 +123,14 @@ pub async fn update(
     };
     let change = claimflow_storage::VariableChange { key: body.key, stored_value, is_secret: body.is_secret };
     state.store.update_environment_variable(&variable_id, change).await?;
-    Ok(ok("OK", "Environment variable updated", json!({})))
+    reply("OK", "Environment variable updated", Done {})
 }
 
-pub async fn delete(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(variable_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("delete:environment_variables")?;
+#[utoipa::path(delete, path = "/environment_variables/{variable_id}", summary = "Delete an environment variable",
+    security(("bearer" = ["delete:environment_variables"])), responses((status = 200, body = Reply<Done>), NotFound))]
+pub async fn delete(State(state): State<AppState>, Path(variable_id): Path<String>) -> Answer<Done> {
     state.store.delete_environment_variable(&variable_id).await?;
-    Ok(ok("OK", "Environment variable deleted", json!({})))
+    reply("OK", "Environment variable deleted", Done {})
 }
 
 fn validate_key(key: &str) -> Result<(), ApiError> {
@@ -135,15 +153,18 @@ fn validate_value(value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn create(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<CreateVariable>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:environment_variables")?;
+#[derive(Serialize, ToSchema)]
+pub struct CreatedVariable {
+    environment_variable: Id,
+}
+
+#[utoipa::path(post, path = "/environment_variables", summary = "Create an environment variable",
+    request_body = CreateVariable, security(("bearer" = ["create:environment_variables"])),
+    responses((status = 200, body = Reply<CreatedVariable>), BadRequest, Conflict))]
+pub async fn create(State(state): State<AppState>, ApiJson(body): ApiJson<CreateVariable>) -> Answer<CreatedVariable> {
     validate_key(&body.key)?;
     validate_value(&body.value)?;
     let stored = if body.is_secret { state.config.secrets.seal(&body.value) } else { body.value };
     let created = state.store.create_environment_variable(&body.key, &stored, body.is_secret).await?;
-    Ok(ok("OK", "Environment variable created", json!({ "environment_variable": { "id": created.id } })))
+    reply("OK", "Environment variable created", CreatedVariable { environment_variable: Id { id: created.id } })
 }

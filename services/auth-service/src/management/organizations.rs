@@ -1,16 +1,19 @@
 //! `/api/v1/organization` and `/api/v1/organizations`, with Kinde's shapes: a single organization
 //! is answered as the organization object itself.
 
-use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::{
+    extract::{Path, State},
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{ok, ApiError, ApiJson, ApiQuery, Caller};
+use super::{reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, Done, NotFound, Page, Reply};
 use crate::AppState;
 
 const MAX_PAGE_SIZE: u64 = 500;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganization {
     name: String,
@@ -18,64 +21,88 @@ pub struct CreateOrganization {
     external_id: Option<String>,
 }
 
-fn describe(organization: &claimflow_storage::entity::organization::Model) -> Value {
-    json!({
-        "code": organization.code,
-        "name": organization.name,
-        "handle": null,
-        "is_default": false,
-        "external_id": organization.external_id,
-        "created_on": organization.created_at,
-    })
+/// An organization as Kinde shows it.
+#[derive(Serialize, ToSchema)]
+pub struct Organization {
+    code: String,
+    name: String,
+    /// Always null: claimflow's organizations have no handle.
+    handle: Option<String>,
+    is_default: bool,
+    external_id: Option<String>,
+    created_on: i64,
 }
 
+impl From<claimflow_storage::entity::organization::Model> for Organization {
+    fn from(organization: claimflow_storage::entity::organization::Model) -> Self {
+        Self {
+            code: organization.code,
+            name: organization.name,
+            handle: None,
+            is_default: false,
+            external_id: organization.external_id,
+            created_on: organization.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationCode {
+    code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedOrganization {
+    organization: OrganizationCode,
+}
+
+#[utoipa::path(post, path = "/organization", summary = "Create an organization", request_body = CreateOrganization,
+    security(("bearer" = ["create:organizations"])),
+    responses((status = 200, body = Reply<CreatedOrganization>), BadRequest))]
 pub async fn create(
-    caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateOrganization>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:organizations")?;
+) -> Answer<CreatedOrganization> {
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
     }
     let organization = state.store.create_organization(body.name.trim(), body.external_id).await?;
-    Ok(ok("OK", "Success", json!({ "organization": { "code": organization.code } })))
+    reply("OK", "Success", CreatedOrganization { organization: OrganizationCode { code: organization.code } })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ByCode {
+    /// The organization's code (required).
     code: Option<String>,
 }
 
+/// Answered as the organization object itself, without `code` and `message` (as Kinde does).
+#[utoipa::path(get, path = "/organization", summary = "Get an organization by code", params(ByCode),
+    security(("bearer" = ["read:organizations"])),
+    responses((status = 200, body = Organization), BadRequest, NotFound))]
 pub async fn get_one(
-    caller: Caller,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ByCode>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:organizations")?;
+) -> Result<Json<Organization>, ApiError> {
     let code =
         query.code.ok_or_else(|| ApiError::bad_request("INVALID_REQUEST", "the query parameter code is required"))?;
     let organization =
         state.store.find_organization(&code).await?.ok_or_else(|| ApiError::not_found("organization", &code))?;
-    Ok(axum::Json(describe(&organization)))
+    Ok(Json(organization.into()))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Page {
-    page_size: Option<u64>,
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationList {
+    organizations: Vec<Organization>,
     next_token: Option<String>,
-    #[serde(default)]
-    sort: Option<String>,
 }
 
-pub async fn list(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:organizations")?;
+#[utoipa::path(get, path = "/organizations", summary = "List organizations", params(Page),
+    security(("bearer" = ["read:organizations"])),
+    responses((status = 200, body = Reply<OrganizationList>), BadRequest))]
+pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>) -> Answer<OrganizationList> {
     let _ = page.sort;
     let size = page.page_size.unwrap_or(10).clamp(1, MAX_PAGE_SIZE);
     // NOTE: one more than asked tells whether another page exists.
@@ -86,37 +113,35 @@ pub async fn list(
     } else {
         None
     };
-    let listed: Vec<Value> = organizations.iter().map(describe).collect();
-    Ok(ok("OK", "Success", json!({ "organizations": listed, "next_token": next_token })))
+    let organizations = organizations.into_iter().map(Organization::from).collect();
+    reply("OK", "Success", OrganizationList { organizations, next_token })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganization {
     name: Option<String>,
     external_id: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/organization/{org_code}", summary = "Update an organization",
+    request_body = UpdateOrganization, security(("bearer" = ["update:organizations"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
 pub async fn update(
-    caller: Caller,
     State(state): State<AppState>,
     Path(code): Path<String>,
     ApiJson(body): ApiJson<UpdateOrganization>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:organizations")?;
+) -> Answer<Done> {
     if body.name.as_deref().is_some_and(|name| name.trim().is_empty()) {
         return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
     }
     state.store.update_organization(&code, body.name.map(|n| n.trim().to_owned()), body.external_id).await?;
-    Ok(ok("OK", "Organization updated", json!({})))
+    reply("OK", "Organization updated", Done {})
 }
 
-pub async fn delete(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("delete:organizations")?;
+#[utoipa::path(delete, path = "/organization/{org_code}", summary = "Delete an organization",
+    security(("bearer" = ["delete:organizations"])), responses((status = 200, body = Reply<Done>), NotFound))]
+pub async fn delete(State(state): State<AppState>, Path(code): Path<String>) -> Answer<Done> {
     state.store.delete_organization(&code).await?;
-    Ok(ok("OK", "Organization deleted", json!({})))
+    reply("OK", "Organization deleted", Done {})
 }

@@ -2,13 +2,15 @@
 
 use axum::extract::{Path, State};
 use claimflow_storage::NewProperty;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{ok, paginate, ApiError, ApiJson, ApiQuery, Caller, Page};
+use super::{
+    paginate, reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, Conflict, Done, Id, NotFound, Page, Reply,
+};
 use crate::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProperty {
     name: String,
@@ -25,29 +27,49 @@ pub struct CreateProperty {
     category_id: Option<String>,
 }
 
-fn describe(property: &claimflow_storage::entity::property::Model) -> Value {
-    json!({
-        "id": property.id, "key": property.key, "name": property.name, "description": property.description,
-        "context": property.context, "is_private": property.is_private, "is_kinde_property": false,
-    })
+#[derive(Serialize, ToSchema)]
+pub struct PropertyDefinition {
+    id: String,
+    key: String,
+    name: String,
+    description: String,
+    context: String,
+    is_private: bool,
+    is_kinde_property: bool,
 }
 
-pub async fn list(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:properties")?;
-    let properties: Vec<Value> = state.store.list_properties().await?.iter().map(describe).collect();
-    let (properties, next_token) = paginate(properties, &page);
-    Ok(ok(
-        "OK",
-        "Success",
-        json!({ "properties": properties, "has_more": next_token.is_some(), "next_token": next_token }),
-    ))
+impl From<claimflow_storage::entity::property::Model> for PropertyDefinition {
+    fn from(property: claimflow_storage::entity::property::Model) -> Self {
+        Self {
+            id: property.id,
+            key: property.key,
+            name: property.name,
+            description: property.description,
+            context: property.context,
+            is_private: property.is_private,
+            is_kinde_property: false,
+        }
+    }
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, ToSchema)]
+pub struct PropertyDefinitionList {
+    properties: Vec<PropertyDefinition>,
+    has_more: bool,
+    next_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/properties", summary = "List properties", params(Page),
+    security(("bearer" = ["read:properties"])),
+    responses((status = 200, body = Reply<PropertyDefinitionList>), BadRequest))]
+pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>) -> Answer<PropertyDefinitionList> {
+    let properties: Vec<PropertyDefinition> =
+        state.store.list_properties().await?.into_iter().map(PropertyDefinition::from).collect();
+    let (properties, next_token) = paginate(properties, &page, |property| &property.id);
+    reply("OK", "Success", PropertyDefinitionList { properties, has_more: next_token.is_some(), next_token })
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProperty {
     name: Option<String>,
@@ -57,37 +79,38 @@ pub struct UpdateProperty {
     category_id: Option<String>,
 }
 
+#[utoipa::path(put, path = "/properties/{property_id}", summary = "Update a property", request_body = UpdateProperty,
+    security(("bearer" = ["update:properties"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
 pub async fn update(
-    caller: Caller,
     State(state): State<AppState>,
     Path(property_id): Path<String>,
     ApiJson(body): ApiJson<UpdateProperty>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:properties")?;
+) -> Answer<Done> {
     let _ = body.category_id;
     if body.name.as_deref().is_some_and(|name| name.trim().is_empty()) {
         return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
     }
     state.store.update_property(&property_id, body.name, body.description, body.is_private).await?;
-    Ok(ok("OK", "Property updated", json!({})))
+    reply("OK", "Property updated", Done {})
 }
 
-pub async fn delete(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(property_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("delete:properties")?;
+#[utoipa::path(delete, path = "/properties/{property_id}", summary = "Delete a property",
+    security(("bearer" = ["delete:properties"])), responses((status = 200, body = Reply<Done>), NotFound))]
+pub async fn delete(State(state): State<AppState>, Path(property_id): Path<String>) -> Answer<Done> {
     state.store.delete_property(&property_id).await?;
-    Ok(ok("OK", "Property deleted", json!({})))
+    reply("OK", "Property deleted", Done {})
 }
 
-pub async fn create(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<CreateProperty>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:properties")?;
+#[derive(Serialize, ToSchema)]
+pub struct CreatedProperty {
+    property: Id,
+}
+
+#[utoipa::path(post, path = "/properties", summary = "Create a property", request_body = CreateProperty,
+    security(("bearer" = ["create:properties"])),
+    responses((status = 200, body = Reply<CreatedProperty>), BadRequest, Conflict))]
+pub async fn create(State(state): State<AppState>, ApiJson(body): ApiJson<CreateProperty>) -> Answer<CreatedProperty> {
     let _ = body.category_id;
     if !matches!(body.context.as_str(), "usr" | "org" | "app") {
         return Err(ApiError::bad_request(
@@ -113,5 +136,5 @@ pub async fn create(
             is_private: body.is_private,
         })
         .await?;
-    Ok(ok("OK", "Property created", json!({ "property": { "id": property.id } })))
+    reply("OK", "Property created", CreatedProperty { property: Id { id: property.id } })
 }

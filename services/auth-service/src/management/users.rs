@@ -1,15 +1,22 @@
 //! Users, roles, permissions, feature flags, and organizations' members and properties: what
 //! user tokens are built from. Kinde's paths and shapes.
 
-use axum::extract::{Path, State};
-use claimflow_storage::{AccessKind, NewMember};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-use super::{ok, paginate, ApiError, ApiJson, ApiQuery, Caller, Page};
+use axum::{extract::Path, extract::State, Json};
+use claimflow_storage::{entity::access_key, entity::user, AccessKind, NewMember};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{paginate, reply, Answer, ApiError, ApiJson, ApiQuery, Done, Id, Page, Reply};
+use super::{BadRequest, Conflict, NotFound};
 use crate::AppState;
 
-#[derive(Deserialize)]
+/// What Kinde answers without `code` and `message`: the user itself, or a creation's result.
+type Bare<T> = Result<Json<T>, ApiError>;
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     profile: Profile,
@@ -18,7 +25,7 @@ pub struct CreateUser {
     organization_code: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     #[serde(default)]
@@ -27,7 +34,7 @@ pub struct Profile {
     family_name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     #[serde(rename = "type")]
@@ -38,27 +45,62 @@ pub struct Identity {
     details: IdentityDetails,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityDetails {
     email: Option<String>,
 }
 
-fn describe_user(user: &claimflow_storage::entity::user::Model) -> Value {
-    json!({
-        "id": user.id, "email": user.email, "preferred_email": user.email,
-        "first_name": user.given_name, "last_name": user.family_name,
-        "full_name": format!("{} {}", user.given_name, user.family_name).trim(),
-        "created_on": user.created_at,
-    })
+/// A user as Kinde describes one.
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    id: String,
+    email: String,
+    preferred_email: String,
+    first_name: String,
+    last_name: String,
+    full_name: String,
+    /// Unix milliseconds.
+    created_on: i64,
 }
 
-pub async fn create_user(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<CreateUser>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:users")?;
+impl From<user::Model> for UserView {
+    fn from(user: user::Model) -> Self {
+        Self {
+            full_name: format!("{} {}", user.given_name, user.family_name).trim().to_owned(),
+            preferred_email: user.email.clone(),
+            id: user.id,
+            email: user.email,
+            first_name: user.given_name,
+            last_name: user.family_name,
+            created_on: user.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUser {
+    id: String,
+    created: bool,
+    identities: Vec<CreatedIdentity>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedIdentity {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    result: IdentityResult,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdentityResult {
+    created: bool,
+}
+
+#[utoipa::path(post, path = "/user", summary = "Create a user", request_body = CreateUser,
+    security(("bearer" = ["create:users"])),
+    responses((status = 200, body = CreatedUser), BadRequest, NotFound, Conflict))]
+pub async fn create_user(State(state): State<AppState>, ApiJson(body): ApiJson<CreateUser>) -> Bare<CreatedUser> {
     let email = body
         .identities
         .iter()
@@ -79,34 +121,35 @@ pub async fn create_user(
     }
     let user = state.store.create_user(&email, body.profile.given_name.trim(), body.profile.family_name.trim()).await?;
     if let Some(org_code) = body.organization_code {
-        state
-            .store
-            .add_organization_members(
-                &org_code,
-                vec![NewMember { user_id: user.id.clone(), roles: vec![], permissions: vec![] }],
-            )
-            .await?;
+        let member = NewMember { user_id: user.id.clone(), roles: vec![], permissions: vec![] };
+        state.store.add_organization_members(&org_code, vec![member]).await?;
     }
-    Ok(axum::Json(json!({
-        "id": user.id, "created": true,
-        "identities": [{ "type": "email", "result": { "created": true } }],
-    })))
+    Ok(Json(CreatedUser {
+        id: user.id,
+        created: true,
+        identities: vec![CreatedIdentity { kind: "email", result: IdentityResult { created: true } }],
+    }))
 }
 
-pub async fn list_users(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:users")?;
-    let users: Vec<Value> = state.store.list_users().await?.iter().map(describe_user).collect();
-    let (users, next_token) = paginate(users, &page);
-    Ok(ok("OK", "Success", json!({ "users": users, "next_token": next_token })))
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    users: Vec<UserView>,
+    next_token: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[utoipa::path(get, path = "/users", summary = "List users", params(Page),
+    security(("bearer" = ["read:users"])), responses((status = 200, body = Reply<UserList>), BadRequest))]
+pub async fn list_users(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>) -> Answer<UserList> {
+    let users: Vec<UserView> = state.store.list_users().await?.into_iter().map(UserView::from).collect();
+    let (users, next_token) = paginate(users, &page, |user| &user.id);
+    reply("OK", "Success", UserList { users, next_token })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UserId {
+    /// The user's id; required.
     id: Option<String>,
 }
 
@@ -114,41 +157,48 @@ fn user_id(query: UserId) -> Result<String, ApiError> {
     query.id.ok_or_else(|| ApiError::bad_request("INVALID_REQUEST", "the query parameter id is required"))
 }
 
-pub async fn get_user(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<UserId>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:users")?;
+/// The user itself, as Kinde answers.
+#[utoipa::path(get, path = "/user", summary = "Get a user by id", params(UserId),
+    security(("bearer" = ["read:users"])), responses((status = 200, body = UserView), BadRequest, NotFound))]
+pub async fn get_user(State(state): State<AppState>, ApiQuery(query): ApiQuery<UserId>) -> Bare<UserView> {
     let id = user_id(query)?;
     let user = state.store.find_user(&id).await?.ok_or_else(|| ApiError::not_found("user", &id))?;
-    Ok(axum::Json(describe_user(&user)))
+    Ok(Json(user.into()))
 }
 
-pub async fn delete_user(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<UserId>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("delete:users")?;
+#[utoipa::path(delete, path = "/user", summary = "Delete a user", params(UserId),
+    security(("bearer" = ["delete:users"])), responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
+pub async fn delete_user(State(state): State<AppState>, ApiQuery(query): ApiQuery<UserId>) -> Answer<Done> {
     state.store.delete_user(&user_id(query)?).await?;
-    Ok(ok("OK", "User successfully deleted", json!({})))
+    reply("OK", "User successfully deleted", Done {})
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccessKey {
     name: String,
+    /// The name in tokens; no spaces.
     key: String,
     #[serde(default)]
     description: Option<String>,
 }
 
-fn describe_access_key(item: &claimflow_storage::entity::access_key::Model) -> Value {
-    json!({ "id": item.id, "key": item.key, "name": item.name, "description": item.description })
+/// A role or a permission.
+#[derive(Serialize, ToSchema)]
+pub struct AccessKeyView {
+    id: String,
+    key: String,
+    name: String,
+    description: String,
 }
 
-async fn create_access_key(state: &AppState, kind: AccessKind, body: CreateAccessKey) -> Result<Value, ApiError> {
+impl From<access_key::Model> for AccessKeyView {
+    fn from(item: access_key::Model) -> Self {
+        Self { id: item.id, key: item.key, name: item.name, description: item.description }
+    }
+}
+
+async fn create_access_key(state: &AppState, kind: AccessKind, body: CreateAccessKey) -> Result<Id, ApiError> {
     if body.key.is_empty() || body.key.chars().any(char::is_whitespace) {
         return Err(ApiError::bad_request("INVALID_KEY", "key must be non-empty, without spaces"));
     }
@@ -159,72 +209,100 @@ async fn create_access_key(state: &AppState, kind: AccessKind, body: CreateAcces
         .store
         .create_access_key(kind, &body.key, body.name.trim(), body.description.as_deref().unwrap_or(""))
         .await?;
-    Ok(json!({ kind.as_str(): { "id": created.id } }))
+    Ok(Id { id: created.id })
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct CreatedRole {
+    role: Id,
+}
+
+#[utoipa::path(post, path = "/roles", summary = "Create a role", request_body = CreateAccessKey,
+    security(("bearer" = ["create:roles"])),
+    responses((status = 200, body = Reply<CreatedRole>), BadRequest, Conflict))]
 pub async fn create_role(
-    caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateAccessKey>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:roles")?;
-    Ok(ok("OK", "Role successfully created", create_access_key(&state, AccessKind::Role, body).await?))
+) -> Answer<CreatedRole> {
+    let role = create_access_key(&state, AccessKind::Role, body).await?;
+    reply("OK", "Role successfully created", CreatedRole { role })
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct CreatedPermission {
+    permission: Id,
+}
+
+#[utoipa::path(post, path = "/permissions", summary = "Create a permission", request_body = CreateAccessKey,
+    security(("bearer" = ["create:permissions"])),
+    responses((status = 200, body = Reply<CreatedPermission>), BadRequest, Conflict))]
 pub async fn create_permission(
-    caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateAccessKey>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:permissions")?;
-    Ok(ok("OK", "Permission successfully created", create_access_key(&state, AccessKind::Permission, body).await?))
+) -> Answer<CreatedPermission> {
+    let permission = create_access_key(&state, AccessKind::Permission, body).await?;
+    reply("OK", "Permission successfully created", CreatedPermission { permission })
 }
 
-pub async fn list_roles(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:roles")?;
-    let roles: Vec<Value> =
-        state.store.list_access_keys(AccessKind::Role).await?.iter().map(describe_access_key).collect();
-    let (roles, next_token) = paginate(roles, &page);
-    Ok(ok("OK", "Success", json!({ "roles": roles, "next_token": next_token })))
+#[derive(Serialize, ToSchema)]
+pub struct RoleList {
+    roles: Vec<AccessKeyView>,
+    next_token: Option<String>,
 }
 
-pub async fn list_permissions(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:permissions")?;
-    let permissions: Vec<Value> =
-        state.store.list_access_keys(AccessKind::Permission).await?.iter().map(describe_access_key).collect();
-    let (permissions, next_token) = paginate(permissions, &page);
-    Ok(ok("OK", "Success", json!({ "permissions": permissions, "next_token": next_token })))
+#[utoipa::path(get, path = "/roles", summary = "List roles", params(Page),
+    security(("bearer" = ["read:roles"])), responses((status = 200, body = Reply<RoleList>), BadRequest))]
+pub async fn list_roles(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>) -> Answer<RoleList> {
+    let roles: Vec<AccessKeyView> =
+        state.store.list_access_keys(AccessKind::Role).await?.into_iter().map(AccessKeyView::from).collect();
+    let (roles, next_token) = paginate(roles, &page, |role| &role.id);
+    reply("OK", "Success", RoleList { roles, next_token })
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, ToSchema)]
+pub struct PermissionList {
+    permissions: Vec<AccessKeyView>,
+    next_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/permissions", summary = "List permissions", params(Page),
+    security(("bearer" = ["read:permissions"])), responses((status = 200, body = Reply<PermissionList>), BadRequest))]
+pub async fn list_permissions(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>) -> Answer<PermissionList> {
+    let permissions: Vec<AccessKeyView> =
+        state.store.list_access_keys(AccessKind::Permission).await?.into_iter().map(AccessKeyView::from).collect();
+    let (permissions, next_token) = paginate(permissions, &page, |permission| &permission.id);
+    reply("OK", "Success", PermissionList { permissions, next_token })
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolePermissions {
     permissions: Vec<PermissionChange>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionChange {
     id: String,
+    /// Absent to add; `"delete"` to remove.
     #[serde(default)]
     operation: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct PermissionsChanged {
+    permissions_added: Vec<String>,
+    permissions_removed: Vec<String>,
+}
+
+#[utoipa::path(patch, path = "/roles/{role_id}/permissions", summary = "Add or remove a role's permissions",
+    request_body = RolePermissions, security(("bearer" = ["update:roles"])),
+    responses((status = 200, body = Reply<PermissionsChanged>), BadRequest, NotFound))]
 pub async fn update_role_permissions(
-    caller: Caller,
     State(state): State<AppState>,
     Path(role_id): Path<String>,
     ApiJson(body): ApiJson<RolePermissions>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:roles")?;
+) -> Answer<PermissionsChanged> {
     let (mut add, mut remove) = (Vec::new(), Vec::new());
     for (index, change) in body.permissions.into_iter().enumerate() {
         match change.operation.as_deref() {
@@ -239,26 +317,35 @@ pub async fn update_role_permissions(
         }
     }
     state.store.change_role_permissions(&role_id, &add, &remove).await?;
-    Ok(ok("OK", "Permissions updated", json!({ "permissions_added": add, "permissions_removed": remove })))
+    reply("OK", "Permissions updated", PermissionsChanged { permissions_added: add, permissions_removed: remove })
 }
 
-pub async fn role_permissions(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(role_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:roles")?;
+#[derive(Serialize, ToSchema)]
+pub struct PermissionKey {
+    key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PermissionKeys {
+    permissions: Vec<PermissionKey>,
+}
+
+#[utoipa::path(get, path = "/roles/{role_id}/permissions", summary = "A role's permissions",
+    security(("bearer" = ["read:roles"])), responses((status = 200, body = Reply<PermissionKeys>), NotFound))]
+pub async fn role_permissions(State(state): State<AppState>, Path(role_id): Path<String>) -> Answer<PermissionKeys> {
     let keys = state.store.role_permission_keys(&role_id).await?;
-    Ok(ok("OK", "Success", json!({ "permissions": keys.iter().map(|key| json!({ "key": key })).collect::<Vec<_>>() })))
+    reply("OK", "Success", PermissionKeys { permissions: keys.into_iter().map(|key| PermissionKey { key }).collect() })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFeatureFlag {
     name: String,
     key: String,
+    /// `str`, `int` or `bool`.
     #[serde(rename = "type")]
     flag_type: String,
+    /// Of the flag's type, or that value as a string as Kinde sends it.
     default_value: Value,
     #[serde(default)]
     description: Option<String>,
@@ -266,18 +353,21 @@ pub struct CreateFeatureFlag {
     allow_override_level: Option<String>,
 }
 
+#[utoipa::path(post, path = "/feature_flags", summary = "Create a feature flag", request_body = CreateFeatureFlag,
+    security(("bearer" = ["create:feature_flags"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, Conflict))]
 pub async fn create_feature_flag(
-    caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateFeatureFlag>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:feature_flags")?;
+) -> Answer<Done> {
     let _ = body.allow_override_level;
     // Kinde sends default values as strings; they are stored typed.
     let value = match (body.flag_type.as_str(), &body.default_value) {
         ("str", Value::String(text)) => Value::String(text.clone()),
         ("int", Value::Number(n)) if n.is_i64() => body.default_value.clone(),
-        ("int", Value::String(text)) if text.parse::<i64>().is_ok() => json!(text.parse::<i64>().unwrap_or_default()),
+        ("int", Value::String(text)) if text.parse::<i64>().is_ok() => {
+            Value::from(text.parse::<i64>().unwrap_or_default())
+        }
         ("bool", Value::Bool(flag)) => Value::Bool(*flag),
         ("bool", Value::String(text)) if text == "true" || text == "false" => Value::Bool(text == "true"),
         (kind @ ("str" | "int" | "bool"), _) => {
@@ -290,57 +380,69 @@ pub async fn create_feature_flag(
             ))
         }
     };
-    state
-        .store
-        .create_feature_flag(
-            &body.key,
-            body.name.trim(),
-            body.description.as_deref().unwrap_or(""),
-            &body.flag_type,
-            value,
-        )
-        .await?;
-    Ok(ok("OK", "Feature flag created", json!({})))
+    let description = body.description.as_deref().unwrap_or("");
+    state.store.create_feature_flag(&body.key, body.name.trim(), description, &body.flag_type, value).await?;
+    reply("OK", "Feature flag created", Done {})
 }
 
-pub async fn environment_feature_flags(
-    caller: Caller,
-    State(state): State<AppState>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:feature_flags")?;
-    let flags: serde_json::Map<String, Value> = state
+/// A flag's type and its value in that type.
+#[derive(Serialize, ToSchema)]
+pub struct FlagValue {
+    #[serde(rename = "type")]
+    flag_type: String,
+    value: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeatureFlags {
+    /// By flag key.
+    feature_flags: BTreeMap<String, FlagValue>,
+}
+
+#[utoipa::path(get, path = "/environment/feature_flags", summary = "The environment's feature flags",
+    security(("bearer" = ["read:feature_flags"])), responses((status = 200, body = Reply<FeatureFlags>)))]
+pub async fn environment_feature_flags(State(state): State<AppState>) -> Answer<FeatureFlags> {
+    let feature_flags = state
         .store
         .list_feature_flags()
         .await?
         .into_iter()
-        .map(|flag| (flag.key, json!({ "type": flag.flag_type, "value": flag.default_value })))
+        .map(|flag| (flag.key, FlagValue { flag_type: flag.flag_type, value: flag.default_value }))
         .collect();
-    Ok(ok("OK", "Success", json!({ "feature_flags": flags })))
+    reply("OK", "Success", FeatureFlags { feature_flags })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMembers {
     users: Vec<MemberBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
     id: String,
+    /// Role keys.
     #[serde(default)]
     roles: Vec<String>,
+    /// Permission keys.
     #[serde(default)]
     permissions: Vec<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct UsersAdded {
+    users_added: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/organizations/{org_code}/users", summary = "Add users with roles and permissions",
+    request_body = AddMembers, security(("bearer" = ["create:organization_users"])),
+    responses((status = 200, body = Reply<UsersAdded>), BadRequest, NotFound))]
 pub async fn add_organization_users(
-    caller: Caller,
     State(state): State<AppState>,
     Path(org_code): Path<String>,
     ApiJson(body): ApiJson<AddMembers>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:organization_users")?;
+) -> Answer<UsersAdded> {
     let added: Vec<String> = body.users.iter().map(|user| user.id.clone()).collect();
     let members = body
         .users
@@ -348,82 +450,114 @@ pub async fn add_organization_users(
         .map(|user| NewMember { user_id: user.id, roles: user.roles, permissions: user.permissions })
         .collect();
     state.store.add_organization_members(&org_code, members).await?;
-    Ok(ok("OK", "Users successfully added", json!({ "users_added": added })))
+    reply("OK", "Users successfully added", UsersAdded { users_added: added })
 }
 
+/// A member: the user, and the keys of the roles and permissions they hold in the organization.
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationUser {
+    #[serde(flatten)]
+    user: UserView,
+    roles: Vec<String>,
+    permissions: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationUsers {
+    organization_users: Vec<OrganizationUser>,
+    next_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/organizations/{org_code}/users",
+    summary = "An organization's users with their roles and permissions", params(Page),
+    security(("bearer" = ["read:organization_users"])),
+    responses((status = 200, body = Reply<OrganizationUsers>), BadRequest, NotFound))]
 pub async fn organization_users(
-    caller: Caller,
     State(state): State<AppState>,
     Path(org_code): Path<String>,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:organization_users")?;
+) -> Answer<OrganizationUsers> {
     state.store.find_organization(&org_code).await?.ok_or_else(|| ApiError::not_found("organization", &org_code))?;
-    let members: Vec<Value> = state
+    let members: Vec<OrganizationUser> = state
         .store
         .organization_members(&org_code)
         .await?
         .into_iter()
-        .map(|member| {
-            let mut user = describe_user(&member.user);
-            user["roles"] = json!(member.roles);
-            user["permissions"] = json!(member.permissions);
-            user
-        })
+        .map(|m| OrganizationUser { user: m.user.into(), roles: m.roles, permissions: m.permissions })
         .collect();
-    let (members, next_token) = paginate(members, &page);
-    Ok(ok("OK", "Success", json!({ "organization_users": members, "next_token": next_token })))
+    let (members, next_token) = paginate(members, &page, |member| &member.user.id);
+    reply("OK", "Success", OrganizationUsers { organization_users: members, next_token })
 }
 
+#[utoipa::path(delete, path = "/organizations/{org_code}/users/{user_id}",
+    summary = "Remove a user from an organization", security(("bearer" = ["delete:organization_users"])),
+    responses((status = 200, body = Reply<Done>), NotFound))]
 pub async fn remove_organization_user(
-    caller: Caller,
     State(state): State<AppState>,
     Path((org_code, user_id)): Path<(String, String)>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("delete:organization_users")?;
+) -> Answer<Done> {
     state.store.remove_organization_member(&org_code, &user_id).await?;
-    Ok(ok("OK", "User successfully removed", json!({})))
+    reply("OK", "User successfully removed", Done {})
 }
 
+/// An `org` property with the organization's value (empty when unset).
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationProperty {
+    id: String,
+    key: String,
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationProperties {
+    properties: Vec<OrganizationProperty>,
+}
+
+#[utoipa::path(get, path = "/organizations/{org_code}/properties", summary = "An organization's property values",
+    security(("bearer" = ["read:organization_properties"])),
+    responses((status = 200, body = Reply<OrganizationProperties>), NotFound))]
 pub async fn organization_properties(
-    caller: Caller,
     State(state): State<AppState>,
     Path(org_code): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:organization_properties")?;
+) -> Answer<OrganizationProperties> {
     state.store.find_organization(&org_code).await?.ok_or_else(|| ApiError::not_found("organization", &org_code))?;
-    let properties: Vec<Value> = state
+    let properties = state
         .store
         .organization_properties(&org_code)
         .await?
         .into_iter()
-        .map(|(property, value)| json!({ "id": property.id, "key": property.key, "name": property.name, "value": value }))
+        .map(|(p, value)| OrganizationProperty { id: p.id, key: p.key, name: p.name, value })
         .collect();
-    Ok(ok("OK", "Success", json!({ "properties": properties })))
+    reply("OK", "Success", OrganizationProperties { properties })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PropertyValueQuery {
+    /// The new value; required.
     value: Option<String>,
 }
 
 /// Kinde passes the value as a query parameter here.
+#[utoipa::path(put, path = "/organizations/{org_code}/properties/{property_key}",
+    summary = "Set an organization's property value", params(PropertyValueQuery),
+    security(("bearer" = ["update:organization_properties"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound, Conflict))]
 pub async fn set_organization_property(
-    caller: Caller,
     State(state): State<AppState>,
     Path((org_code, key)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<PropertyValueQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:organization_properties")?;
+) -> Answer<Done> {
     let value =
         query.value.ok_or_else(|| ApiError::bad_request("INVALID_REQUEST", "the query parameter value is required"))?;
     state.store.set_organization_property(&org_code, &key, &value).await?;
-    Ok(ok("OK", "Property updated", json!({})))
+    reply("OK", "Property updated", Done {})
 }
 
 /// Kinde's body (`hashed_password` with `hashing_method`, for migrations) or a plain `password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
     password: Option<String>,
@@ -433,13 +567,14 @@ pub struct SetPassword {
     is_temporary_password: Option<bool>,
 }
 
+#[utoipa::path(put, path = "/users/{user_id}/password",
+    summary = "Set a password: in clear (stored argon2id) or Kinde's pre-hashed bcrypt", request_body = SetPassword,
+    security(("bearer" = ["update:users"])), responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
 pub async fn set_password(
-    caller: Caller,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<SetPassword>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:users")?;
+) -> Answer<Done> {
     let _ = body.is_temporary_password;
     let invalid = |err: crate::passwords::PasswordError| ApiError::bad_request("INVALID_PASSWORD", err.to_string());
     let stored = match (body.password, body.hashed_password) {
@@ -456,5 +591,5 @@ pub async fn set_password(
         }
     };
     state.store.set_user_password(&user_id, &stored).await?;
-    Ok(ok("OK", "User successfully updated", json!({})))
+    reply("OK", "User successfully updated", Done {})
 }

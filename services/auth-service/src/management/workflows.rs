@@ -2,17 +2,21 @@
 //! (Kinde offers these only in its dashboard.)
 
 use axum::extract::{Path, State};
+use claimflow_storage::entity::{workflow_deployment, workflow_run};
 use claimflow_storage::{NewDeployment, RunFilter};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::{keyset_after, keyset_page, ok, ApiError, ApiJson, ApiQuery, Caller};
+use super::{
+    keyset_after, keyset_page, paginate, reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, NotFound, Page, Reply,
+};
 use crate::AppState;
 
 /// The largest file a deployment accepts.
 const MAX_FILE_BYTES: usize = 1024 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
     files: Vec<BundleFile>,
@@ -24,7 +28,7 @@ pub struct Bundle {
 /// Bounds of a deployment's run time limit.
 const TIMEOUT_MS_RANGE: std::ops::RangeInclusive<i64> = 10..=30_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BundleFile {
     /// Relative to the deployed directory, e.g. `kindeSrc/environment/workflows/hello/Workflow.ts`.
@@ -32,13 +36,27 @@ pub struct BundleFile {
     content: String,
 }
 
+/// A deployed version of a workflow.
+#[derive(Serialize, ToSchema)]
+pub struct DeployedVersion {
+    workflow_id: String,
+    version: i32,
+    deployment_id: String,
+    trigger: String,
+    source_path: String,
+    timeout_ms: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeployedVersions {
+    deployments: Vec<DeployedVersion>,
+}
+
 /// Compiles every file first; stores all of them, or none when any is invalid.
-pub async fn deploy(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiJson(bundle): ApiJson<Bundle>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("create:workflows")?;
+#[utoipa::path(post, path = "/workflows/deployments", summary = "Deploy workflow files (all or nothing)",
+    request_body = Bundle, security(("bearer" = ["create:workflows"])),
+    responses((status = 200, body = Reply<DeployedVersions>), BadRequest))]
+pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bundle>) -> Answer<DeployedVersions> {
     if bundle.files.is_empty() {
         return Err(ApiError::bad_request("INVALID_BUNDLE", "files must list at least one workflow file"));
     }
@@ -92,46 +110,76 @@ pub async fn deploy(
             timeout_ms: bundle.timeout_ms,
         })
         .collect();
-    let deployed: Vec<Value> = state
+    let deployments = state
         .store
         .deploy_workflows(deployments)
         .await?
         .into_iter()
-        .map(|d| json!({ "workflow_id": d.workflow_id, "version": d.version, "deployment_id": d.id, "trigger": d.trigger, "source_path": d.source_path, "timeout_ms": d.timeout_ms }))
-        .collect();
-    Ok(ok("WORKFLOWS_DEPLOYED", "Workflows deployed", json!({ "deployments": deployed })))
-}
-
-pub async fn list(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(page): ApiQuery<super::Page>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:workflows")?;
-    let live = state.store.live_deployment_ids().await?;
-    let deployments: Vec<Value> = state
-        .store
-        .list_deployments()
-        .await?
-        .into_iter()
-        .map(|d| {
-            json!({
-                "id": d.id, "workflow_id": d.workflow_id, "version": d.version, "deployment_id": d.id, "name": d.name,
-                "trigger": d.trigger, "source_path": d.source_path, "live": live.contains(&d.id), "created_at": d.created_at,
-                "timeout_ms": d.timeout_ms,
-            })
+        .map(|d| DeployedVersion {
+            workflow_id: d.workflow_id,
+            version: d.version,
+            deployment_id: d.id,
+            trigger: d.trigger,
+            source_path: d.source_path,
+            timeout_ms: d.timeout_ms,
         })
         .collect();
-    let (mut deployments, next_token) = super::paginate(deployments, &page);
-    // Shown by workflow, then version.
-    deployments.sort_by_key(|d| {
-        (d["workflow_id"].as_str().unwrap_or_default().to_owned(), d["version"].as_i64().unwrap_or_default())
-    });
-    Ok(ok("OK", "Success", json!({ "deployments": deployments, "next_token": next_token })))
+    reply("WORKFLOWS_DEPLOYED", "Workflows deployed", DeployedVersions { deployments })
 }
 
-#[derive(Deserialize)]
+/// A deployment as the list shows it; `id` and `deployment_id` are the same.
+#[derive(Serialize, ToSchema)]
+pub struct DeploymentView {
+    id: String,
+    workflow_id: String,
+    version: i32,
+    deployment_id: String,
+    name: String,
+    trigger: String,
+    source_path: String,
+    live: bool,
+    created_at: i64,
+    timeout_ms: Option<i64>,
+}
+
+impl DeploymentView {
+    fn new(d: workflow_deployment::Model, live: &[String]) -> Self {
+        Self {
+            live: live.contains(&d.id),
+            deployment_id: d.id.clone(),
+            id: d.id,
+            workflow_id: d.workflow_id,
+            version: d.version,
+            name: d.name,
+            trigger: d.trigger,
+            source_path: d.source_path,
+            created_at: d.created_at,
+            timeout_ms: d.timeout_ms,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeploymentList {
+    deployments: Vec<DeploymentView>,
+    next_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/workflows", summary = "List workflow deployments", params(Page),
+    security(("bearer" = ["read:workflows"])), responses((status = 200, body = Reply<DeploymentList>), BadRequest))]
+pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>) -> Answer<DeploymentList> {
+    let live = state.store.live_deployment_ids().await?;
+    let deployments: Vec<DeploymentView> =
+        state.store.list_deployments().await?.into_iter().map(|d| DeploymentView::new(d, &live)).collect();
+    let (mut deployments, next_token) = paginate(deployments, &page, |d| &d.id);
+    // Shown by workflow, then version.
+    deployments.sort_by(|a, b| (&a.workflow_id, a.version).cmp(&(&b.workflow_id, b.version)));
+    reply("OK", "Success", DeploymentList { deployments, next_token })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RunQuery {
     workflow_id: Option<String>,
     status: Option<String>,
@@ -152,21 +200,61 @@ pub(super) fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
         })
 }
 
-fn describe_run(run: claimflow_storage::entity::workflow_run::Model) -> Value {
-    json!({
-        "id": run.id, "event_id": run.event_id, "workflow_id": run.workflow_id, "version": run.version,
-        "deployment_id": run.deployment_id, "trigger": run.trigger, "status": run.status,
-        "duration_us": run.duration_us, "logs": run.logs, "claims_set": run.claims_set,
-        "rejected": run.rejected, "error": run.error, "created_at": run.created_at, "worker_id": run.worker_id,
-    })
+#[derive(Serialize, ToSchema)]
+pub struct RunView {
+    id: String,
+    event_id: String,
+    workflow_id: String,
+    version: i32,
+    deployment_id: String,
+    trigger: String,
+    /// `ok`, `failed`, `timed_out` or `out_of_memory`.
+    status: String,
+    duration_us: i64,
+    /// Console output: `[{level, message}]`.
+    #[schema(value_type = Vec<Object>)]
+    logs: Value,
+    /// Claims the run set, per token kind: `{"m2m": {...}}`.
+    #[schema(value_type = Object)]
+    claims_set: Value,
+    /// Claims the signer refused: `[{token, claim, reason}]`.
+    #[schema(value_type = Vec<Object>)]
+    rejected: Value,
+    error: Option<String>,
+    created_at: i64,
+    worker_id: String,
 }
 
-pub async fn list_runs(
-    caller: Caller,
-    State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<RunQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:workflows")?;
+impl From<workflow_run::Model> for RunView {
+    fn from(run: workflow_run::Model) -> Self {
+        Self {
+            id: run.id,
+            event_id: run.event_id,
+            workflow_id: run.workflow_id,
+            version: run.version,
+            deployment_id: run.deployment_id,
+            trigger: run.trigger,
+            status: run.status,
+            duration_us: run.duration_us,
+            logs: run.logs,
+            claims_set: run.claims_set,
+            rejected: run.rejected,
+            error: run.error,
+            created_at: run.created_at,
+            worker_id: run.worker_id,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunList {
+    runs: Vec<RunView>,
+    next_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/workflows/runs", summary = "List runs, newest first", params(RunQuery),
+    security(("bearer" = ["read:workflows"])), responses((status = 200, body = Reply<RunList>), BadRequest))]
+pub async fn list_runs(State(state): State<AppState>, ApiQuery(query): ApiQuery<RunQuery>) -> Answer<RunList> {
     if let Some(status) = &query.status {
         if !RUN_STATUSES.contains(&status.as_str()) {
             return Err(ApiError::bad_request(
@@ -187,51 +275,73 @@ pub async fn list_runs(
     };
     let runs = state.store.list_runs(&filter).await?;
     let (runs, next_token) = keyset_page(runs, page_size, |run| (run.created_at, run.id.as_str()));
-    let runs: Vec<Value> = runs.into_iter().map(describe_run).collect();
-    Ok(ok("OK", "Success", json!({ "runs": runs, "next_token": next_token })))
+    let runs = runs.into_iter().map(RunView::from).collect();
+    reply("OK", "Success", RunList { runs, next_token })
 }
 
-pub async fn get_run(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(run_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("read:workflows")?;
+#[derive(Serialize, ToSchema)]
+pub struct OneRun {
+    run: RunView,
+}
+
+#[utoipa::path(get, path = "/workflows/runs/{run_id}", summary = "Get one run",
+    security(("bearer" = ["read:workflows"])), responses((status = 200, body = Reply<OneRun>), NotFound))]
+pub async fn get_run(State(state): State<AppState>, Path(run_id): Path<String>) -> Answer<OneRun> {
     let run = state.store.find_run(&run_id).await?.ok_or_else(|| ApiError::not_found("run", &run_id))?;
-    Ok(ok("OK", "Success", json!({ "run": describe_run(run) })))
+    reply("OK", "Success", OneRun { run: run.into() })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
     version: i32,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct LiveDeployment {
+    workflow_id: String,
+    version: i32,
+    deployment_id: String,
+    trigger: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MadeLive {
+    deployment: LiveDeployment,
+}
+
 /// Makes an earlier version live again (or any version: this is also roll-forward).
+#[utoipa::path(post, path = "/workflows/{workflow_id}/rollback", summary = "Make a version live",
+    request_body = Rollback, security(("bearer" = ["update:workflows"])),
+    responses((status = 200, body = Reply<MadeLive>), BadRequest, NotFound))]
 pub async fn rollback(
-    caller: Caller,
     State(state): State<AppState>,
     Path(workflow_id): Path<String>,
     ApiJson(body): ApiJson<Rollback>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("update:workflows")?;
+) -> Answer<MadeLive> {
     let deployment = state.store.make_live(&workflow_id, body.version).await?;
-    Ok(ok(
+    reply(
         "WORKFLOW_LIVE",
         "Workflow version is live",
-        json!({ "deployment": {
-            "workflow_id": deployment.workflow_id, "version": deployment.version,
-            "deployment_id": deployment.id, "trigger": deployment.trigger,
-        }}),
-    ))
+        MadeLive {
+            deployment: LiveDeployment {
+                workflow_id: deployment.workflow_id,
+                version: deployment.version,
+                deployment_id: deployment.id,
+                trigger: deployment.trigger,
+            },
+        },
+    )
 }
 
-pub async fn delete(
-    caller: Caller,
-    State(state): State<AppState>,
-    Path(workflow_id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require("delete:workflows")?;
-    let versions = state.store.delete_workflow(&workflow_id).await?;
-    Ok(ok("WORKFLOW_DELETED", "Workflow deleted", json!({ "versions_deleted": versions })))
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowDeleted {
+    versions_deleted: u64,
+}
+
+#[utoipa::path(delete, path = "/workflows/{workflow_id}", summary = "Delete a workflow and its versions",
+    security(("bearer" = ["delete:workflows"])), responses((status = 200, body = Reply<WorkflowDeleted>), NotFound))]
+pub async fn delete(State(state): State<AppState>, Path(workflow_id): Path<String>) -> Answer<WorkflowDeleted> {
+    let versions_deleted = state.store.delete_workflow(&workflow_id).await?;
+    reply("WORKFLOW_DELETED", "Workflow deleted", WorkflowDeleted { versions_deleted })
 }
