@@ -203,7 +203,7 @@ pub fn issuance_record(
                 workflow_id: run.workflow_id.clone(),
                 version: run.version,
                 trigger: trigger.unwrap_or_default().to_owned(),
-                status: run.status.as_str().to_owned(),
+                status: run.status,
                 duration_us: run.duration_us as i64,
                 logs: run.logs.clone(),
                 claims_set: Value::Object(claims_set),

@@ -64,7 +64,7 @@ pub struct RunRecord {
     pub workflow_id: String,
     pub version: i32,
     pub trigger: String,
-    pub status: String,
+    pub status: crate::workflow::RunStatus,
     pub duration_us: i64,
     pub logs: Vec<LogLine>,
     /// Claims the run set, per token kind: `{"m2m": {...}}`.

@@ -110,19 +110,32 @@ pub struct Denial {
     pub reason: String,
 }
 
+/// How a run ended; also the `status` column of the runs table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(feature = "sea-orm", sea_orm(rs_type = "String", db_type = "Text"))]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "ok"))]
     Ok,
     /// The workflow threw, or returned a rejected promise, or its code could not load.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "failed"))]
     Failed,
     /// The wall-time limit stopped it.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "timed_out"))]
     TimedOut,
     /// The V8 heap limit stopped it.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "out_of_memory"))]
     OutOfMemory,
 }
 
 impl RunStatus {
+    pub const ALL: [RunStatus; 4] = [RunStatus::Ok, RunStatus::Failed, RunStatus::TimedOut, RunStatus::OutOfMemory];
+
+    pub fn parse(name: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Ok => "ok",

@@ -40,7 +40,7 @@ impl Store {
                 workflow_id: Set(run.workflow_id.clone()),
                 version: Set(run.version),
                 trigger: Set(run.trigger.clone()),
-                status: Set(run.status.clone()),
+                status: Set(run.status),
                 duration_us: Set(run.duration_us),
                 logs: Set(serde_json::to_value(&run.logs).unwrap_or_default()),
                 claims_set: Set(run.claims_set.clone()),

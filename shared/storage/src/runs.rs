@@ -8,7 +8,7 @@ use crate::{entity::workflow_run, older_than, Result, Store};
 #[derive(Debug, Default, Clone)]
 pub struct RunFilter {
     pub workflow_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<claimflow_contracts::workflow::RunStatus>,
     /// Unix milliseconds, inclusive.
     pub since_ms: Option<i64>,
     /// Unix milliseconds, exclusive.
@@ -28,7 +28,7 @@ impl Store {
             query = query.filter(workflow_run::Column::WorkflowId.eq(workflow_id));
         }
         if let Some(status) = &filter.status {
-            query = query.filter(workflow_run::Column::Status.eq(status));
+            query = query.filter(workflow_run::Column::Status.eq(*status));
         }
         if let Some(since) = filter.since_ms {
             query = query.filter(workflow_run::Column::CreatedAt.gte(since));

@@ -3,6 +3,7 @@
 
 use axum::extract::{Path, State};
 use claimflow_storage::entity::{workflow_deployment, workflow_run};
+use claimflow_contracts::workflow::RunStatus;
 use claimflow_storage::{NewDeployment, RunFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -190,8 +191,6 @@ pub struct RunQuery {
     next_token: Option<String>,
 }
 
-const RUN_STATUSES: &[&str] = &["ok", "failed", "timed_out", "out_of_memory"];
-
 pub(super) fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
         .map(|time| (time.unix_timestamp_nanos() / 1_000_000) as i64)
@@ -209,7 +208,8 @@ pub struct RunView {
     deployment_id: String,
     trigger: String,
     /// `ok`, `failed`, `timed_out` or `out_of_memory`.
-    status: String,
+    #[schema(value_type = String)]
+    status: RunStatus,
     duration_us: i64,
     /// Console output: `[{level, message}]`.
     #[schema(value_type = Vec<Object>)]
@@ -255,19 +255,21 @@ pub struct RunList {
 #[utoipa::path(get, path = "/workflows/runs", summary = "List runs, newest first", params(RunQuery),
     security(("bearer" = ["read:workflows"])), responses((status = 200, body = Reply<RunList>), BadRequest))]
 pub async fn list_runs(State(state): State<AppState>, ApiQuery(query): ApiQuery<RunQuery>) -> Answer<RunList> {
-    if let Some(status) = &query.status {
-        if !RUN_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::bad_request(
-                "INVALID_STATUS",
-                format!("status must be one of {}", RUN_STATUSES.join(", ")),
-            ));
-        }
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(|status| {
+            RunStatus::parse(status).ok_or_else(|| {
+                let all: Vec<&str> = RunStatus::ALL.iter().map(|status| status.as_str()).collect();
+                ApiError::bad_request("INVALID_STATUS", format!("status must be one of {}", all.join(", ")))
+            })
+        })
+        .transpose()?;
     let before = keyset_after(query.next_token.as_deref())?;
     let page_size = query.page_size.unwrap_or(50).clamp(1, 500);
     let filter = RunFilter {
         workflow_id: query.workflow_id,
-        status: query.status,
+        status,
         since_ms: query.since.as_deref().map(|since| parse_time("since", since)).transpose()?,
         until_ms: query.until.as_deref().map(|until| parse_time("until", until)).transpose()?,
         before,

@@ -11,8 +11,7 @@ pub struct Model {
     pub workflow_id: String,
     pub version: i32,
     pub trigger: String,
-    /// `ok`, `failed`, `timed_out`, `out_of_memory`.
-    pub status: String,
+    pub status: claimflow_contracts::workflow::RunStatus,
     pub duration_us: i64,
     /// Console output: `[{level, message}]`.
     pub logs: Json,
