@@ -1,7 +1,7 @@
 //! The management API's resources: scopes per route, pagination, write-only secrets, updates and
 //! deletes that leave nothing half-done.
 
-use claimflow_e2e::Stack;
+use claimflow_e2e::{m2m_workflow, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -237,4 +237,35 @@ async fn regular_and_single_page_applications_with_redirect_urls_and_secret_rota
     assert_ne!(new_secret, old_secret);
     assert!(stack.m2m_token(&client_id, new_secret, "acme").await.is_ok());
     assert_eq!(stack.m2m_token(&client_id, &old_secret, "acme").await.unwrap_err().0, 401);
+}
+
+#[tokio::test]
+async fn concurrent_writes_end_in_success_or_a_409_never_a_500() {
+    let stack = Stack::start().await;
+    let creates: [(&str, Value); 4] = [
+        ("apis", json!({ "name": "Race", "audience": "race" })),
+        ("properties", json!({ "name": "Race", "key": "race", "context": "org" })),
+        ("environment_variables", json!({ "key": "RACE", "value": "1" })),
+        (
+            "user",
+            json!({ "profile": { "given_name": "R", "family_name": "Ace" },
+                    "identities": [{ "type": "email", "details": { "email": "race@example.com" } }] }),
+        ),
+    ];
+    for (path, body) in creates {
+        let attempts = (0..8).map(|_| stack.management(Method::POST, path, Some(body.clone())));
+        let statuses: Vec<u16> = futures::future::join_all(attempts).await.into_iter().map(|(status, _)| status).collect();
+        assert_eq!(statuses.iter().filter(|status| **status == 200).count(), 1, "{path}: {statuses:?}");
+        assert!(statuses.iter().all(|status| matches!(status, 200 | 409)), "{path}: {statuses:?}");
+    }
+
+    let workflow = m2m_workflow("race", "", "", "");
+    let files = [("kindeSrc/environment/workflows/race/Workflow.ts", workflow.as_str())];
+    let deploys = (0..8).map(|_| stack.deploy(&files));
+    let answers = futures::future::join_all(deploys).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    let mut versions: Vec<i64> =
+        answers.iter().map(|(_, body)| body["deployments"][0]["version"].as_i64().unwrap()).collect();
+    versions.sort();
+    assert_eq!(versions, (1..=8).collect::<Vec<_>>(), "each deploy is its own version");
 }

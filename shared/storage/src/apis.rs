@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, 
 
 use crate::{
     entity::{api, api_application, api_application_scope, api_scope, application},
-    insert_unless_present, not_found, now_ms, random_id, Result, StorageError, Store,
+    insert_unless_present, not_found, now_ms, random_id, unique_or_db, Result, StorageError, Store,
 };
 
 /// What [`Store::bootstrap_management_api`] makes sure exists.
@@ -123,7 +123,8 @@ impl Store {
             created_at: Set(now_ms()),
         }
         .insert(&txn)
-        .await?;
+        .await
+        .map_err(unique_or_db(|| format!("audience {audience:?} is already used by another API")))?;
         txn.commit().await?;
         Ok(api)
     }
@@ -250,7 +251,8 @@ impl Store {
             description: Set(description.to_owned()),
         }
         .insert(&txn)
-        .await?;
+        .await
+        .map_err(unique_or_db(|| format!("the API already has a scope {key:?}")))?;
         txn.commit().await?;
         Ok(scope)
     }

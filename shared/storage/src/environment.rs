@@ -2,7 +2,7 @@
 
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::{entity::environment_variable, not_found, now_ms, random_id, Result, StorageError, Store};
+use crate::{entity::environment_variable, not_found, now_ms, random_id, unique_or_db, Result, StorageError, Store};
 
 /// Fields of an environment variable to change; `None` leaves one as it is.
 #[derive(Debug, Default)]
@@ -40,7 +40,8 @@ impl Store {
             updated_at: Set(now),
         }
         .insert(&txn)
-        .await?;
+        .await
+        .map_err(unique_or_db(|| format!("an environment variable with key {key:?} already exists")))?;
         txn.commit().await?;
         Ok(created)
     }
@@ -84,7 +85,10 @@ impl Store {
             changed.is_secret = Set(is_secret);
         }
         changed.updated_at = Set(now_ms());
-        let updated = changed.update(&txn).await?;
+        let updated = changed
+            .update(&txn)
+            .await
+            .map_err(unique_or_db(|| "an environment variable with that key already exists".to_owned()))?;
         txn.commit().await?;
         Ok(updated)
     }

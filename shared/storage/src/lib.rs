@@ -133,6 +133,16 @@ impl Store {
     }
 }
 
+/// The error of a write refused by a unique index: another writer stored the same key first (on
+/// PostgreSQL two transactions can both pass the check for an existing row). It is the same
+/// `Conflict` as the check gives, never a database error.
+pub(crate) fn unique_or_db(conflict: impl FnOnce() -> String) -> impl FnOnce(DbErr) -> StorageError {
+    move |err| match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => StorageError::Conflict(conflict()),
+        _ => StorageError::Db(err),
+    }
+}
+
 /// Inserts a row unless one with the same `key` columns exists (then nothing happens).
 pub(crate) async fn insert_unless_present<A, K>(db: &impl ConnectionTrait, row: A, key: K) -> Result<()>
 where

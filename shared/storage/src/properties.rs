@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 
 use crate::{
     entity::{application_property, application_token_property, property},
-    not_found, now_ms, random_id, Result, StorageError, Store,
+    not_found, now_ms, random_id, unique_or_db, Result, StorageError, Store,
 };
 
 pub struct NewProperty {
@@ -19,6 +19,7 @@ pub struct NewProperty {
 impl Store {
     pub async fn create_property(&self, new: NewProperty) -> Result<property::Model> {
         let txn = self.begin_write().await?;
+        let conflict = format!("a property with key {:?} already exists", new.key);
         if property::Entity::find().filter(property::Column::Key.eq(&new.key)).one(&txn).await?.is_some() {
             return Err(StorageError::Conflict(format!("a property with key {:?} already exists", new.key)));
         }
@@ -32,7 +33,8 @@ impl Store {
             created_at: Set(now_ms()),
         }
         .insert(&txn)
-        .await?;
+        .await
+        .map_err(unique_or_db(|| conflict))?;
         txn.commit().await?;
         Ok(created)
     }

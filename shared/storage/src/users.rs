@@ -9,7 +9,7 @@ use sea_orm::{
 
 use crate::{
     entity::{access_key, feature_flag, organization_user, organization_user_grant, role_permission, user},
-    insert_unless_present, not_found, now_ms, random_id, Result, StorageError, Store,
+    insert_unless_present, not_found, now_ms, random_id, unique_or_db, Result, StorageError, Store,
 };
 
 /// Roles and permissions, told apart in one table.
@@ -60,7 +60,8 @@ impl Store {
             updated_at: Set(now),
         }
         .insert(&txn)
-        .await?;
+        .await
+        .map_err(unique_or_db(|| format!("a user with email {email:?} already exists")))?;
         txn.commit().await?;
         Ok(created)
     }
@@ -120,7 +121,8 @@ impl Store {
             description: Set(description.to_owned()),
         }
         .insert(&txn)
-        .await?;
+        .await
+        .map_err(unique_or_db(|| format!("a {} with key {key:?} already exists", kind.as_str())))?;
         txn.commit().await?;
         Ok(created)
     }
@@ -200,7 +202,8 @@ impl Store {
             default_value: Set(default_value),
         }
         .insert(&txn)
-        .await?;
+        .await
+        .map_err(unique_or_db(|| format!("a feature flag with key {key:?} already exists")))?;
         txn.commit().await?;
         Ok(created)
     }

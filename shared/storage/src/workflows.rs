@@ -7,9 +7,10 @@ use sea_orm::{
 
 use crate::{
     entity::{live_workflow, workflow_deployment},
-    now_ms, random_id, Result, StorageError, Store,
+    now_ms, random_id, unique_or_db, Result, StorageError, Store,
 };
 
+#[derive(Clone)]
 pub struct NewDeployment {
     pub workflow_id: String,
     pub name: String,
@@ -44,6 +45,18 @@ impl Store {
     /// Stores each workflow as its next version and makes it the live one for its trigger, all
     /// or nothing.
     pub async fn deploy_workflows(&self, deployments: Vec<NewDeployment>) -> Result<Vec<workflow_deployment::Model>> {
+        // NOTE: on PostgreSQL a concurrent deploy of the same workflow can read the same latest
+        // version; the unique index refuses the second insert, and that deploy reads again.
+        for _ in 0..4 {
+            match self.deploy_once(deployments.clone()).await {
+                Err(StorageError::Conflict(_)) => continue,
+                done => return done,
+            }
+        }
+        self.deploy_once(deployments).await
+    }
+
+    async fn deploy_once(&self, deployments: Vec<NewDeployment>) -> Result<Vec<workflow_deployment::Model>> {
         let txn = self.begin_write().await?;
         let now = now_ms();
         let mut deployed = Vec::with_capacity(deployments.len());
@@ -56,9 +69,10 @@ impl Store {
                 .one(&txn)
                 .await?
                 .flatten();
+            let workflow_id = new.workflow_id.clone();
             let deployment = workflow_deployment::ActiveModel {
                 id: Set(random_id()),
-                workflow_id: Set(new.workflow_id),
+                workflow_id: Set(new.workflow_id.clone()),
                 version: Set(latest.unwrap_or(0) + 1),
                 name: Set(new.name),
                 trigger: Set(new.trigger.clone()),
@@ -72,7 +86,10 @@ impl Store {
                 created_at: Set(now),
             }
             .insert(&txn)
-            .await?;
+            .await
+            .map_err(unique_or_db(|| {
+                format!("workflow {workflow_id} was deployed by another request at the same time")
+            }))?;
             set_live(&txn, &deployment).await?;
             deployed.push(deployment);
         }

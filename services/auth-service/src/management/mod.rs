@@ -37,7 +37,7 @@ pub struct ManagementApi {
 
 impl ManagementApi {
     pub fn new(issuer: &str) -> Self {
-        let (router, mut document) = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(apis::list, apis::create))
             .routes(routes!(apis::get_one, apis::delete))
             .routes(routes!(apis::update_applications))
@@ -92,7 +92,7 @@ impl ManagementApi {
             .routes(routes!(workflows::rollback))
             .routes(routes!(audit::list_tokens))
             .split_for_parts();
-        crate::openapi::complete(&mut document, issuer);
+        crate::openapi::complete(&mut document, issuer, &ErrorBody::name());
         Self { router, document }
     }
 
@@ -121,6 +121,16 @@ impl ManagementApi {
             })
     }
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "claimflow management API",
+        description = "Kinde-compatible management API; workflows, deployments and runs are claimflow's own."
+    ),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
 
 /// The scope each operation of the document requires, by method and path.
 struct RouteScopes(HashMap<(String, String), String>);
@@ -447,3 +457,44 @@ pub struct NotFound(#[to_schema] ErrorBody);
 #[derive(utoipa::IntoResponses)]
 #[response(status = 409)]
 pub struct Conflict(#[to_schema] ErrorBody);
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn document() -> Value {
+        serde_json::to_value(super::ManagementApi::new("https://id.example.com").document()).unwrap()
+    }
+
+    #[test]
+    fn every_operation_declares_its_scope_path_parameters_and_shared_failures() {
+        let document = document();
+        assert_eq!(document["servers"][0]["url"], "https://id.example.com/api/v1");
+        let mut operations = 0;
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            let placeholders: Vec<&str> =
+                path.split('/').filter_map(|part| part.strip_prefix('{')?.strip_suffix('}')).collect();
+            for (method, operation) in item.as_object().unwrap() {
+                let scope = operation["security"][0]["bearer"][0].as_str().unwrap_or_default();
+                assert!(scope.contains(':'), "{method} {path} declares no scope: {operation}");
+                let declared: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|parameter| parameter["in"] == "path")
+                    .map(|parameter| parameter["name"].as_str().unwrap())
+                    .collect();
+                assert_eq!(declared, placeholders, "{method} {path} documents its path parameters");
+                for status in ["200", "401", "403"] {
+                    assert!(operation["responses"][status].is_object(), "{method} {path} documents {status}");
+                }
+                let success = &operation["responses"]["200"]["content"]["application/json"]["schema"];
+                assert!(!success.is_null(), "{method} {path} documents its answer's shape");
+                assert!(ids.insert(operation["operationId"].to_string()), "{method} {path}: operationId repeated");
+                operations += 1;
+            }
+        }
+        assert!(operations >= 8, "{operations} operations");
+    }
+}

@@ -2,8 +2,8 @@
 //! (Kinde offers these only in its dashboard.)
 
 use axum::extract::{Path, State};
-use claimflow_storage::entity::{workflow_deployment, workflow_run};
 use claimflow_contracts::workflow::RunStatus;
+use claimflow_storage::entity::{workflow_deployment, workflow_run};
 use claimflow_storage::{NewDeployment, RunFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
