@@ -79,3 +79,30 @@ async fn an_oversized_body_gets_a_413_in_the_oauth_format() {
     assert_eq!(body["error"], "invalid_request", "{body}");
     assert_eq!(body["error_description"], "the request body is larger than 2 MiB");
 }
+
+#[tokio::test]
+async fn over_long_fields_get_a_400_naming_the_field_on_every_database() {
+    let stack = Stack::start().await;
+    let long = "x".repeat(1_000_000);
+    let email = format!("{long}@example.com");
+    let cases: [(&str, Value, &str); 6] = [
+        ("apis", json!({ "name": "A", "audience": long }), "audience is longer than 1024 characters"),
+        ("apis", json!({ "name": long, "audience": "a" }), "name is longer than 256 characters"),
+        ("properties", json!({ "name": "P", "key": long, "context": "org" }), "key is longer than 128 characters"),
+        ("organization", json!({ "name": "O", "external_id": long }), "external_id is longer than 256 characters"),
+        ("environment_variables", json!({ "key": long, "value": "v" }), "key is longer than 128 characters"),
+        (
+            "user",
+            json!({ "profile": { "given_name": "A", "family_name": "B" },
+                    "identities": [{ "type": "email", "details": { "email": email } }] }),
+            "identities[0].details.email is longer than 320 characters",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let (status, answer) = stack.management(reqwest::Method::POST, path, Some(body)).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert_eq!(answer["errors"][0]["message"], message, "{path}");
+    }
+    let (status, _) = stack.management(reqwest::Method::GET, "apis", None).await;
+    assert_eq!(status, 200, "nothing was stored half-way and the API still answers");
+}

@@ -254,7 +254,8 @@ async fn concurrent_writes_end_in_success_or_a_409_never_a_500() {
     ];
     for (path, body) in creates {
         let attempts = (0..8).map(|_| stack.management(Method::POST, path, Some(body.clone())));
-        let statuses: Vec<u16> = futures::future::join_all(attempts).await.into_iter().map(|(status, _)| status).collect();
+        let statuses: Vec<u16> =
+            futures::future::join_all(attempts).await.into_iter().map(|(status, _)| status).collect();
         assert_eq!(statuses.iter().filter(|status| **status == 200).count(), 1, "{path}: {statuses:?}");
         assert!(statuses.iter().all(|status| matches!(status, 200 | 409)), "{path}: {statuses:?}");
     }

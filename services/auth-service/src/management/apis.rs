@@ -54,8 +54,10 @@ pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>)
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApi {
+    #[schema(max_length = 256)]
     name: String,
     /// The `aud` of the API's tokens; no spaces.
+    #[schema(max_length = 1024)]
     audience: String,
 }
 
@@ -106,9 +108,11 @@ pub struct UpdateApplications {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationChange {
+    #[schema(max_length = 128)]
     id: String,
     /// Absent to authorize; `"delete"` to revoke.
     #[serde(default)]
+    #[schema(max_length = 32)]
     operation: Option<String>,
 }
 
@@ -183,8 +187,10 @@ pub async fn delete(State(state): State<AppState>, Path(api_id): Path<String>) -
 #[serde(deny_unknown_fields)]
 pub struct CreateScope {
     /// The scope's name in tokens, e.g. `read:orders`; no spaces.
+    #[schema(max_length = 128)]
     key: String,
     #[serde(default)]
+    #[schema(max_length = 1024)]
     description: Option<String>,
 }
 

@@ -15,12 +15,15 @@ use crate::{secrets, AppState};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApplication {
+    #[schema(max_length = 256)]
     name: String,
     /// `m2m`, `reg` or `spa`.
     #[serde(rename = "type")]
+    #[schema(max_length = 32)]
     app_type: String,
     /// Kinde's org-scoped M2M applications; not supported yet.
     #[serde(default)]
+    #[schema(max_length = 128)]
     org_code: Option<String>,
 }
 
@@ -69,6 +72,7 @@ pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>)
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApplication {
+    #[schema(max_length = 256)]
     name: Option<String>,
 }
 

@@ -17,6 +17,7 @@ const MAX_KEY_BYTES: usize = 128;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVariable {
+    #[schema(max_length = 128)]
     key: String,
     value: String,
     #[serde(default)]
@@ -84,6 +85,7 @@ pub async fn get_one(State(state): State<AppState>, Path(variable_id): Path<Stri
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVariable {
+    #[schema(max_length = 128)]
     key: Option<String>,
     value: Option<String>,
     is_secret: Option<bool>,

@@ -8,6 +8,7 @@ mod apis;
 mod applications;
 mod audit;
 mod environment_variables;
+mod limits;
 mod organizations;
 mod properties;
 mod users;
@@ -245,23 +246,25 @@ impl IntoResponse for ApiError {
 /// naming the problem.
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned + ToSchema, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::JsonDataError(err) => ApiError::bad_request("INVALID_BODY", err.body_text()),
-                JsonRejection::JsonSyntaxError(err) => ApiError::bad_request("INVALID_JSON", err.body_text()),
-                JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "INVALID_CONTENT_TYPE",
-                    "send the body as application/json",
-                ),
-                other => ApiError::bad_request("INVALID_BODY", other.body_text()),
-            }),
-        }
+        let rejected = |rejection: JsonRejection| match rejection {
+            JsonRejection::JsonDataError(err) => ApiError::bad_request("INVALID_BODY", err.body_text()),
+            JsonRejection::JsonSyntaxError(err) => ApiError::bad_request("INVALID_JSON", err.body_text()),
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "INVALID_CONTENT_TYPE",
+                "send the body as application/json",
+            ),
+            other => ApiError::bad_request("INVALID_BODY", other.body_text()),
+        };
+        let Json(body) = Json::<serde_json::Value>::from_request(req, state).await.map_err(rejected)?;
+        let text = body.to_string();
+        let Json(value) = Json::<T>::from_bytes(text.as_bytes()).map_err(rejected)?;
+        limits::check::<T>(&body).map_err(|message| ApiError::bad_request("INVALID_LENGTH", message))?;
+        Ok(ApiJson(value))
     }
 }
 
@@ -495,6 +498,9 @@ mod tests {
                 operations += 1;
             }
         }
-        assert!(operations >= 8, "{operations} operations");
+        assert!(operations >= 50, "{operations} operations");
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(schemas["CreateApi"]["properties"]["audience"]["maxLength"], 1024, "limits are documented");
+        assert_eq!(schemas["BundleFile"]["properties"]["path"]["maxLength"], 1024);
     }
 }

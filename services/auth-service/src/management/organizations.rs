@@ -16,8 +16,10 @@ const MAX_PAGE_SIZE: u64 = 500;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganization {
+    #[schema(max_length = 256)]
     name: String,
     #[serde(default)]
+    #[schema(max_length = 256)]
     external_id: Option<String>,
 }
 
@@ -120,7 +122,9 @@ pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>)
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganization {
+    #[schema(max_length = 256)]
     name: Option<String>,
+    #[schema(max_length = 256)]
     external_id: Option<String>,
 }
 

@@ -13,17 +13,22 @@ use crate::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProperty {
+    #[schema(max_length = 256)]
     name: String,
+    #[schema(max_length = 128)]
     key: String,
     #[serde(default)]
+    #[schema(max_length = 1024)]
     description: Option<String>,
     /// Kinde's `single_line_text` / `multi_line_text`; values are text either way.
     #[serde(rename = "type", default)]
     _kind: Option<String>,
+    #[schema(max_length = 32)]
     context: String,
     #[serde(default)]
     is_private: bool,
     #[serde(default)]
+    #[schema(max_length = 128)]
     category_id: Option<String>,
 }
 
@@ -72,10 +77,13 @@ pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>)
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProperty {
+    #[schema(max_length = 256)]
     name: Option<String>,
+    #[schema(max_length = 1024)]
     description: Option<String>,
     is_private: Option<bool>,
     #[serde(default)]
+    #[schema(max_length = 128)]
     category_id: Option<String>,
 }
 

@@ -22,6 +22,7 @@ pub struct CreateUser {
     profile: Profile,
     identities: Vec<Identity>,
     #[serde(default)]
+    #[schema(max_length = 128)]
     organization_code: Option<String>,
 }
 
@@ -29,8 +30,10 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     #[serde(default)]
+    #[schema(max_length = 256)]
     given_name: String,
     #[serde(default)]
+    #[schema(max_length = 256)]
     family_name: String,
 }
 
@@ -38,6 +41,7 @@ pub struct Profile {
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     #[serde(rename = "type")]
+    #[schema(max_length = 32)]
     kind: String,
     /// Accepted from Kinde clients; claimflow does not verify emails yet.
     #[serde(default, rename = "is_verified")]
@@ -48,6 +52,7 @@ pub struct Identity {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityDetails {
+    #[schema(max_length = 320)]
     email: Option<String>,
 }
 
@@ -176,10 +181,13 @@ pub async fn delete_user(State(state): State<AppState>, ApiQuery(query): ApiQuer
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccessKey {
+    #[schema(max_length = 256)]
     name: String,
     /// The name in tokens; no spaces.
+    #[schema(max_length = 128)]
     key: String,
     #[serde(default)]
+    #[schema(max_length = 1024)]
     description: Option<String>,
 }
 
@@ -283,9 +291,11 @@ pub struct RolePermissions {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionChange {
+    #[schema(max_length = 128)]
     id: String,
     /// Absent to add; `"delete"` to remove.
     #[serde(default)]
+    #[schema(max_length = 32)]
     operation: Option<String>,
 }
 
@@ -340,16 +350,21 @@ pub async fn role_permissions(State(state): State<AppState>, Path(role_id): Path
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFeatureFlag {
+    #[schema(max_length = 256)]
     name: String,
+    #[schema(max_length = 128)]
     key: String,
     /// `str`, `int` or `bool`.
     #[serde(rename = "type")]
+    #[schema(max_length = 32)]
     flag_type: String,
     /// Of the flag's type, or that value as a string as Kinde sends it.
     default_value: Value,
     #[serde(default)]
+    #[schema(max_length = 1024)]
     description: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 32)]
     allow_override_level: Option<String>,
 }
 
@@ -421,6 +436,7 @@ pub struct AddMembers {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
+    #[schema(max_length = 128)]
     id: String,
     /// Role keys.
     #[serde(default)]
@@ -561,7 +577,9 @@ pub async fn set_organization_property(
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
     password: Option<String>,
+    #[schema(max_length = 256)]
     hashed_password: Option<String>,
+    #[schema(max_length = 32)]
     hashing_method: Option<String>,
     #[serde(default)]
     is_temporary_password: Option<bool>,

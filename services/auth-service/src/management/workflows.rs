@@ -33,6 +33,7 @@ const TIMEOUT_MS_RANGE: std::ops::RangeInclusive<i64> = 10..=30_000;
 #[serde(deny_unknown_fields)]
 pub struct BundleFile {
     /// Relative to the deployed directory, e.g. `kindeSrc/environment/workflows/hello/Workflow.ts`.
+    #[schema(max_length = 1024)]
     path: String,
     content: String,
 }
