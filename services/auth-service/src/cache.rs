@@ -203,7 +203,7 @@ impl TokenPathCache {
             &self.live,
             trigger.as_str(),
             |_| true,
-            || async { Ok(store.live_deployment(trigger.as_str()).await?.map(Arc::new)) },
+            || async { Ok(store.live_deployment(trigger).await?.map(Arc::new)) },
         )
         .await
     }

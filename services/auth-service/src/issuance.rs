@@ -36,7 +36,7 @@ pub async fn run_and_sign(
 ) -> Result<IssueResponse, OAuthError> {
     let event_id = uuid::Uuid::new_v4().to_string();
     tracing::Span::current().record("event_id", event_id.as_str());
-    let trigger = deployment.map(|deployment| deployment.trigger.as_str());
+    let trigger = deployment.map(|deployment| deployment.trigger);
     let (workflow, outcome) = match deployment {
         Some(deployment) => {
             let (workflow, outcome) =
@@ -108,7 +108,7 @@ async fn run_workflow(
     grant_type: &str,
 ) -> Result<(WorkflowRef, WorkflowOutcome), OAuthError> {
     let refused = |outcome: &WorkflowOutcome| {
-        records::issuance_record(event_id, grant_type, Some(deployment.trigger.as_str()), outcome, None)
+        records::issuance_record(event_id, grant_type, Some(deployment.trigger), outcome, None)
     };
     let settings = &deployment.settings;
     let timeout = deployment

@@ -181,15 +181,17 @@ async fn send_batches(stream: Arc<StreamHandle>, mut waiting: mpsc::Receiver<Pen
 pub fn issuance_record(
     event_id: &str,
     grant_type: &str,
-    trigger: Option<&str>,
+    trigger: Option<claimflow_contracts::Trigger>,
     outcome: &WorkflowOutcome,
     issued: Option<&IssueResponse>,
 ) -> IssuanceRecord {
     let now = claimflow_storage::now_ms();
+    // NOTE: runs exist only where a deployment ran, which names the trigger.
     let runs = outcome
         .runs
         .iter()
-        .map(|run| {
+        .filter_map(|run| Some((run, trigger?)))
+        .map(|(run, trigger)| {
             let mut claims_set = serde_json::Map::new();
             for patch in outcome.patches.iter().filter(|p| p.workflow_id == run.workflow_id) {
                 claims_set.insert(patch.token.as_str().to_owned(), Value::Object(patch.set.clone()));
@@ -202,7 +204,7 @@ pub fn issuance_record(
                 deployment_id: run.deployment_id.clone(),
                 workflow_id: run.workflow_id.clone(),
                 version: run.version,
-                trigger: trigger.unwrap_or_default().to_owned(),
+                trigger,
                 status: run.status,
                 duration_us: run.duration_us as i64,
                 logs: run.logs.clone(),

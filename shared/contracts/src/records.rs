@@ -63,7 +63,7 @@ pub struct RunRecord {
     pub deployment_id: String,
     pub workflow_id: String,
     pub version: i32,
-    pub trigger: String,
+    pub trigger: crate::Trigger,
     pub status: crate::workflow::RunStatus,
     pub duration_us: i64,
     pub logs: Vec<LogLine>,

@@ -3,13 +3,18 @@
 use serde::{Deserialize, Serialize};
 
 /// The event that makes a workflow run. One live workflow per trigger, as in Kinde.
+/// Also the `trigger` column of deployments, runs and the live workflow per trigger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(feature = "sea-orm", sea_orm(rs_type = "String", db_type = "Text"))]
 pub enum Trigger {
     /// An M2M (client_credentials) access token is being generated.
     #[serde(rename = "m2m:token_generation", alias = "m2m:tokens_generation")]
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "m2m:token_generation"))]
     M2mTokenGeneration,
     /// A user's access and ID tokens are being generated.
     #[serde(rename = "user:tokens_generation")]
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:tokens_generation"))]
     UserTokensGeneration,
 }
 

@@ -39,7 +39,7 @@ impl Store {
                 deployment_id: Set(run.deployment_id.clone()),
                 workflow_id: Set(run.workflow_id.clone()),
                 version: Set(run.version),
-                trigger: Set(run.trigger.clone()),
+                trigger: Set(run.trigger),
                 status: Set(run.status),
                 duration_us: Set(run.duration_us),
                 logs: Set(serde_json::to_value(&run.logs).unwrap_or_default()),

@@ -14,7 +14,7 @@ use crate::{
 pub struct NewDeployment {
     pub workflow_id: String,
     pub name: String,
-    pub trigger: String,
+    pub trigger: claimflow_contracts::Trigger,
     pub settings: claimflow_contracts::settings::WorkflowSettings,
     pub source_path: String,
     pub source: String,
@@ -27,7 +27,7 @@ pub struct NewDeployment {
 /// Makes `deployment` the live one for its trigger, replacing whichever was.
 async fn set_live(db: &impl sea_orm::ConnectionTrait, deployment: &workflow_deployment::Model) -> Result<()> {
     live_workflow::Entity::insert(live_workflow::ActiveModel {
-        trigger: Set(deployment.trigger.clone()),
+        trigger: Set(deployment.trigger),
         deployment_id: Set(deployment.id.clone()),
         updated_at: Set(now_ms()),
     })
@@ -75,7 +75,7 @@ impl Store {
                 workflow_id: Set(new.workflow_id.clone()),
                 version: Set(latest.unwrap_or(0) + 1),
                 name: Set(new.name),
-                trigger: Set(new.trigger.clone()),
+                trigger: Set(new.trigger),
                 settings: Set(workflow_deployment::StoredSettings(new.settings)),
                 source_path: Set(new.source_path),
                 source: Set(new.source),
@@ -99,7 +99,10 @@ impl Store {
 
     /// The deployment that runs for `trigger`, if any.
     /// One query: this runs on every token request.
-    pub async fn live_deployment(&self, trigger: &str) -> Result<Option<workflow_deployment::Model>> {
+    pub async fn live_deployment(
+        &self,
+        trigger: claimflow_contracts::Trigger,
+    ) -> Result<Option<workflow_deployment::Model>> {
         Ok(workflow_deployment::Entity::find()
             .inner_join(live_workflow::Entity)
             .filter(live_workflow::Column::Trigger.eq(trigger))

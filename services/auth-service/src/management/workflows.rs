@@ -2,7 +2,7 @@
 //! (Kinde offers these only in its dashboard.)
 
 use axum::extract::{Path, State};
-use claimflow_contracts::workflow::RunStatus;
+use claimflow_contracts::{workflow::RunStatus, Trigger};
 use claimflow_storage::entity::{workflow_deployment, workflow_run};
 use claimflow_storage::{NewDeployment, RunFilter};
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,8 @@ pub struct DeployedVersion {
     workflow_id: String,
     version: i32,
     deployment_id: String,
-    trigger: String,
+    #[schema(value_type = String)]
+    trigger: Trigger,
     source_path: String,
     timeout_ms: Option<i64>,
 }
@@ -102,7 +103,7 @@ pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bund
         .map(|(file, workflow)| NewDeployment {
             workflow_id: workflow.workflow_id,
             name: workflow.name,
-            trigger: workflow.trigger.as_str().to_owned(),
+            trigger: workflow.trigger,
             settings: workflow.settings,
             source_path: file.path.clone(),
             source: file.content.clone(),
@@ -137,7 +138,8 @@ pub struct DeploymentView {
     version: i32,
     deployment_id: String,
     name: String,
-    trigger: String,
+    #[schema(value_type = String)]
+    trigger: Trigger,
     source_path: String,
     live: bool,
     created_at: i64,
@@ -207,7 +209,8 @@ pub struct RunView {
     workflow_id: String,
     version: i32,
     deployment_id: String,
-    trigger: String,
+    #[schema(value_type = String)]
+    trigger: Trigger,
     /// `ok`, `failed`, `timed_out` or `out_of_memory`.
     #[schema(value_type = String)]
     status: RunStatus,
@@ -305,7 +308,8 @@ pub struct LiveDeployment {
     workflow_id: String,
     version: i32,
     deployment_id: String,
-    trigger: String,
+    #[schema(value_type = String)]
+    trigger: Trigger,
 }
 
 #[derive(Serialize, ToSchema)]

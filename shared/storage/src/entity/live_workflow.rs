@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "live_workflows")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub trigger: String,
+    pub trigger: claimflow_contracts::Trigger,
     pub deployment_id: String,
     pub updated_at: i64,
 }

@@ -26,7 +26,7 @@ pub struct Model {
     pub workflow_id: String,
     pub version: i32,
     pub name: String,
-    pub trigger: String,
+    pub trigger: claimflow_contracts::Trigger,
     /// `workflowSettings` as deployed (bindings, failurePolicy, ...).
     #[sea_orm(column_type = "Json")]
     pub settings: StoredSettings,

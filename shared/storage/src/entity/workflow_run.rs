@@ -10,7 +10,7 @@ pub struct Model {
     pub deployment_id: String,
     pub workflow_id: String,
     pub version: i32,
-    pub trigger: String,
+    pub trigger: claimflow_contracts::Trigger,
     pub status: claimflow_contracts::workflow::RunStatus,
     pub duration_us: i64,
     /// Console output: `[{level, message}]`.
