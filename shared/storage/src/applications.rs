@@ -8,7 +8,8 @@ use sea_orm::{
 use crate::{
     entity::{
         api_application, api_application_scope, application, application_property, application_token_property,
-        application_url, property,
+        application_url,
+        property::{self, PropertyContext},
     },
     insert_unless_present, not_found, now_ms, random_id, Result, StorageError, Store,
 };
@@ -179,10 +180,10 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or_else(|| StorageError::NotFound { what: "property", id: key.to_owned() })?;
-        if property.context != "app" {
+        if property.context != PropertyContext::Application {
             return Err(StorageError::Conflict(format!(
                 "property {key:?} has context {:?}; only \"app\" properties hold application values",
-                property.context
+                property.context.as_str()
             )));
         }
         application_property::Entity::insert(application_property::ActiveModel {
@@ -215,7 +216,7 @@ impl Store {
             .map(|row| (row.property_id, row.value))
             .collect();
         Ok(self
-            .properties_with_values("app", values)
+            .properties_with_values(PropertyContext::Application, values)
             .await?
             .into_iter()
             .map(|(property, value)| ApplicationPropertyValue { property, value })

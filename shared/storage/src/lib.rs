@@ -28,12 +28,13 @@ use sea_orm_migration::MigratorTrait;
 pub use apis::ManagementBootstrap;
 pub use applications::{ApplicationPropertyValue, UrlChange};
 pub use audit::AuditFilter;
+pub use entity::access_key::AccessKind;
 pub use environment::VariableChange;
 pub use organizations::{Member, NewMember};
 pub use properties::NewProperty;
 pub use runs::RunFilter;
 pub use sign_in::{CodeRedemption, RotationRefused};
-pub use users::{AccessKind, UserAccess};
+pub use users::UserAccess;
 pub use workflows::NewDeployment;
 
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,9 @@ use sea_orm::{
 
 use crate::{
     entity::{
-        access_key, organization, organization_property, organization_user, organization_user_grant, property, user,
+        access_key, organization, organization_property, organization_user, organization_user_grant,
+        property::{self, PropertyContext},
+        user,
     },
     insert_unless_present, not_found, now_ms, random_id, AccessKind, Result, StorageError, Store,
 };
@@ -93,10 +95,10 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or_else(|| not_found("property", key))?;
-        if property.context != "org" {
+        if property.context != PropertyContext::Organization {
             return Err(StorageError::Conflict(format!(
                 "property {key:?} has context {:?}; only \"org\" properties hold organization values",
-                property.context
+                property.context.as_str()
             )));
         }
         organization_property::Entity::insert(organization_property::ActiveModel {
@@ -124,7 +126,7 @@ impl Store {
             .into_iter()
             .map(|row| (row.property_id, row.value))
             .collect();
-        self.properties_with_values("org", values).await
+        self.properties_with_values(PropertyContext::Organization, values).await
     }
 
     /// Adds users to an organization with roles and permissions (by key), all or nothing.
@@ -136,12 +138,11 @@ impl Store {
             .ok_or_else(|| not_found("organization", org_code))?;
         let roles = access_key::Entity::find().all(&txn).await?;
         let id_of = |kind: AccessKind, key: &str| {
-            roles.iter().find(|r| r.kind == kind.as_str() && r.key == key).map(|r| r.id.clone()).ok_or_else(|| {
-                StorageError::NotFound {
-                    what: if kind == AccessKind::Role { "role" } else { "permission" },
-                    id: key.to_owned(),
-                }
-            })
+            roles
+                .iter()
+                .find(|r| r.kind == kind && r.key == key)
+                .map(|r| r.id.clone())
+                .ok_or_else(|| StorageError::NotFound { what: kind.as_str(), id: key.to_owned() })
         };
         for member in members {
             user::Entity::find_by_id(&member.user_id)

@@ -12,7 +12,7 @@ pub struct NewProperty {
     pub key: String,
     pub name: String,
     pub description: String,
-    pub context: String,
+    pub context: property::PropertyContext,
     pub is_private: bool,
 }
 
@@ -84,7 +84,7 @@ impl Store {
     /// an empty value.
     pub(crate) async fn properties_with_values(
         &self,
-        context: &str,
+        context: property::PropertyContext,
         values: Vec<(String, String)>,
     ) -> Result<Vec<(property::Model, String)>> {
         let properties = property::Entity::find()

@@ -8,32 +8,12 @@ use sea_orm::{
 };
 
 use crate::{
-    entity::{access_key, feature_flag, organization_user, organization_user_grant, role_permission, user},
+    entity::{
+        access_key::{self, AccessKind},
+        feature_flag, organization_user, organization_user_grant, role_permission, user,
+    },
     insert_unless_present, not_found, now_ms, random_id, unique_or_db, Result, StorageError, Store,
 };
-
-/// Roles and permissions, told apart in one table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccessKind {
-    Role,
-    Permission,
-}
-
-impl AccessKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessKind::Role => "role",
-            AccessKind::Permission => "permission",
-        }
-    }
-
-    fn id_prefix(self) -> &'static str {
-        match self {
-            AccessKind::Role => "role_",
-            AccessKind::Permission => "perm_",
-        }
-    }
-}
 
 /// What a user holds in one organization, by key.
 #[derive(Debug, Default)]
@@ -106,7 +86,7 @@ impl Store {
     ) -> Result<access_key::Model> {
         let txn = self.begin_write().await?;
         let taken = access_key::Entity::find()
-            .filter(access_key::Column::Kind.eq(kind.as_str()))
+            .filter(access_key::Column::Kind.eq(kind))
             .filter(access_key::Column::Key.eq(key))
             .one(&txn)
             .await?;
@@ -115,7 +95,7 @@ impl Store {
         }
         let created = access_key::ActiveModel {
             id: Set(format!("{}{}", kind.id_prefix(), random_id())),
-            kind: Set(kind.as_str().to_owned()),
+            kind: Set(kind),
             key: Set(key.to_owned()),
             name: Set(name.to_owned()),
             description: Set(description.to_owned()),
@@ -129,7 +109,7 @@ impl Store {
 
     pub async fn list_access_keys(&self, kind: AccessKind) -> Result<Vec<access_key::Model>> {
         Ok(access_key::Entity::find()
-            .filter(access_key::Column::Kind.eq(kind.as_str()))
+            .filter(access_key::Column::Kind.eq(kind))
             .order_by_asc(access_key::Column::Key)
             .all(&self.db)
             .await?)
@@ -138,11 +118,13 @@ impl Store {
     /// Adds and removes a role's permissions (by id) in one transaction.
     pub async fn change_role_permissions(&self, role_id: &str, add: &[String], remove: &[String]) -> Result<()> {
         let txn = self.begin_write().await?;
-        let role = access_key::Entity::find_by_id(role_id).one(&txn).await?.filter(|r| r.kind == "role");
+        let role = access_key::Entity::find_by_id(role_id).one(&txn).await?.filter(|r| r.kind == AccessKind::Role);
         role.ok_or_else(|| not_found("role", role_id))?;
         for permission_id in add.iter().chain(remove) {
-            let found =
-                access_key::Entity::find_by_id(permission_id).one(&txn).await?.filter(|p| p.kind == "permission");
+            let found = access_key::Entity::find_by_id(permission_id)
+                .one(&txn)
+                .await?
+                .filter(|p| p.kind == AccessKind::Permission);
             found.ok_or_else(|| not_found("permission", permission_id))?;
         }
         for permission_id in add {

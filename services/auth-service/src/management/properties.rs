@@ -1,7 +1,7 @@
 //! `/api/v1/properties`: custom property definitions.
 
 use axum::extract::{Path, State};
-use claimflow_storage::NewProperty;
+use claimflow_storage::{entity::property::PropertyContext, NewProperty};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -50,7 +50,7 @@ impl From<claimflow_storage::entity::property::Model> for PropertyDefinition {
             key: property.key,
             name: property.name,
             description: property.description,
-            context: property.context,
+            context: property.context.as_str().to_owned(),
             is_private: property.is_private,
             is_kinde_property: false,
         }
@@ -120,12 +120,12 @@ pub struct CreatedProperty {
     responses((status = 200, body = Reply<CreatedProperty>), BadRequest, Conflict))]
 pub async fn create(State(state): State<AppState>, ApiJson(body): ApiJson<CreateProperty>) -> Answer<CreatedProperty> {
     let _ = body.category_id;
-    if !matches!(body.context.as_str(), "usr" | "org" | "app") {
+    let Some(context) = PropertyContext::parse(&body.context) else {
         return Err(ApiError::bad_request(
             "INVALID_CONTEXT",
             format!("context {:?} must be \"usr\", \"org\" or \"app\"", body.context),
         ));
-    }
+    };
     let valid_key =
         !body.key.is_empty() && body.key.len() <= 64 && body.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid_key {
@@ -140,7 +140,7 @@ pub async fn create(State(state): State<AppState>, ApiJson(body): ApiJson<Create
             key: body.key,
             name: body.name,
             description: body.description.unwrap_or_default(),
-            context: body.context,
+            context,
             is_private: body.is_private,
         })
         .await?;

@@ -11,10 +11,38 @@ pub struct Model {
     pub key: String,
     pub name: String,
     pub description: String,
-    /// `usr`, `org` or `app`.
-    pub context: String,
+    pub context: PropertyContext,
     pub is_private: bool,
     pub created_at: i64,
+}
+
+/// What carries a property's values, by Kinde's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum PropertyContext {
+    #[sea_orm(string_value = "usr")]
+    User,
+    #[sea_orm(string_value = "org")]
+    Organization,
+    #[sea_orm(string_value = "app")]
+    Application,
+}
+
+impl PropertyContext {
+    pub const ALL: [PropertyContext; 3] =
+        [PropertyContext::User, PropertyContext::Organization, PropertyContext::Application];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyContext::User => "usr",
+            PropertyContext::Organization => "org",
+            PropertyContext::Application => "app",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<PropertyContext> {
+        PropertyContext::ALL.into_iter().find(|context| context.as_str() == name)
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
