@@ -1,8 +1,8 @@
 //! Workflow deployments: versions, the live one per trigger, rollbacks and deletion.
 
 use sea_orm::{
-    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    sea_query::OnConflict, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::{
@@ -10,7 +10,9 @@ use crate::{
     now_ms, random_id, unique_or_db, Result, StorageError, Store,
 };
 
-#[derive(Clone)]
+/// The PostgreSQL advisory lock deploys take turns on.
+const DEPLOY_LOCK: i64 = 0x636c_6677_6465_706c; // "clfwdepl"
+
 pub struct NewDeployment {
     pub workflow_id: String,
     pub name: String,
@@ -45,19 +47,13 @@ impl Store {
     /// Stores each workflow as its next version and makes it the live one for its trigger, all
     /// or nothing.
     pub async fn deploy_workflows(&self, deployments: Vec<NewDeployment>) -> Result<Vec<workflow_deployment::Model>> {
-        // NOTE: on PostgreSQL a concurrent deploy of the same workflow can read the same latest
-        // version; the unique index refuses the second insert, and that deploy reads again.
-        for _ in 0..4 {
-            match self.deploy_once(deployments.clone()).await {
-                Err(StorageError::Conflict(_)) => continue,
-                done => return done,
-            }
-        }
-        self.deploy_once(deployments).await
-    }
-
-    async fn deploy_once(&self, deployments: Vec<NewDeployment>) -> Result<Vec<workflow_deployment::Model>> {
         let txn = self.begin_write().await?;
+        // NOTE: deploys take turns, so that two of one workflow get consecutive versions: on
+        // PostgreSQL both would read the same latest version (SQLite's write lock already
+        // serializes them). Deploys are rare; the lock ends with the transaction.
+        if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({DEPLOY_LOCK})")).await?;
+        }
         let now = now_ms();
         let mut deployed = Vec::with_capacity(deployments.len());
         for new in deployments {
