@@ -9,6 +9,7 @@ mod applications;
 mod audit;
 mod environment_variables;
 mod limits;
+mod organization_members;
 mod organizations;
 mod properties;
 mod users;
@@ -62,10 +63,10 @@ impl ManagementApi {
             .routes(routes!(applications::list_properties))
             .routes(routes!(applications::set_property))
             .routes(routes!(applications::update_tokens))
-            .routes(routes!(users::organization_users, users::add_organization_users))
-            .routes(routes!(users::remove_organization_user))
-            .routes(routes!(users::organization_properties))
-            .routes(routes!(users::set_organization_property))
+            .routes(routes!(organization_members::organization_users, organization_members::add_organization_users))
+            .routes(routes!(organization_members::remove_organization_user))
+            .routes(routes!(organization_members::organization_properties))
+            .routes(routes!(organization_members::set_organization_property))
             .routes(routes!(users::get_user, users::create_user, users::delete_user))
             .routes(routes!(users::list_users))
             .routes(routes!(users::set_password))

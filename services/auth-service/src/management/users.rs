@@ -1,5 +1,5 @@
-//! Users, roles, permissions, feature flags, and organizations' members and properties: what
-//! user tokens are built from. Kinde's paths and shapes.
+//! Users, roles, permissions and feature flags: what user tokens are built from. Kinde's paths
+//! and shapes.
 
 use std::collections::BTreeMap;
 
@@ -59,7 +59,7 @@ pub struct IdentityDetails {
 /// A user as Kinde describes one.
 #[derive(Serialize, ToSchema)]
 pub struct UserView {
-    id: String,
+    pub(super) id: String,
     email: String,
     preferred_email: String,
     first_name: String,
@@ -425,151 +425,6 @@ pub async fn environment_feature_flags(State(state): State<AppState>) -> Answer<
         .map(|flag| (flag.key, FlagValue { flag_type: flag.flag_type, value: flag.default_value }))
         .collect();
     reply("OK", "Success", FeatureFlags { feature_flags })
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddMembers {
-    users: Vec<MemberBody>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MemberBody {
-    #[schema(max_length = 128)]
-    id: String,
-    /// Role keys.
-    #[serde(default)]
-    roles: Vec<String>,
-    /// Permission keys.
-    #[serde(default)]
-    permissions: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct UsersAdded {
-    users_added: Vec<String>,
-}
-
-#[utoipa::path(post, path = "/organizations/{org_code}/users", summary = "Add users with roles and permissions",
-    request_body = AddMembers, security(("bearer" = ["create:organization_users"])),
-    responses((status = 200, body = Reply<UsersAdded>), BadRequest, NotFound))]
-pub async fn add_organization_users(
-    State(state): State<AppState>,
-    Path(org_code): Path<String>,
-    ApiJson(body): ApiJson<AddMembers>,
-) -> Answer<UsersAdded> {
-    let added: Vec<String> = body.users.iter().map(|user| user.id.clone()).collect();
-    let members = body
-        .users
-        .into_iter()
-        .map(|user| NewMember { user_id: user.id, roles: user.roles, permissions: user.permissions })
-        .collect();
-    state.store.add_organization_members(&org_code, members).await?;
-    reply("OK", "Users successfully added", UsersAdded { users_added: added })
-}
-
-/// A member: the user, and the keys of the roles and permissions they hold in the organization.
-#[derive(Serialize, ToSchema)]
-pub struct OrganizationUser {
-    #[serde(flatten)]
-    user: UserView,
-    roles: Vec<String>,
-    permissions: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OrganizationUsers {
-    organization_users: Vec<OrganizationUser>,
-    next_token: Option<String>,
-}
-
-#[utoipa::path(get, path = "/organizations/{org_code}/users",
-    summary = "An organization's users with their roles and permissions", params(Page),
-    security(("bearer" = ["read:organization_users"])),
-    responses((status = 200, body = Reply<OrganizationUsers>), BadRequest, NotFound))]
-pub async fn organization_users(
-    State(state): State<AppState>,
-    Path(org_code): Path<String>,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Answer<OrganizationUsers> {
-    state.store.find_organization(&org_code).await?.ok_or_else(|| ApiError::not_found("organization", &org_code))?;
-    let members: Vec<OrganizationUser> = state
-        .store
-        .organization_members(&org_code)
-        .await?
-        .into_iter()
-        .map(|m| OrganizationUser { user: m.user.into(), roles: m.roles, permissions: m.permissions })
-        .collect();
-    let (members, next_token) = paginate(members, &page, |member| &member.user.id);
-    reply("OK", "Success", OrganizationUsers { organization_users: members, next_token })
-}
-
-#[utoipa::path(delete, path = "/organizations/{org_code}/users/{user_id}",
-    summary = "Remove a user from an organization", security(("bearer" = ["delete:organization_users"])),
-    responses((status = 200, body = Reply<Done>), NotFound))]
-pub async fn remove_organization_user(
-    State(state): State<AppState>,
-    Path((org_code, user_id)): Path<(String, String)>,
-) -> Answer<Done> {
-    state.store.remove_organization_member(&org_code, &user_id).await?;
-    reply("OK", "User successfully removed", Done {})
-}
-
-/// An `org` property with the organization's value (empty when unset).
-#[derive(Serialize, ToSchema)]
-pub struct OrganizationProperty {
-    id: String,
-    key: String,
-    name: String,
-    value: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OrganizationProperties {
-    properties: Vec<OrganizationProperty>,
-}
-
-#[utoipa::path(get, path = "/organizations/{org_code}/properties", summary = "An organization's property values",
-    security(("bearer" = ["read:organization_properties"])),
-    responses((status = 200, body = Reply<OrganizationProperties>), NotFound))]
-pub async fn organization_properties(
-    State(state): State<AppState>,
-    Path(org_code): Path<String>,
-) -> Answer<OrganizationProperties> {
-    state.store.find_organization(&org_code).await?.ok_or_else(|| ApiError::not_found("organization", &org_code))?;
-    let properties = state
-        .store
-        .organization_properties(&org_code)
-        .await?
-        .into_iter()
-        .map(|(p, value)| OrganizationProperty { id: p.id, key: p.key, name: p.name, value })
-        .collect();
-    reply("OK", "Success", OrganizationProperties { properties })
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PropertyValueQuery {
-    /// The new value; required.
-    value: Option<String>,
-}
-
-/// Kinde passes the value as a query parameter here.
-#[utoipa::path(put, path = "/organizations/{org_code}/properties/{property_key}",
-    summary = "Set an organization's property value", params(PropertyValueQuery),
-    security(("bearer" = ["update:organization_properties"])),
-    responses((status = 200, body = Reply<Done>), BadRequest, NotFound, Conflict))]
-pub async fn set_organization_property(
-    State(state): State<AppState>,
-    Path((org_code, key)): Path<(String, String)>,
-    ApiQuery(query): ApiQuery<PropertyValueQuery>,
-) -> Answer<Done> {
-    let value =
-        query.value.ok_or_else(|| ApiError::bad_request("INVALID_REQUEST", "the query parameter value is required"))?;
-    state.store.set_organization_property(&org_code, &key, &value).await?;
-    reply("OK", "Property updated", Done {})
 }
 
 /// Kinde's body (`hashed_password` with `hashing_method`, for migrations) or a plain `password`.

@@ -128,13 +128,20 @@ impl From<claimflow_storage::StorageError> for OAuthError {
     }
 }
 
+/// RFC 6749 §5.2's error body.
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         if let Some(cause) = &self.cause {
             // NOTE: logged inside the request's span, so the line carries its trace id.
             tracing::error!(error = self.code.as_str(), %cause, "request failed");
         }
-        let body = Json(serde_json::json!({ "error": self.code.as_str(), "error_description": self.description }));
+        let body = Json(ErrorBody { error: self.code.as_str(), error_description: &self.description });
         let status = self.code.status();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
