@@ -236,13 +236,14 @@ impl Store {
     pub async fn create_api_scope(&self, api_id: &str, key: &str, description: &str) -> Result<api_scope::Model> {
         let txn = self.begin_write().await?;
         api::Entity::find_by_id(api_id).one(&txn).await?.ok_or_else(|| not_found("API", api_id))?;
+        let conflict = || format!("the API already has a scope {key:?}");
         let exists = api_scope::Entity::find()
             .filter(api_scope::Column::ApiId.eq(api_id))
             .filter(api_scope::Column::Key.eq(key))
             .one(&txn)
             .await?;
         if exists.is_some() {
-            return Err(StorageError::Conflict(format!("the API already has a scope {key:?}")));
+            return Err(StorageError::Conflict(conflict()));
         }
         let scope = api_scope::ActiveModel {
             id: Set(format!("scope_{}", random_id())),
@@ -252,7 +253,7 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(unique_or_db(|| format!("the API already has a scope {key:?}")))?;
+        .map_err(unique_or_db(conflict))?;
         txn.commit().await?;
         Ok(scope)
     }

@@ -22,13 +22,14 @@ impl Store {
         is_secret: bool,
     ) -> Result<environment_variable::Model> {
         let txn = self.begin_write().await?;
+        let conflict = || taken_key(key);
         if environment_variable::Entity::find()
             .filter(environment_variable::Column::Key.eq(key))
             .one(&txn)
             .await?
             .is_some()
         {
-            return Err(StorageError::Conflict(format!("an environment variable with key {key:?} already exists")));
+            return Err(StorageError::Conflict(conflict()));
         }
         let now = now_ms();
         let created = environment_variable::ActiveModel {
@@ -41,7 +42,7 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(unique_or_db(|| format!("an environment variable with key {key:?} already exists")))?;
+        .map_err(unique_or_db(conflict))?;
         txn.commit().await?;
         Ok(created)
     }
@@ -71,9 +72,11 @@ impl Store {
                 .one(&txn)
                 .await?;
             if taken.is_some() {
-                return Err(StorageError::Conflict(format!("an environment variable with key {key:?} already exists")));
+                return Err(StorageError::Conflict(taken_key(key)));
             }
         }
+        // NOTE: a unique index refuses the new key only when one is given.
+        let conflict = change.key.as_deref().map(taken_key).unwrap_or_default();
         let mut changed: environment_variable::ActiveModel = found.into();
         if let Some(key) = change.key {
             changed.key = Set(key);
@@ -85,10 +88,7 @@ impl Store {
             changed.is_secret = Set(is_secret);
         }
         changed.updated_at = Set(now_ms());
-        let updated = changed
-            .update(&txn)
-            .await
-            .map_err(unique_or_db(|| "an environment variable with that key already exists".to_owned()))?;
+        let updated = changed.update(&txn).await.map_err(unique_or_db(|| conflict))?;
         txn.commit().await?;
         Ok(updated)
     }
@@ -100,4 +100,8 @@ impl Store {
         }
         Ok(())
     }
+}
+
+fn taken_key(key: &str) -> String {
+    format!("an environment variable with key {key:?} already exists")
 }

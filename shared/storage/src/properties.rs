@@ -21,7 +21,7 @@ impl Store {
         let txn = self.begin_write().await?;
         let conflict = format!("a property with key {:?} already exists", new.key);
         if property::Entity::find().filter(property::Column::Key.eq(&new.key)).one(&txn).await?.is_some() {
-            return Err(StorageError::Conflict(format!("a property with key {:?} already exists", new.key)));
+            return Err(StorageError::Conflict(conflict));
         }
         let created = property::ActiveModel {
             id: Set(format!("prop_{}", random_id())),

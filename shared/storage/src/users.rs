@@ -26,8 +26,9 @@ pub struct UserAccess {
 impl Store {
     pub async fn create_user(&self, email: &str, given_name: &str, family_name: &str) -> Result<user::Model> {
         let txn = self.begin_write().await?;
+        let conflict = || format!("a user with email {email:?} already exists");
         if user::Entity::find().filter(user::Column::Email.eq(email)).one(&txn).await?.is_some() {
-            return Err(StorageError::Conflict(format!("a user with email {email:?} already exists")));
+            return Err(StorageError::Conflict(conflict()));
         }
         let now = now_ms();
         let created = user::ActiveModel {
@@ -41,7 +42,7 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(unique_or_db(|| format!("a user with email {email:?} already exists")))?;
+        .map_err(unique_or_db(conflict))?;
         txn.commit().await?;
         Ok(created)
     }
@@ -85,13 +86,14 @@ impl Store {
         description: &str,
     ) -> Result<access_key::Model> {
         let txn = self.begin_write().await?;
+        let conflict = || format!("a {} with key {key:?} already exists", kind.as_str());
         let taken = access_key::Entity::find()
             .filter(access_key::Column::Kind.eq(kind))
             .filter(access_key::Column::Key.eq(key))
             .one(&txn)
             .await?;
         if taken.is_some() {
-            return Err(StorageError::Conflict(format!("a {} with key {key:?} already exists", kind.as_str())));
+            return Err(StorageError::Conflict(conflict()));
         }
         let created = access_key::ActiveModel {
             id: Set(format!("{}{}", kind.id_prefix(), random_id())),
@@ -102,7 +104,7 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(unique_or_db(|| format!("a {} with key {key:?} already exists", kind.as_str())))?;
+        .map_err(unique_or_db(conflict))?;
         txn.commit().await?;
         Ok(created)
     }
@@ -173,8 +175,9 @@ impl Store {
         default_value: serde_json::Value,
     ) -> Result<feature_flag::Model> {
         let txn = self.begin_write().await?;
+        let conflict = || format!("a feature flag with key {key:?} already exists");
         if feature_flag::Entity::find_by_id(key).one(&txn).await?.is_some() {
-            return Err(StorageError::Conflict(format!("a feature flag with key {key:?} already exists")));
+            return Err(StorageError::Conflict(conflict()));
         }
         let created = feature_flag::ActiveModel {
             key: Set(key.to_owned()),
@@ -185,7 +188,7 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(unique_or_db(|| format!("a feature flag with key {key:?} already exists")))?;
+        .map_err(unique_or_db(conflict))?;
         txn.commit().await?;
         Ok(created)
     }

@@ -68,7 +68,7 @@ impl Store {
             let workflow_id = new.workflow_id.clone();
             let deployment = workflow_deployment::ActiveModel {
                 id: Set(random_id()),
-                workflow_id: Set(new.workflow_id.clone()),
+                workflow_id: Set(workflow_id.clone()),
                 version: Set(latest.unwrap_or(0) + 1),
                 name: Set(new.name),
                 trigger: Set(new.trigger),

@@ -35,6 +35,7 @@ use crate::{jwks::Rejection, AppState};
 pub struct ManagementApi {
     router: Router<AppState>,
     document: utoipa::openapi::OpenApi,
+    scopes: RouteScopes,
 }
 
 impl ManagementApi {
@@ -95,12 +96,13 @@ impl ManagementApi {
             .routes(routes!(audit::list_tokens))
             .split_for_parts();
         crate::openapi::complete(&mut document, issuer, &ErrorBody::name());
-        Self { router, document }
+        let scopes = RouteScopes::of(&document);
+        Self { router, document, scopes }
     }
 
     /// Every scope a route of the API needs, sorted: the scopes the management API offers.
     pub fn scopes(&self) -> Vec<String> {
-        let mut scopes: Vec<String> = RouteScopes::of(&self.document).0.into_values().collect();
+        let mut scopes: Vec<String> = self.scopes.0.values().cloned().collect();
         scopes.sort();
         scopes.dedup();
         scopes
@@ -113,11 +115,13 @@ impl ManagementApi {
 
     /// The routes, each behind its scope, and `/openapi.json` for anyone.
     pub fn into_router(self, state: AppState) -> Router<AppState> {
-        let guard = Guard { state, scopes: Arc::new(RouteScopes::of(&self.document)) };
-        let document = Arc::new(self.document);
+        let guard = Guard { state, scopes: Arc::new(self.scopes) };
+        // NOTE: the document never changes: serialized once, not per request.
+        let document = bytes::Bytes::from(serde_json::to_vec(&self.document).unwrap_or_default());
+        let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
         self.router
             .route_layer(axum::middleware::from_fn_with_state(guard, authorize))
-            .route("/openapi.json", get(move || async move { Json(document.as_ref().clone()) }))
+            .route("/openapi.json", get(move || async move { (json, document.clone()) }))
             .fallback(|| async {
                 ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "the requested API route does not exist")
             })
