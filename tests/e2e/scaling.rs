@@ -1,4 +1,5 @@
-//! Workers scale out by starting more of them, and one stops without failing a request.
+//! Workers scale out by starting more of them; one stops, or dies in the middle of runs, without
+//! failing a request.
 
 use std::{
     collections::BTreeSet,
@@ -9,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use claimflow_e2e::{m2m_workflow, Stack};
+use claimflow_e2e::{m2m_workflow, Stack, StackOptions};
 
 async fn stack_with_workflow() -> (Stack, String, String) {
     let stack = Stack::start().await;
@@ -73,4 +74,60 @@ async fn a_worker_stopped_under_load_drains_without_failing_a_request() {
     let runs = stack.runs().await;
     assert!(runs.iter().any(|run| run["worker_id"] == "worker-1"), "the stopped worker never served");
     assert!(runs.iter().any(|run| run["worker_id"] == "worker-0"));
+}
+
+/// A stack without a worker of its own, on the shipped NATS permissions, and a workflow that
+/// keeps a worker busy for 800 ms.
+async fn stack_with_slow_workflow() -> (Stack, String, String) {
+    let stack = Stack::start_with(StackOptions { secured_nats: true, worker: false, ..StackOptions::default() }).await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    let body = r#"  const until = Date.now() + 800;
+  while (Date.now() < until) {}
+  kinde.m2mToken.setCustomClaim("ran", true);"#;
+    let workflow = m2m_workflow("slow", "", r#""kinde.m2mToken": {}"#, body);
+    assert_eq!(stack.deploy(&[("kindeSrc/environment/workflows/slow/Workflow.ts", &workflow)]).await.0, 200);
+    (stack, client_id, client_secret)
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_run_loses_no_request() {
+    let (stack, client_id, client_secret) = stack_with_slow_workflow().await;
+    let doomed = stack.spawn_worker("doomed").await;
+    // NOTE: while it is the only worker, every request below is held by the doomed one.
+    let requests: Vec<_> = (0..6).map(|_| stack.m2m_token(&client_id, &client_secret, "acme")).collect();
+    let all = futures::future::join_all(requests);
+    let kill_later = async {
+        let survivor = stack.spawn_worker("survivor").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        doomed.kill();
+        survivor
+    };
+    let (results, _survivor) = tokio::join!(all, kill_later);
+    for result in results {
+        let token = result.expect("a run whose worker died is served by another worker");
+        let claims = stack.verify(token["access_token"].as_str().unwrap(), "acme").await.expect("the token verifies");
+        assert_eq!(claims["ran"], true, "the workflow's claim is in the token");
+    }
+    let runs = stack.runs().await;
+    assert!(runs.iter().any(|run| run["worker_id"] == "survivor"), "no run was sent again to the survivor: {runs:?}");
+}
+
+#[tokio::test]
+async fn a_run_whose_only_worker_died_gets_a_prompt_503() {
+    let (stack, client_id, client_secret) = stack_with_slow_workflow().await;
+    let doomed = stack.spawn_worker("doomed").await;
+    let request = stack.m2m_token(&client_id, &client_secret, "acme");
+    let kill_later = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        doomed.kill();
+        std::time::Instant::now()
+    };
+    let (result, killed_at) = tokio::join!(request, kill_later);
+    let answered_after = killed_at.elapsed();
+    let (status, body) = result.expect_err("no worker is left to run the workflow");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(body["error_description"].as_str().unwrap().contains("no workflow-worker is running"), "{body}");
+    // NOTE: not a timing assertion on speed, a bound on waiting out the 6 s deadline.
+    assert!(answered_after < Duration::from_secs(4), "the client waited {answered_after:?} for its 503");
 }

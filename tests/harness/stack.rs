@@ -25,6 +25,9 @@ pub struct StackOptions {
     pub signing_alg: signer::keys::SigningAlgorithm,
     /// auth-service's timeouts and connection bound.
     pub http_limits: auth_service::HttpLimits,
+    /// Run the stack's own worker (`worker-0`, in the test process); without it a test starts
+    /// the workers it needs.
+    pub worker: bool,
 }
 
 impl Default for StackOptions {
@@ -36,6 +39,7 @@ impl Default for StackOptions {
             refresh_token_lifetime: Duration::from_secs(3600),
             signing_alg: Default::default(),
             http_limits: Default::default(),
+            worker: true,
         }
     }
 }
@@ -224,10 +228,12 @@ impl Stack {
         let token = shutdown.clone();
         let first_signer = signer_config.clone();
         services.spawn(async move { Ok(signer::run(first_signer, token).await?) });
-        let token = shutdown.clone();
-        let engine = engine();
-        let first_worker = worker_config.clone();
-        services.spawn(async move { Ok(workflow_worker::run(first_worker, engine, token).await?) });
+        if options.worker {
+            let token = shutdown.clone();
+            let engine = engine();
+            let first_worker = worker_config.clone();
+            services.spawn(async move { Ok(workflow_worker::run(first_worker, engine, token).await?) });
+        }
         let stack = Stack {
             signer_health: signer_health.map(|addr| format!("http://{addr}")),
             worker_health: worker_health.map(|addr| format!("http://{addr}")),
@@ -323,6 +329,36 @@ impl Stack {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("the test binary starts again as a child process");
+        let process = ServiceProcess { url, child };
+        wait_for(&self.http, &format!("{}/readyz", process.url)).await;
+        process
+    }
+
+    /// A workflow-worker in a process of its own, so that a test can kill it with SIGKILL in the
+    /// middle of a run: this test binary run again as the `child::worker_process` entry,
+    /// configured from the environment as the `workflow-worker` binary is. `url` is its health
+    /// server; it has said it is ready when this returns.
+    pub async fn spawn_worker(&self, worker_id: &str) -> ServiceProcess {
+        let port = claimflow_platform::nats_server::free_port().expect("a free port");
+        let url = format!("http://127.0.0.1:{port}");
+        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
+        let mut command = std::process::Command::new(std::env::current_exe().expect("the test binary"));
+        command
+            .args(["--exact", "child::worker_process", "--ignored", "--nocapture", "--test-threads", "1"])
+            .env(CHILD_SERVICE, "workflow-worker")
+            .env("CLAIMFLOW_DATA_DIR", self._dir.path().join(format!("child-{worker_id}")))
+            .env("DATABASE_URL", &self.database_url)
+            .env("NATS_URL", nats.url())
+            .env("CLAIMFLOW_SUBJECT_PREFIX", &self.prefix)
+            .env("CLAIMFLOW_WORKER_ID", worker_id)
+            .env("CLAIMFLOW_WORKER_THREADS", "2")
+            .env("CLAIMFLOW_HEALTH_ADDR", format!("127.0.0.1:{port}"))
+            .env("CLAIMFLOW_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        if let Some((user, password)) = &self.worker_config.common.nats_credentials {
+            command.env("NATS_USER", user).env("NATS_PASSWORD", password);
+        }
+        let child = command.spawn().expect("the test binary starts again as a child process");
         let process = ServiceProcess { url, child };
         wait_for(&self.http, &format!("{}/readyz", process.url)).await;
         process
@@ -484,7 +520,10 @@ impl Stack {
         let nats = self.nats.as_ref().expect("the stack's nats-server runs");
         let mut options = async_nats::ConnectOptions::new();
         if let Some((user, password)) = &self.nats_credentials {
-            options = options.user_and_password(user.clone(), password.clone());
+            // NOTE: on a secured broker the harness is auth-service, and may only read replies
+            // under auth-service's inbox prefix.
+            options =
+                options.user_and_password(user.clone(), password.clone()).custom_inbox_prefix("_INBOX_auth-service");
         }
         let client = options.connect(nats.url()).await.expect("the harness connects to NATS");
         let stream = claimflow_contracts::records::stream_name(&self.prefix);

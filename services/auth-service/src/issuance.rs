@@ -18,7 +18,7 @@ use claimflow_contracts::{
     },
     TokenKind,
 };
-use claimflow_platform::nats::{self, RequestError};
+use claimflow_platform::nats::RequestError;
 use claimflow_storage::entity::workflow_deployment;
 
 use crate::{oauth::error::OAuthError, records, AppState};
@@ -53,7 +53,7 @@ pub async fn run_and_sign(
         patches: outcome.patches.clone(),
     };
     let issued =
-        nats::request(&state.nats, &state.config.common.subject_prefix, &issue, state.config.signer_timeout).await;
+        state.dispatcher.request(&state.config.common.subject_prefix, &issue, state.config.signer_timeout).await;
     let record = records::issuance_record(&event_id, grant_type, trigger, &outcome, issued.as_ref().ok());
     match issued {
         Ok(issued) => {
@@ -147,7 +147,7 @@ async fn run_workflow(
     // code on a cold worker and the NATS round trip, so a slow run ends as `timed_out` in the
     // worker's report rather than as a lost reply here.
     let wait = timeout + Duration::from_secs(1);
-    let mut outcome = match nats::request(&state.nats, &state.config.common.subject_prefix, &request, wait).await {
+    let mut outcome = match state.dispatcher.request(&state.config.common.subject_prefix, &request, wait).await {
         Ok(outcome) => outcome,
         Err(err) => {
             tracing::error!(%err, workflow_id = %workflow.workflow_id, "workflow dispatch failed");

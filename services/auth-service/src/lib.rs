@@ -69,6 +69,9 @@ pub struct AppState {
     config: Arc<Config>,
     store: Store,
     nats: async_nats::Client,
+    /// Workflow runs and signing requests: sent again to another instance if the one holding
+    /// them dies.
+    dispatcher: claimflow_platform::dispatch::Dispatcher,
     jwks: jwks::JwksCache,
     cache: Arc<cache::TokenPathCache>,
     records: records::Records,
@@ -136,6 +139,7 @@ pub async fn run_with_listener(
         config: Arc::new(config),
         store: store.clone(),
         nats: client.clone(),
+        dispatcher: claimflow_platform::dispatch::Dispatcher::new(client.clone()).await.map_err(Error::Subscribe)?,
         cache: cache.clone(),
         records,
     };

@@ -5,6 +5,7 @@
 //! every hop is traced, typed and bounded.
 
 pub mod config;
+pub mod dispatch;
 pub mod health;
 pub mod metrics;
 pub mod nats;

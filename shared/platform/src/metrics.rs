@@ -44,6 +44,8 @@ pub struct Metrics {
     pub nats_request_seconds: Family<ServiceLabels, Histogram>,
     /// Requests a service dropped unanswered because their caller's deadline had passed.
     pub nats_expired_requests: Family<ServiceLabels, Counter>,
+    /// Requests sent again because the instance holding them fell silent (it died or was cut off).
+    pub nats_resent_requests: Family<ServiceLabels, Counter>,
     pub signer_operations: Family<SignerLabels, Counter>,
     registry: Mutex<Registry>,
 }
@@ -74,6 +76,12 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Requests dropped unanswered by the service asked: their caller had stopped waiting",
         nats_expired_requests.clone(),
     );
+    let nats_resent_requests = Family::<ServiceLabels, Counter>::default();
+    registry.register(
+        "nats_resent_requests",
+        "Requests sent again to the service asked: the instance holding them stopped sending heartbeats",
+        nats_resent_requests.clone(),
+    );
     let signer_operations = Family::<SignerLabels, Counter>::default();
     registry.register("signer_operations", "Signer operations by outcome", signer_operations.clone());
     Metrics {
@@ -82,6 +90,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         workflow_run_seconds,
         nats_request_seconds,
         nats_expired_requests,
+        nats_resent_requests,
         signer_operations,
         registry: Mutex::new(registry),
     }

@@ -104,18 +104,81 @@ impl RequestError {
 /// and would delay the requests behind it. (Wall clocks: replicas on several machines need NTP.)
 pub const DEADLINE_HEADER: &str = "Claimflow-Deadline";
 
-fn unix_ms() -> u64 {
+/// Asks [`serve`] to send a heartbeat to the reply subject every [`HEARTBEAT_EVERY`] while it
+/// holds the request (queued or running), so the caller can tell a slow answer from a dead
+/// instance (see [`crate::dispatch`]).
+pub const HEARTBEAT_HEADER: &str = "Claimflow-Heartbeat";
+
+/// A heartbeat is an empty message with this header set to [`WORKING`].
+pub const STATUS_HEADER: &str = "Claimflow-Status";
+pub const WORKING: &str = "working";
+
+/// How often an instance holding a request says it is still alive.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
+
+pub(crate) fn unix_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn header<'a>(message: &'a async_nats::Message, name: &str) -> Option<&'a str> {
+    message.headers.as_ref().and_then(|headers| headers.get(name)).map(|value| value.as_str())
 }
 
 /// Whether `message` carries a deadline that has passed.
 fn expired(message: &async_nats::Message) -> bool {
-    message
-        .headers
-        .as_ref()
-        .and_then(|headers| headers.get(DEADLINE_HEADER))
-        .and_then(|value| value.as_str().parse::<u64>().ok())
+    header(message, DEADLINE_HEADER)
+        .and_then(|value| value.parse::<u64>().ok())
         .is_some_and(|deadline| unix_ms() > deadline)
+}
+
+pub(crate) fn is_heartbeat(message: &async_nats::Message) -> bool {
+    header(message, STATUS_HEADER) == Some(WORKING)
+}
+
+/// The client span of a request to `subject`.
+pub(crate) fn request_span(subject: &str) -> Span {
+    tracing::info_span!(
+        "nats.request",
+        otel.name = %format!("send {subject}"),
+        otel.kind = "client",
+        messaging.system = "nats",
+        messaging.destination.name = %subject,
+        messaging.operation.type = "send",
+        messaging.message.body.size = tracing::field::Empty,
+    )
+}
+
+/// The request's body, and its headers: the current span's context and the deadline.
+pub(crate) fn encode<R: Request>(
+    subject: &str,
+    request: &R,
+    timeout: Duration,
+) -> Result<(Vec<u8>, HeaderMap), RequestError> {
+    let payload = serde_json::to_vec(request).map_err(|err| RequestError::Transport {
+        subject: subject.to_owned(),
+        message: format!("cannot encode request: {err}"),
+    })?;
+    Span::current().record("messaging.message.body.size", payload.len());
+    let mut headers = HeaderMap::new();
+    inject_context(&Span::current(), &mut headers);
+    headers.insert(DEADLINE_HEADER, (unix_ms() + timeout.as_millis() as u64).to_string().as_str());
+    Ok((payload, headers))
+}
+
+pub(crate) fn decode_reply<R: Request>(
+    subject: &str,
+    message: &async_nats::Message,
+) -> Result<R::Response, RequestError> {
+    let reply: Reply<R::Response> = serde_json::from_slice(&message.payload)
+        .map_err(|err| RequestError::Decode { subject: subject.to_owned(), message: err.to_string() })?;
+    reply.map_err(|error| RequestError::Remote { subject: subject.to_owned(), error })
+}
+
+pub(crate) fn observe_latency(service: &str, started: std::time::Instant) {
+    crate::metrics::METRICS
+        .nats_request_seconds
+        .get_or_create(&crate::metrics::ServiceLabels { service: service.to_owned() })
+        .observe(started.elapsed().as_secs_f64());
 }
 
 /// Sends `request` and waits at most `timeout` for its typed reply.
@@ -129,31 +192,12 @@ pub async fn request<R: Request>(
     if client.connection_state() != async_nats::connection::State::Connected {
         return Err(RequestError::Disconnected { subject });
     }
-    let span = tracing::info_span!(
-        "nats.request",
-        otel.name = %format!("send {subject}"),
-        otel.kind = "client",
-        messaging.system = "nats",
-        messaging.destination.name = %subject,
-        messaging.operation.type = "send",
-        messaging.message.body.size = tracing::field::Empty,
-    );
     async {
-        let payload = serde_json::to_vec(request).map_err(|err| RequestError::Transport {
-            subject: subject.clone(),
-            message: format!("cannot encode request: {err}"),
-        })?;
-        Span::current().record("messaging.message.body.size", payload.len());
-        let mut headers = HeaderMap::new();
-        inject_context(&Span::current(), &mut headers);
-        headers.insert(DEADLINE_HEADER, (unix_ms() + timeout.as_millis() as u64).to_string().as_str());
+        let (payload, headers) = encode(&subject, request, timeout)?;
         let nats_request = async_nats::Request::new().payload(payload.into()).headers(headers).timeout(Some(timeout));
         let started = std::time::Instant::now();
         let sent = client.send_request(subject.clone(), nats_request).await;
-        crate::metrics::METRICS
-            .nats_request_seconds
-            .get_or_create(&crate::metrics::ServiceLabels { service: R::SERVICE.name().to_owned() })
-            .observe(started.elapsed().as_secs_f64());
+        observe_latency(R::SERVICE.name(), started);
         let message = sent.map_err(|err| {
             use async_nats::client::RequestErrorKind;
             match err.kind() {
@@ -164,11 +208,9 @@ pub async fn request<R: Request>(
                 _ => RequestError::Transport { subject: subject.clone(), message: err.to_string() },
             }
         })?;
-        let reply: Reply<R::Response> = serde_json::from_slice(&message.payload)
-            .map_err(|err| RequestError::Decode { subject: subject.clone(), message: err.to_string() })?;
-        reply.map_err(|error| RequestError::Remote { subject: subject.clone(), error })
+        decode_reply::<R>(&subject, &message)
     }
-    .instrument(span)
+    .instrument(request_span(&subject))
     .await
 }
 
@@ -195,17 +237,14 @@ where
     Fut: Future<Output = Reply<R::Response>> + Send + 'static,
 {
     let mut subscriber = client.queue_subscribe(options.subject.clone(), R::SERVICE.queue_group().to_owned()).await?;
-    // NOTE: a permit is taken *before* the next message is pulled, so at most `concurrency`
-    // handlers run at once. Core NATS still pushes messages to this subscription while we are
-    // busy; they wait in the client's buffer rather than in a growing pile of tasks.
+    // NOTE: every delivered message is taken at once, so that this instance can send heartbeats
+    // for the ones it holds; at most `concurrency` handlers run, the rest wait for a permit.
+    // Core NATS pushes messages to a busy queue member anyway: holding them here rather than in
+    // the client's buffer changes nothing but that the caller hears they are alive.
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let tracker = TaskTracker::new();
     let mut draining = false;
     loop {
-        let permit = match permits.clone().acquire_owned().await {
-            Ok(permit) => permit,
-            Err(_) => break,
-        };
         let next = if draining {
             subscriber.next().await
         } else {
@@ -225,19 +264,24 @@ where
             }
         };
         let Some(message) = next else { break };
-        if expired(&message) {
-            tracing::warn!(subject = %message.subject, "dropped a request whose caller stopped waiting");
-            crate::metrics::METRICS
-                .nats_expired_requests
-                .get_or_create(&crate::metrics::ServiceLabels { service: R::SERVICE.name().to_owned() })
-                .inc();
-            continue;
-        }
+        let heartbeats_to = message.reply.clone().filter(|_| header(&message, HEARTBEAT_HEADER).is_some());
         let client = client.clone();
         let handler = handler.clone();
+        let permits = permits.clone();
         tracker.spawn(async move {
-            handle_message::<R, H, Fut>(&client, message, handler).await;
-            drop(permit);
+            let work = async {
+                let Ok(_permit) = permits.acquire_owned().await else { return };
+                if expired(&message) {
+                    tracing::warn!(subject = %message.subject, "dropped a request whose caller stopped waiting");
+                    crate::metrics::METRICS
+                        .nats_expired_requests
+                        .get_or_create(&crate::metrics::ServiceLabels { service: R::SERVICE.name().to_owned() })
+                        .inc();
+                    return;
+                }
+                handle_message::<R, H, Fut>(&client, message, handler).await;
+            };
+            with_heartbeats(&client, heartbeats_to, work).await;
         });
     }
     tracker.close();
@@ -246,6 +290,25 @@ where
         tracing::warn!(%err, "flushing replies failed");
     }
     Ok(())
+}
+
+/// Runs `work`, telling `reply_to` every [`HEARTBEAT_EVERY`] that it is still held.
+async fn with_heartbeats(client: &Client, reply_to: Option<async_nats::Subject>, work: impl Future<Output = ()>) {
+    let Some(reply_to) = reply_to else { return work.await };
+    tokio::pin!(work);
+    let mut beats = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
+    loop {
+        tokio::select! {
+            () = &mut work => return,
+            _ = beats.tick() => {
+                let mut headers = HeaderMap::new();
+                headers.insert(STATUS_HEADER, WORKING);
+                if let Err(err) = client.publish_with_headers(reply_to.clone(), headers, bytes::Bytes::new()).await {
+                    tracing::debug!(%err, "cannot send a heartbeat");
+                }
+            }
+        }
+    }
 }
 
 async fn handle_message<R, H, Fut>(client: &Client, message: async_nats::Message, handler: H)
