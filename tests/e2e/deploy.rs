@@ -146,3 +146,107 @@ async fn runs_are_filtered_paginated_and_shown_one_by_one() {
     assert_eq!(one["run"]["logs"][0]["message"], "run");
     assert_eq!(stack.management(reqwest::Method::GET, "workflows/runs/nope", None).await.0, 404);
 }
+
+/// The message of a refused deploy's first error.
+async fn refused(stack: &Stack, source: &str) -> String {
+    let (status, body) = stack.deploy(&[("kindeSrc/environment/workflows/x/Workflow.ts", source)]).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "INVALID_WORKFLOW", "{body}");
+    body["errors"][0]["message"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn bundled_workflows_with_computed_settings_deploy_and_run() {
+    let stack = Stack::start().await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    // What esbuild makes of a workflow: the enum bundled in, the trigger read from it, the
+    // settings built by code, and the exports in a list.
+    let bundled = r#"var m = ((o) => (o.M2MTokenGeneration = "m2m:token_generation", o))({});
+var base = { id: "bundled" };
+var workflowSettings = { ...base, trigger: m.M2MTokenGeneration, bindings: { ["kinde." + "m2mToken"]: {} } };
+async function handler(event) {
+  kinde.m2mToken.setCustomClaim("bundled", true);
+}
+export { handler as default, workflowSettings };
+"#;
+    let (status, body) = stack.deploy(&[("kindeSrc/environment/workflows/bundled/Workflow.js", bundled)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["deployments"][0]["workflow_id"], "bundled");
+    let token = stack.m2m_token(&client_id, &client_secret, "acme").await.expect("a token");
+    let claims = stack.verify(token["access_token"].as_str().unwrap(), "acme").await.unwrap();
+    assert_eq!(claims["bundled"], true, "{claims}");
+}
+
+#[tokio::test]
+async fn code_that_can_never_run_is_refused_at_deploy_where_it_is_wrong() {
+    let stack = Stack::start().await;
+    // The legacy default export, which Kinde refuses at sync.
+    let legacy = m2m_workflow("x", "", r#""kinde.m2mToken": {}"#, "")
+        .replace("export default async function handle", "async function handle")
+        + "export default { handle };\n";
+    let message = refused(&stack, &legacy).await;
+    let line = legacy.lines().count();
+    assert!(
+        message.starts_with(&format!(
+            "kindeSrc/environment/workflows/x/Workflow.ts:{line}:1: No default function exported"
+        )),
+        "{message}"
+    );
+
+    // A named import the package does not export.
+    // (Used: TypeScript drops an import nothing uses.)
+    let missing =
+        m2m_workflow("x", "", "", "  noSuchHelper();").replace("m2mTokenClaims }", "m2mTokenClaims, noSuchHelper }");
+    let message = refused(&stack, &missing).await;
+    assert!(message.starts_with("kindeSrc/environment/workflows/x/Workflow.ts:1:"), "{message}");
+    assert!(message.contains("does not provide an export named 'noSuchHelper'"), "{message}");
+
+    // A top level that throws, and one that never ends.
+    let throws = format!("{}\nthrow new Error(\"not at deploy\");\n", m2m_workflow("x", "", "", ""));
+    let message = refused(&stack, &throws).await;
+    let line = throws.lines().count();
+    assert!(message.starts_with(&format!("kindeSrc/environment/workflows/x/Workflow.ts:{line}:")), "{message}");
+    assert!(message.contains("not at deploy"), "{message}");
+    let spins = format!("{}\nwhile (true) {{}}\n", m2m_workflow("x", "", "", ""));
+    let message = refused(&stack, &spins).await;
+    assert!(message.contains("did not finish within 1s"), "{message}");
+
+    // A setting's error points at its value, not at the settings object.
+    let stopx = m2m_workflow("x", "failurePolicy: {\n    action: \"stopx\",\n  },", "", "");
+    let message = refused(&stack, &stopx).await;
+    assert!(message.starts_with("kindeSrc/environment/workflows/x/Workflow.ts:7:13:"), "{message}");
+
+    let (_, list) = stack.management(reqwest::Method::GET, "workflows", None).await;
+    assert_eq!(list["deployments"].as_array().unwrap().len(), 0, "nothing may be stored: {list}");
+}
+
+#[tokio::test]
+async fn deploy_without_a_worker_is_a_clear_503() {
+    let stack =
+        claimflow_e2e::Stack::start_with(claimflow_e2e::StackOptions { worker: false, ..Default::default() }).await;
+    let workflow = m2m_workflow("x", "", r#""kinde.m2mToken": {}"#, "");
+    let (status, body) = stack.deploy(&[("kindeSrc/environment/workflows/x/Workflow.ts", &workflow)]).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["errors"][0]["code"], "WORKER_UNAVAILABLE", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("start one"), "{body}");
+}
+
+#[tokio::test]
+async fn the_event_is_made_of_ordinary_objects() {
+    let stack = Stack::start().await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    let body = r#"  kinde.m2mToken.setCustomClaim("own", event.hasOwnProperty("context"));
+  kinde.m2mToken.setCustomClaim("nested", Object.prototype.hasOwnProperty.call(event.request, "auth") && event.context.application.hasOwnProperty("clientId"));
+  kinde.m2mToken.setCustomClaim("ordinary", Object.getPrototypeOf(event.context) === Object.prototype && Array.isArray(event.request.auth.audience));
+  kinde.m2mToken.setCustomClaim("text", `${event.context}` + String(event.context.workflow.trigger));"#;
+    let workflow = m2m_workflow("proto", "", r#""kinde.m2mToken": {}"#, body);
+    assert_eq!(stack.deploy(&[("kindeSrc/environment/workflows/proto/Workflow.ts", &workflow)]).await.0, 200);
+    let token = stack.m2m_token(&client_id, &client_secret, "acme").await.expect("a token");
+    let claims = stack.verify(token["access_token"].as_str().unwrap(), "acme").await.unwrap();
+    assert_eq!(
+        (claims["own"].clone(), claims["nested"].clone(), claims["ordinary"].clone()),
+        (json!(true), json!(true), json!(true)),
+        "{claims}"
+    );
+    assert_eq!(claims["text"], "[object Object]m2m:token_generation", "{claims}");
+}

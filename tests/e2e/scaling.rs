@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use claimflow_e2e::{m2m_workflow, Stack, StackOptions};
+use claimflow_e2e::{m2m_workflow, ServiceProcess, Stack, StackOptions};
 
 async fn stack_with_workflow() -> (Stack, String, String) {
     let stack = Stack::start().await;
@@ -76,23 +76,23 @@ async fn a_worker_stopped_under_load_drains_without_failing_a_request() {
     assert!(runs.iter().any(|run| run["worker_id"] == "worker-0"));
 }
 
-/// A stack without a worker of its own, on the shipped NATS permissions, and a workflow that
-/// keeps a worker busy for 800 ms.
-async fn stack_with_slow_workflow() -> (Stack, String, String) {
+/// A stack on the shipped NATS permissions whose only worker is in a process of its own (to be
+/// killed), and a workflow that keeps a worker busy for 800 ms.
+async fn stack_with_slow_workflow() -> (Stack, ServiceProcess, String, String) {
     let stack = Stack::start_with(StackOptions { secured_nats: true, worker: false, ..StackOptions::default() }).await;
+    let doomed = stack.spawn_worker("doomed").await;
     let (client_id, client_secret) = stack.m2m_client_for("acme").await;
     let body = r#"  const until = Date.now() + 800;
   while (Date.now() < until) {}
   kinde.m2mToken.setCustomClaim("ran", true);"#;
     let workflow = m2m_workflow("slow", "", r#""kinde.m2mToken": {}"#, body);
     assert_eq!(stack.deploy(&[("kindeSrc/environment/workflows/slow/Workflow.ts", &workflow)]).await.0, 200);
-    (stack, client_id, client_secret)
+    (stack, doomed, client_id, client_secret)
 }
 
 #[tokio::test]
 async fn a_worker_killed_mid_run_loses_no_request() {
-    let (stack, client_id, client_secret) = stack_with_slow_workflow().await;
-    let doomed = stack.spawn_worker("doomed").await;
+    let (stack, doomed, client_id, client_secret) = stack_with_slow_workflow().await;
     // NOTE: while it is the only worker, every request below is held by the doomed one.
     let requests: Vec<_> = (0..6).map(|_| stack.m2m_token(&client_id, &client_secret, "acme")).collect();
     let all = futures::future::join_all(requests);
@@ -114,8 +114,7 @@ async fn a_worker_killed_mid_run_loses_no_request() {
 
 #[tokio::test]
 async fn a_run_whose_only_worker_died_gets_a_prompt_503() {
-    let (stack, client_id, client_secret) = stack_with_slow_workflow().await;
-    let doomed = stack.spawn_worker("doomed").await;
+    let (stack, doomed, client_id, client_secret) = stack_with_slow_workflow().await;
     let request = stack.m2m_token(&client_id, &client_secret, "acme");
     let kill_later = async {
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -35,7 +35,38 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let source =
         std::fs::read_to_string(&args.workflow).with_context(|| format!("cannot read {}", args.workflow.display()))?;
     let name = args.workflow.display().to_string();
-    let compiled = claimflow_workflow_source::compile(&name, &source).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let module = claimflow_workflow_source::transpile(&name, &source).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let allow = AllowList::parse(&claimflow_platform::config::var("CLAIMFLOW_FETCH_ALLOW").unwrap_or_default())
+        .map_err(|message| anyhow::anyhow!("CLAIMFLOW_FETCH_ALLOW: {message}"))?;
+    let services = Arc::new(Services { network: Network::new(allow)?, token_cache: TokenCache::default() });
+    // NOTE: V8's platform is initialized on the main thread, before the runtime.
+    let engine = Engine::start(1).context("cannot start the workflow engine")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // As deploy does: the settings are what the evaluated module exports.
+    let inspection = runtime.block_on(engine.run(RunRequest {
+        code: module.code.clone().into(),
+        source_name: name.clone(),
+        source_map: module.source_map.clone().map(Into::into),
+        workflow_id: String::new(),
+        environment: Vec::new(),
+        secure_fetch_key: None,
+        trusted_host: None,
+        services: services.clone(),
+        span: tracing::Span::none(),
+        bindings: Vec::new(),
+        event: Value::Null,
+        base_claims: Vec::new(),
+        reset_claims: Vec::new(),
+        limits: Limits { wall_time: std::time::Duration::from_secs(1), ..Limits::default() },
+        inspect_only: true,
+    }))?;
+    let Some(exports) = inspection.exports else {
+        let (line, column) = inspection.error_position.unwrap_or((1, 1));
+        let message = inspection.error.unwrap_or_else(|| "the module could not be evaluated".to_owned());
+        anyhow::bail!("{name}:{line}:{column}: {message}");
+    };
+    let compiled = claimflow_workflow_source::read_settings(&name, &source, module, &exports)
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
     let event: Value = serde_json::from_str(
         &std::fs::read_to_string(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?,
     )
@@ -77,12 +108,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .and_then(Value::as_str)
         .and_then(|domain| url::Url::parse(domain).ok())
         .and_then(|url| url.host_str().map(str::to_owned));
-    let allow = AllowList::parse(&claimflow_platform::config::var("CLAIMFLOW_FETCH_ALLOW").unwrap_or_default())
-        .map_err(|message| anyhow::anyhow!("CLAIMFLOW_FETCH_ALLOW: {message}"))?;
-
-    // NOTE: V8's platform is initialized on the main thread, before the runtime.
-    let engine = Engine::start(1).context("cannot start the workflow engine")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = runtime.block_on(engine.run(RunRequest {
         code: compiled.code.clone().into(),
         source_name: name.clone(),
@@ -91,7 +116,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         environment,
         secure_fetch_key: None,
         trusted_host,
-        services: Arc::new(Services { network: Network::new(allow)?, token_cache: TokenCache::default() }),
+        services,
         span: tracing::Span::none(),
         bindings: bindings.clone(),
         event,
@@ -99,6 +124,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             std::iter::once((kind, base.clone())).chain(id_base.clone().map(|id| (TokenKind::Id, id))).collect(),
         reset_claims: compiled.settings.reset_claims(),
         limits: Limits::default(),
+        inspect_only: false,
     }))?;
 
     // The signer's rules, applied as a worker's patches would be.

@@ -13,8 +13,8 @@ use std::{
 
 use claimflow_contracts::{
     workflow::{
-        all_workflow_subjects, ClaimPatch, Denial, RunReport, RunStatus, TokenGenerationEvent, WorkflowCodeRequest,
-        WorkflowOutcome,
+        all_workflow_subjects, ClaimPatch, Denial, ModuleError, ModuleInspection, ModuleInspectionRequest, RunReport,
+        RunStatus, TokenGenerationEvent, WorkflowCodeRequest, WorkflowOutcome,
     },
     Reply, ServiceError, ServiceErrorCode, TokenKind,
 };
@@ -111,6 +111,21 @@ pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) ->
         let shutdown = shutdown.clone();
         async move { claimflow_platform::health::serve(health_listener, ready, shutdown).await.map_err(Error::Health) }
     };
+    let inspections = nats::serve(
+        client.clone(),
+        ServeOptions {
+            subject: ModuleInspectionRequest::subject_for(&config.common.subject_prefix),
+            concurrency: engine.threads(),
+        },
+        shutdown.clone(),
+        {
+            let worker = worker.clone();
+            move |request: ModuleInspectionRequest| {
+                let worker = worker.clone();
+                async move { worker.inspect(request).await }
+            }
+        },
+    );
     let serving = nats::serve(
         client.clone(),
         ServeOptions {
@@ -125,7 +140,8 @@ pub async fn run(config: Config, engine: Engine, shutdown: CancellationToken) ->
         },
     );
     let serving = async { serving.await.map_err(Error::from) };
-    tokio::try_join!(serving, health)?;
+    let inspections = async { inspections.await.map_err(Error::from) };
+    tokio::try_join!(serving, inspections, health)?;
     let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
     Ok(())
 }
@@ -147,6 +163,9 @@ struct CachedCode {
     source_path: String,
     source_map: Option<Arc<str>>,
 }
+
+/// How long a module's top level may run when deploy inspects it.
+const INSPECTION_TIME_LIMIT: Duration = Duration::from_secs(1);
 
 /// Cached code is bounded; workflows are few, so clearing on overflow is enough.
 const MAX_CACHED_CODE: usize = 256;
@@ -200,6 +219,7 @@ impl Worker {
                 max_claims_bytes: self.max_claims_bytes,
                 ..Limits::default()
             },
+            inspect_only: false,
         };
         let outcome = self
             .engine
@@ -245,6 +265,43 @@ impl Worker {
                 logs: outcome.logs,
                 error: outcome.error,
             }],
+        })
+    }
+
+    /// Deploy's check: the module's top level evaluated with no bindings, no network and a short
+    /// time limit, and what it exports.
+    #[tracing::instrument(name = "workflow.inspect", skip_all, fields(otel.name = %format!("inspect {}", request.source_path)))]
+    async fn inspect(&self, request: ModuleInspectionRequest) -> Reply<ModuleInspection> {
+        let run = RunRequest {
+            code: request.code.into(),
+            source_name: request.source_path,
+            source_map: request.source_map.map(Into::into),
+            workflow_id: String::new(),
+            environment: Vec::new(),
+            secure_fetch_key: None,
+            trusted_host: None,
+            services: self.services.clone(),
+            span: tracing::Span::current(),
+            bindings: Vec::new(),
+            event: serde_json::Value::Null,
+            base_claims: Vec::new(),
+            reset_claims: Vec::new(),
+            limits: Limits { wall_time: INSPECTION_TIME_LIMIT, heap_bytes: self.heap_bytes, ..Limits::default() },
+            inspect_only: true,
+        };
+        let outcome =
+            self.engine.run(run).await.map_err(|err| ServiceError::new(ServiceErrorCode::Internal, err.to_string()))?;
+        Ok(match (outcome.exports, outcome.error) {
+            (Some(exports), _) => ModuleInspection::Evaluated(exports),
+            (None, error) => ModuleInspection::Failed(ModuleError {
+                message: match outcome.status {
+                    RunStatus::TimedOut => format!(
+                        "the module's top level did not finish within {INSPECTION_TIME_LIMIT:?} (it runs at deploy)"
+                    ),
+                    _ => error.unwrap_or_else(|| "the module could not be evaluated".to_owned()),
+                },
+                position: outcome.error_position,
+            }),
         })
     }
 

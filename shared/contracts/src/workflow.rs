@@ -201,3 +201,57 @@ impl Request for WorkflowCodeRequest {
         Self::subject_for(prefix)
     }
 }
+
+/// Asked by auth-service at deploy, answered by a worker: evaluate a workflow module's top level
+/// in the sandbox (no bindings, no network, a short time limit) and report what it exports, as
+/// Kinde's runtime reads a workflow's settings. Keeps V8 out of auth-service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleInspectionRequest {
+    /// The file as deployed, for error positions.
+    pub source_path: String,
+    /// The transpiled ES module.
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_map: Option<String>,
+}
+
+impl ModuleInspectionRequest {
+    pub fn subject_for(prefix: &str) -> String {
+        format!("{prefix}workflows.v1.inspect.module")
+    }
+}
+
+impl Request for ModuleInspectionRequest {
+    type Response = ModuleInspection;
+    const SERVICE: crate::Service = crate::Service::WorkflowWorker;
+
+    fn subject(&self, prefix: &str) -> String {
+        Self::subject_for(prefix)
+    }
+}
+
+/// What evaluating a module's top level gave: its exports, or why it could not run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ModuleInspection {
+    Evaluated(ModuleExports),
+    /// The module threw, failed to link (a missing import) or ran out of time.
+    Failed(ModuleError),
+}
+
+/// The exports of an evaluated workflow module that deploy checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleExports {
+    /// `workflowSettings` as JSON (`JSON.stringify`); `None` when not exported.
+    pub workflow_settings: Option<serde_json::Value>,
+    /// `typeof` the default export: `"function"` for a runnable workflow.
+    pub default_export: String,
+}
+
+/// An error in a module, where in the original source it arose when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleError {
+    pub message: String,
+    /// 1-based line and column in the deployed file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<(usize, usize)>,
+}

@@ -49,6 +49,7 @@ fn main() {
         base_claims: vec![(TokenKind::M2m, json!({ "aud": ["acme"], "scp": [] }).as_object().unwrap().clone())],
         reset_claims: vec![],
         limits: Limits::default(),
+        inspect_only: false,
     };
     runtime.block_on(async {
         let cold = Instant::now();

@@ -104,6 +104,9 @@ pub struct RunRequest {
     /// Token kinds whose binding says `resetClaims: true`: `getCustomClaims()` starts empty.
     pub reset_claims: Vec<TokenKind>,
     pub limits: Limits,
+    /// Evaluate the module's top level and report its exports ([`RunOutcome::exports`]) instead
+    /// of calling the default export: how deploy reads a workflow's settings.
+    pub inspect_only: bool,
 }
 
 /// What a run produced.
@@ -115,6 +118,12 @@ pub struct RunOutcome {
     /// `kinde.auth.denyAccess(reason)`.
     pub denied: Option<String>,
     pub logs: Vec<LogLine>,
+    /// What went wrong, with where in the workflow's source when known (`... (Workflow.ts:3:9)`;
+    /// for an inspection, the text alone: the position is in `error_position`).
     pub error: Option<String>,
+    /// 1-based line and column of the error in the workflow's original source.
+    pub error_position: Option<(usize, usize)>,
+    /// The module's exports, from an inspection that evaluated it.
+    pub exports: Option<claimflow_contracts::workflow::ModuleExports>,
     pub duration: Duration,
 }

@@ -15,7 +15,7 @@ use std::{
     time::Instant,
 };
 
-use claimflow_contracts::workflow::RunStatus;
+use claimflow_contracts::workflow::{ModuleExports, RunStatus};
 use deno_core::v8;
 
 use crate::{
@@ -58,6 +58,7 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
         bindings: &request.bindings,
         event: &request.event,
         source_map: request.source_map.as_deref(),
+        inspect_only: request.inspect_only,
     };
 
     let timed_out = Arc::new(AtomicBool::new(false));
@@ -79,9 +80,13 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
             denied: None,
             logs: Vec::new(),
             error: Some("internal error: the run's state outlived its context".to_owned()),
+            error_position: None,
+            exports: None,
             duration: started.elapsed(),
         };
     };
+    let mut exports = None;
+    let mut error_position = None;
     let (status, error) = match result {
         _ if out_of_memory => (
             RunStatus::OutOfMemory,
@@ -90,8 +95,15 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
         _ if timed_out.load(Ordering::SeqCst) => {
             (RunStatus::TimedOut, Some(format!("the workflow exceeded its time limit of {:?}", limits.wall_time)))
         }
-        Ok(()) => (RunStatus::Ok, None),
-        Err(message) => (RunStatus::Failed, Some(redact_secrets(&state.environment, &message))),
+        Ok(evaluated) => {
+            exports = evaluated;
+            (RunStatus::Ok, None)
+        }
+        Err(failure) => {
+            error_position = failure.location.as_ref().map(|(_, line, column)| (*line, *column));
+            let message = if request.inspect_only { failure.text } else { failure.to_string() };
+            (RunStatus::Failed, Some(redact_secrets(&state.environment, &message)))
+        }
     };
     // A denial and claims only count from a run that completed.
     let completed = status == RunStatus::Ok;
@@ -101,7 +113,37 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
         denied: if completed { state.denied } else { None },
         logs: state.logs,
         error,
+        error_position,
+        exports,
         duration: started.elapsed(),
+    }
+}
+
+/// Why a run failed: the message, and where in the workflow's original source when known.
+struct Failure {
+    text: String,
+    /// File (as deployed), 1-based line and column.
+    location: Option<(String, usize, usize)>,
+}
+
+impl From<&str> for Failure {
+    fn from(text: &str) -> Self {
+        Failure { text: text.to_owned(), location: None }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(text: String) -> Self {
+        Failure { text, location: None }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.location {
+            Some((name, line, column)) => write!(f, "{} ({name}:{line}:{column})", self.text),
+            None => f.write_str(&self.text),
+        }
     }
 }
 
@@ -113,10 +155,12 @@ struct Program<'a> {
     event: &'a serde_json::Value,
     /// Read only when an error needs a position in the original source.
     source_map: Option<&'a str>,
+    inspect_only: bool,
 }
 
-/// Bootstraps a fresh context, evaluates the module, calls its default export with the event.
-fn execute(isolate: &mut WarmIsolate, program: &Program, state: Rc<RunSlot>) -> Result<(), String> {
+/// Bootstraps a fresh context, evaluates the module, calls its default export with the event
+/// (or, inspecting, reports the module's exports).
+fn execute(isolate: &mut WarmIsolate, program: &Program, state: Rc<RunSlot>) -> Result<Option<ModuleExports>, Failure> {
     let context = isolate.take_context();
     let WarmIsolate { host, bootstrap, isolate, .. } = isolate;
     v8::scope!(let scope, isolate);
@@ -139,7 +183,7 @@ fn evaluate(
     host: &v8::Global<v8::ObjectTemplate>,
     bootstrap: &v8::Global<v8::UnboundScript>,
     program: &Program,
-) -> Result<(), String> {
+) -> Result<Option<ModuleExports>, Failure> {
     let failed = |scope: &mut TryScope| describe_pending(scope, program);
     let undefined: v8::Local<v8::Value> = v8::undefined(scope).into();
 
@@ -164,20 +208,45 @@ fn evaluate(
     let namespace = module.get_module_namespace().to_object(scope).ok_or("the module has no namespace")?;
     let key = v8::String::new(scope, "default").ok_or("cannot allocate a string")?;
     let export = namespace.get(scope, key.into()).ok_or_else(|| failed(scope))?;
+    if program.inspect_only {
+        return inspect(scope, namespace, export).map(Some);
+    }
     let function = v8::Local::<v8::Function>::try_from(export)
         .map_err(|_| "the workflow's default export is not a function".to_owned())?;
     let event = serde_json::to_string(program.event).map_err(|err| format!("cannot pass the event: {err}"))?;
     let event = v8::String::new(scope, &event).ok_or("the event is too large")?;
     let event = v8::json::parse(scope, event).ok_or_else(|| failed(scope))?;
     let returned = function.call(scope, undefined, &[event]).ok_or_else(|| failed(scope))?;
-    settle(scope, returned, program, "the workflow's promise never settled: it waits on something that cannot happen")
+    settle(scope, returned, program, "the workflow's promise never settled: it waits on something that cannot happen")?;
+    Ok(None)
+}
+
+/// The exports deploy checks: `workflowSettings` as JSON, and what the default export is.
+fn inspect(
+    scope: &mut TryScope,
+    namespace: v8::Local<v8::Object>,
+    default_export: v8::Local<v8::Value>,
+) -> Result<ModuleExports, Failure> {
+    let default_export = default_export.type_of(scope).to_rust_string_lossy(scope);
+    let key = v8::String::new(scope, "workflowSettings").ok_or("cannot allocate a string")?;
+    let settings = namespace.get(scope, key.into()).filter(|value| !value.is_undefined());
+    let workflow_settings = match settings {
+        None => None,
+        Some(settings) => {
+            let json = v8::json::stringify(scope, settings)
+                .ok_or("workflowSettings cannot be written as JSON (a cycle, or a BigInt)")?
+                .to_rust_string_lossy(scope);
+            Some(serde_json::from_str(&json).map_err(|err| format!("workflowSettings is not JSON: {err}"))?)
+        }
+    };
+    Ok(ModuleExports { workflow_settings, default_export })
 }
 
 /// Drains the microtask queue; a rejected promise is the run's error.
-fn settle(scope: &mut TryScope, value: v8::Local<v8::Value>, program: &Program, pending: &str) -> Result<(), String> {
+fn settle(scope: &mut TryScope, value: v8::Local<v8::Value>, program: &Program, pending: &str) -> Result<(), Failure> {
     scope.perform_microtask_checkpoint();
     if scope.has_terminated() {
-        return Err("terminated".to_owned());
+        return Err("terminated".into());
     }
     let Ok(promise) = v8::Local::<v8::Promise>::try_from(value) else { return Ok(()) };
     match promise.state() {
@@ -186,16 +255,16 @@ fn settle(scope: &mut TryScope, value: v8::Local<v8::Value>, program: &Program, 
             let reason = promise.result(scope);
             Err(describe(scope, reason, None, program))
         }
-        v8::PromiseState::Pending => Err(pending.to_owned()),
+        v8::PromiseState::Pending => Err(pending.into()),
     }
 }
 
 /// The exception pending in `scope`, described.
-fn describe_pending(scope: &mut TryScope, program: &Program) -> String {
+fn describe_pending(scope: &mut TryScope, program: &Program) -> Failure {
     match (scope.exception(), scope.message()) {
         (Some(exception), message) => describe(scope, exception, message, program),
-        (None, _) if scope.has_terminated() => "terminated".to_owned(),
-        (None, _) => "the workflow could not be run".to_owned(),
+        (None, _) if scope.has_terminated() => "terminated".into(),
+        (None, _) => "the workflow could not be run".into(),
     }
 }
 
@@ -206,7 +275,7 @@ fn describe(
     exception: v8::Local<v8::Value>,
     message: Option<v8::Local<v8::Message>>,
     program: &Program,
-) -> String {
+) -> Failure {
     let message = message.unwrap_or_else(|| v8::Exception::create_message(scope, exception));
     let text = message.get(scope).to_rust_string_lossy(scope);
     let in_workflow = |name: &str| name.starts_with(WORKFLOW_URL_PREFIX);
@@ -228,13 +297,11 @@ fn describe(
             location = Some((name, line, message.get_start_column() + 1));
         }
     }
-    match location {
-        Some((name, line, column)) => {
-            let (line, column) = original_position(program, &name, line, column);
-            format!("{text} ({}:{line}:{column})", name.trim_start_matches(WORKFLOW_URL_PREFIX))
-        }
-        None => text,
-    }
+    let location = location.map(|(name, line, column)| {
+        let (line, column) = original_position(program, &name, line, column);
+        (name.trim_start_matches(WORKFLOW_URL_PREFIX).to_owned(), line, column)
+    });
+    Failure { text, location }
 }
 
 /// A 1-based position in the transpiled module, mapped to the original TypeScript.

@@ -1,41 +1,38 @@
-//! Turning a deployed `Workflow.ts` into what workers run: validated, typed `workflowSettings`
-//! and an ES module with the types stripped.
+//! Turning a deployed `Workflow.ts` into what workers run: an ES module with the types stripped,
+//! and its validated, typed `workflowSettings`.
 //!
-//! Settings are read from the syntax tree, not by running the file: this crate never executes
-//! user code (it links no JavaScript engine). Every error names the file, line and column.
+//! Deploy takes two steps, as Kinde's runtime does: [`transpile`] the file, have a worker
+//! evaluate the module's top level and report its exports (this crate links no JavaScript
+//! engine), then [`read_settings`] from those exports. The syntax tree is read only to point an
+//! error at the key or value at fault. Every error names the file, line and column.
 
 use std::fmt;
 
 use claimflow_contracts::{
     settings::{Binding, WorkflowSettings},
+    workflow::ModuleExports,
     Trigger,
 };
 use deno_ast::{
-    diagnostics::Diagnostic,
     swc::ast::{
-        Decl, ExportSpecifier, Expr, Lit, MemberProp, ModuleDecl, ModuleExportName, ModuleItem, ObjectLit, Pat, Prop,
-        PropName, PropOrSpread, Stmt, UnaryOp, VarDecl,
+        Decl, ExportSpecifier, Expr, ModuleDecl, ModuleExportName, ModuleItem, Pat, Prop, PropName, PropOrSpread, Stmt,
+        VarDecl,
     },
-    EmitOptions, MediaType, ModuleSpecifier, ParseParams, SourceMapOption, SourcePos, SourceRangedForSpanned,
-    SourceTextInfo, TranspileModuleOptions, TranspileOptions,
+    EmitOptions, MediaType, ModuleSpecifier, ParseParams, ParsedSource, SourceMapOption, SourcePos,
+    SourceRangedForSpanned, TranspileModuleOptions, TranspileOptions,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// `WorkflowTrigger` members of `@kinde/infrastructure`, for settings written as
-/// `trigger: WorkflowTrigger.M2MTokenGeneration`.
-const WORKFLOW_TRIGGER_MEMBERS: &[(&str, &str)] = &[
-    ("UserTokenGeneration", "user:tokens_generation"),
-    ("UserPreMFA", "user:pre_mfa"),
-    ("PostAuthentication", "user:post_authentication"),
-    ("M2MTokenGeneration", "m2m:token_generation"),
-    ("ExistingPasswordProvided", "user:existing_password_provided"),
-    ("NewPasswordProvided", "user:new_password_provided"),
-    ("PlanSelection", "user:plan_selection"),
-    ("PlanCancellationRequest", "user:plan_cancellation_request"),
-    ("UserPreRegistration", "user:pre_registration"),
-    ("NewUsernameProvided", "user:new_username_provided"),
-];
+/// A workflow file's module, ready for a worker to evaluate.
+#[derive(Debug, Clone)]
+pub struct TranspiledModule {
+    pub code: String,
+    /// SHA-256 of `code`, hex.
+    pub code_hash: String,
+    /// Maps `code` back to the original file.
+    pub source_map: Option<String>,
+}
 
 /// A workflow ready to store.
 #[derive(Debug, Clone)]
@@ -83,12 +80,12 @@ pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
 /// Reserved, not committed: only the pages touched are used.
 const COMPILER_STACK_BYTES: usize = 256 * 1024 * 1024;
 
-/// Validates and transpiles one workflow file. `path` is relative to the deployed directory.
+/// Checks and transpiles one workflow file. `path` is relative to the deployed directory.
 ///
 /// Hostile input gets an error, never a crash: the size and the depth are bounded before the
 /// file is parsed, and the compiler runs on its own thread with a stack sized for the deepest
 /// tree within those bounds (a tokio worker's 2 MiB overflows at ~1,000 nested parentheses).
-pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError> {
+pub fn transpile(path: &str, source: &str) -> Result<TranspiledModule, SourceError> {
     let at = |line: usize, column: usize, message: String| SourceError { path: path.to_owned(), line, column, message };
     if source.len() > MAX_SOURCE_BYTES {
         return Err(at(
@@ -98,15 +95,63 @@ pub fn compile(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError
         ));
     }
     check_depth(source).map_err(|(line, column, too_deep)| at(line, column, too_deep.to_string()))?;
+    on_compiler_thread(path, || {
+        let parsed = parse(path, source)?;
+        let emitted = parsed
+            .transpile(
+                &TranspileOptions::default(),
+                &TranspileModuleOptions::default(),
+                &EmitOptions { source_map: SourceMapOption::Separate, inline_sources: false, ..Default::default() },
+            )
+            .map_err(|err| at(1, 1, format!("cannot transpile: {err}")))?
+            .into_source();
+        let code_hash = hex::encode(Sha256::digest(emitted.text.as_bytes()));
+        Ok(TranspiledModule { code: emitted.text, code_hash, source_map: emitted.source_map })
+    })
+}
+
+/// Validates the settings a worker read from the evaluated module ([`ModuleExports`]) and puts
+/// the workflow together. `source` is the file [`transpile`] accepted; an error points at the
+/// settings key or value at fault where the file spells it out.
+pub fn read_settings(
+    path: &str,
+    source: &str,
+    module: TranspiledModule,
+    exports: &ModuleExports,
+) -> Result<CompiledWorkflow, SourceError> {
+    on_compiler_thread(path, || {
+        let parsed = parse(path, source)?;
+        let locate = Locator::new(path, &parsed);
+        let settings = validate(exports, &locate)?;
+        let (workflow_id, trigger) = (settings.id.clone(), settings.trigger);
+        let name = settings.name.clone().unwrap_or_else(|| workflow_id.clone());
+        Ok(CompiledWorkflow {
+            workflow_id,
+            name,
+            trigger,
+            settings,
+            code: module.code,
+            code_hash: module.code_hash,
+            source_map: module.source_map,
+        })
+    })
+}
+
+/// Runs `work` on a thread with a stack for the deepest tree [`check_depth`] lets through.
+fn on_compiler_thread<T: Send>(
+    path: &str,
+    work: impl FnOnce() -> Result<T, SourceError> + Send,
+) -> Result<T, SourceError> {
+    let at_start = |message: String| SourceError { path: path.to_owned(), line: 1, column: 1, message };
     std::thread::scope(|scope| {
         let compiler = std::thread::Builder::new()
             .name("workflow-compiler".to_owned())
             .stack_size(COMPILER_STACK_BYTES)
-            .spawn_scoped(scope, || compile_here(path, source));
+            .spawn_scoped(scope, work);
         match compiler.map(|thread| thread.join()) {
             Ok(Ok(result)) => result,
-            Ok(Err(_panic)) => Err(at(1, 1, "the compiler failed on this file".to_owned())),
-            Err(err) => Err(at(1, 1, format!("no thread to compile on: {err}"))),
+            Ok(Err(_panic)) => Err(at_start("the compiler failed on this file".to_owned())),
+            Err(err) => Err(at_start(format!("no thread to compile on: {err}"))),
         }
     })
 }
@@ -166,7 +211,7 @@ fn check_depth(source: &str) -> Result<(), (usize, usize, TooDeep)> {
     Ok(())
 }
 
-fn compile_here(path: &str, source: &str) -> Result<CompiledWorkflow, SourceError> {
+fn parse(path: &str, source: &str) -> Result<ParsedSource, SourceError> {
     let at_start = |message: String| SourceError { path: path.to_owned(), line: 1, column: 1, message };
     let media_type = match path.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
         Some("ts") | Some("mts") => MediaType::TypeScript,
@@ -185,6 +230,7 @@ fn compile_here(path: &str, source: &str) -> Result<CompiledWorkflow, SourceErro
         maybe_syntax: None,
     })
     .map_err(|diagnostic| {
+        use deno_ast::diagnostics::Diagnostic;
         let position = diagnostic.display_position();
         SourceError {
             path: path.to_owned(),
@@ -193,257 +239,220 @@ fn compile_here(path: &str, source: &str) -> Result<CompiledWorkflow, SourceErro
             message: format!("syntax error: {}", diagnostic.message()),
         }
     })?;
-    let locate = Locator { path, text: parsed.text_info_lazy() };
+    if parsed.program().as_module().is_none() {
+        return Err(at_start("a workflow must be an ES module".to_owned()));
+    }
+    Ok(parsed)
+}
 
-    let program = parsed.program();
-    let module = program.as_module().ok_or_else(|| at_start("a workflow must be an ES module".to_owned()))?;
-    // Top-level variables by name: bundlers write `var workflowSettings = {...}` and export it in
-    // a list (`export { workflowSettings, handler as default }`).
-    fn collect<'a>(var: &'a VarDecl, variables: &mut Vec<(String, Option<&'a Expr>, SourcePos)>) {
-        for declarator in &var.decls {
-            if let Pat::Ident(ident) = &declarator.name {
-                variables.push((ident.id.sym.to_string(), declarator.init.as_deref(), declarator.start()));
-            }
-        }
+/// The checks deploy makes on the exports, each error placed by `locate`.
+fn validate(exports: &ModuleExports, locate: &Locator) -> Result<WorkflowSettings, SourceError> {
+    if exports.default_export != "function" {
+        // NOTE: Kinde's own words at sync; the legacy `export default { handle }` lands here.
+        let found = match exports.default_export.as_str() {
+            "undefined" => "nothing".to_owned(),
+            other => format!("a value of type {other}"),
+        };
+        return Err(locate.default_export(format!(
+            "No default function exported (found {found}): export default async function handler(event) {{ ... }}"
+        )));
     }
-    let mut declared: Vec<(String, Option<&Expr>, SourcePos)> = Vec::new();
-    let mut exported: Vec<(String, String)> = Vec::new();
-    let mut has_default_export = false;
-    for item in &module.body {
-        match item {
-            ModuleItem::Stmt(Stmt::Decl(Decl::Var(var))) => collect(var, &mut declared),
-            ModuleItem::ModuleDecl(ModuleDecl::ExportDefaultDecl(_) | ModuleDecl::ExportDefaultExpr(_)) => {
-                has_default_export = true
-            }
-            ModuleItem::ModuleDecl(ModuleDecl::ExportDecl(export)) => {
-                if let Decl::Var(var) = &export.decl {
-                    let first = declared.len();
-                    collect(var, &mut declared);
-                    for (name, _, _) in &declared[first..] {
-                        exported.push((name.clone(), name.clone()));
-                    }
-                }
-            }
-            ModuleItem::ModuleDecl(ModuleDecl::ExportNamed(named)) if named.src.is_none() => {
-                for specifier in &named.specifiers {
-                    if let ExportSpecifier::Named(specifier) = specifier {
-                        let name = |name: &ModuleExportName| match name {
-                            ModuleExportName::Ident(ident) => ident.sym.to_string(),
-                            ModuleExportName::Str(text) => text.value.to_string_lossy().into_owned(),
-                        };
-                        let local = name(&specifier.orig);
-                        let public = specifier.exported.as_ref().map(name).unwrap_or_else(|| local.clone());
-                        if public == "default" {
-                            has_default_export = true;
-                        }
-                        exported.push((local, public));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    let settings_expr = exported
-        .iter()
-        .find(|(_, public)| public == "workflowSettings")
-        .and_then(|(local, _)| declared.iter().rev().find(|(name, _, _)| name == local))
-        .map(|(_, init, at)| (*init, *at));
-    let (init, declared_at) = settings_expr.ok_or_else(|| {
-        at_start("does not export `workflowSettings` (export const workflowSettings = { id, trigger, ... })".to_owned())
-    })?;
-    let init = init.ok_or_else(|| locate.error(declared_at, "`workflowSettings` has no value".to_owned()))?;
-    let settings = static_value(init, "workflowSettings", &locate)?;
-    let Value::Object(mut settings) = settings else {
-        return Err(locate.error(init.start(), "`workflowSettings` must be an object literal".to_owned()));
+    let Some(settings) = &exports.workflow_settings else {
+        return Err(locate.start(
+            "does not export `workflowSettings` (export const workflowSettings = { id, trigger, ... })".to_owned(),
+        ));
     };
-    let settings_at = init.start();
-    let workflow_id = match settings.get("id") {
-        Some(Value::String(id)) if valid_workflow_id(id) => id.clone(),
+    let Value::Object(fields) = settings else {
+        return Err(locate.setting(&[], "`workflowSettings` must be an object".to_owned()));
+    };
+    match fields.get("id") {
+        Some(Value::String(id)) if valid_workflow_id(id) => {}
         Some(Value::String(id)) => {
             return Err(locate
-                .error(settings_at, format!("workflowSettings.id {id:?} must be 1 to 64 letters, digits, `_` or `-`")))
+                .setting(&["id"], format!("workflowSettings.id {id:?} must be 1 to 64 letters, digits, `_` or `-`")))
         }
-        Some(_) => return Err(locate.error(settings_at, "workflowSettings.id must be a string".to_owned())),
-        None => return Err(locate.error(settings_at, "workflowSettings.id is missing".to_owned())),
-    };
-    let trigger = match settings.get("trigger") {
+        Some(_) => return Err(locate.setting(&["id"], "workflowSettings.id must be a string".to_owned())),
+        None => return Err(locate.setting(&[], "workflowSettings.id is missing".to_owned())),
+    }
+    let trigger = match fields.get("trigger") {
         Some(Value::String(name)) => Trigger::parse(name).ok_or_else(|| {
             let supported: Vec<&str> = Trigger::ALL.iter().map(|t| t.as_str()).collect();
-            locate.error(
-                settings_at,
+            locate.setting(
+                &["trigger"],
                 format!(
                     "workflowSettings.trigger {name:?} is not a trigger claimflow runs (supported: {})",
                     supported.join(", ")
                 ),
             )
         })?,
-        Some(_) => return Err(locate.error(settings_at, "workflowSettings.trigger must be a string".to_owned())),
-        None => return Err(locate.error(settings_at, "workflowSettings.trigger is missing".to_owned())),
+        Some(_) => return Err(locate.setting(&["trigger"], "workflowSettings.trigger must be a string".to_owned())),
+        None => return Err(locate.setting(&[], "workflowSettings.trigger is missing".to_owned())),
     };
-    settings.insert("trigger".to_owned(), Value::String(trigger.as_str().to_owned()));
-    if let Some(action) = settings.get("failurePolicy").map(|policy| policy.get("action")) {
-        match action.and_then(Value::as_str) {
+    if let Some(policy) = fields.get("failurePolicy") {
+        match policy.get("action").and_then(Value::as_str) {
             Some("stop") | Some("continue") => {}
             _ => {
-                return Err(locate.error(
-                    settings_at,
+                return Err(locate.setting(
+                    &["failurePolicy", "action"],
                     "workflowSettings.failurePolicy.action must be \"stop\" or \"continue\"".to_owned(),
                 ))
             }
         }
     }
-    match settings.get("bindings") {
+    match fields.get("bindings") {
         None => {}
         Some(Value::Object(bindings)) => {
             if let Some(unknown) = bindings.keys().find(|key| Binding::parse(key).is_none()) {
                 let known: Vec<&str> = Binding::ALL.iter().map(|binding| binding.as_str()).collect();
-                return Err(locate.error(
-                    settings_at,
+                return Err(locate.setting(
+                    &["bindings", unknown],
                     format!("workflowSettings.bindings: unknown binding {unknown:?} (known: {})", known.join(", ")),
                 ));
             }
         }
-        Some(_) => return Err(locate.error(settings_at, "workflowSettings.bindings must be an object".to_owned())),
+        Some(_) => return Err(locate.setting(&["bindings"], "workflowSettings.bindings must be an object".to_owned())),
     }
-    if !has_default_export {
-        return Err(at_start("has no default export: export default async function handler(event) { ... }".to_owned()));
-    }
-    let name = settings.get("name").and_then(Value::as_str).unwrap_or(&workflow_id).to_owned();
-    // NOTE: every part was checked above, naming its line; what is left is typing it.
-    let settings: WorkflowSettings = serde_json::from_value(Value::Object(settings))
-        .map_err(|err| locate.error(settings_at, format!("workflowSettings: {err}")))?;
-
-    let emitted = parsed
-        .transpile(
-            &TranspileOptions::default(),
-            &TranspileModuleOptions::default(),
-            &EmitOptions { source_map: SourceMapOption::Separate, inline_sources: false, ..Default::default() },
-        )
-        .map_err(|err| at_start(format!("cannot transpile: {err}")))?
-        .into_source();
-    let code_hash = hex::encode(Sha256::digest(emitted.text.as_bytes()));
-    Ok(CompiledWorkflow {
-        workflow_id,
-        name,
-        trigger,
-        settings,
-        code: emitted.text,
-        code_hash,
-        source_map: emitted.source_map,
-    })
+    let mut fields = fields.clone();
+    fields.insert("trigger".to_owned(), Value::String(trigger.as_str().to_owned()));
+    // NOTE: every part was checked above, naming its place; what is left is typing it.
+    serde_json::from_value(Value::Object(fields)).map_err(|err| locate.setting(&[], format!("workflowSettings: {err}")))
 }
 
 fn valid_workflow_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// Places errors in the file: at a settings key's value where the file spells it out as an
+/// object literal, else at the nearest enclosing part that it does spell out.
 struct Locator<'a> {
     path: &'a str,
-    text: &'a SourceTextInfo,
+    parsed: &'a ParsedSource,
+    /// The initializer of the exported `workflowSettings`, and where it is declared.
+    settings: Option<(Option<&'a Expr>, SourcePos)>,
+    default_export: Option<SourcePos>,
 }
 
-impl Locator<'_> {
-    fn error(&self, at: SourcePos, message: String) -> SourceError {
-        let position = self.text.line_and_column_display(at);
+impl<'a> Locator<'a> {
+    fn new(path: &'a str, parsed: &'a ParsedSource) -> Self {
+        let deno_ast::ProgramRef::Module(module) = parsed.program_ref() else {
+            unreachable!("parse() accepts modules only")
+        };
+        // Top-level variables by name: bundlers write `var workflowSettings = {...}` and export
+        // it in a list (`export { workflowSettings, handler as default }`).
+        fn collect<'a>(var: &'a VarDecl, variables: &mut Vec<(String, Option<&'a Expr>, SourcePos)>) {
+            for declarator in &var.decls {
+                if let Pat::Ident(ident) = &declarator.name {
+                    variables.push((ident.id.sym.to_string(), declarator.init.as_deref(), declarator.start()));
+                }
+            }
+        }
+        let mut declared: Vec<(String, Option<&Expr>, SourcePos)> = Vec::new();
+        let mut exported: Vec<(String, String)> = Vec::new();
+        let mut default_export = None;
+        for item in &module.body {
+            match item {
+                ModuleItem::Stmt(Stmt::Decl(Decl::Var(var))) => collect(var, &mut declared),
+                ModuleItem::ModuleDecl(
+                    declaration @ (ModuleDecl::ExportDefaultDecl(_) | ModuleDecl::ExportDefaultExpr(_)),
+                ) => default_export = Some(declaration.start()),
+                ModuleItem::ModuleDecl(ModuleDecl::ExportDecl(export)) => {
+                    if let Decl::Var(var) = &export.decl {
+                        let first = declared.len();
+                        collect(var, &mut declared);
+                        for (name, _, _) in &declared[first..] {
+                            exported.push((name.clone(), name.clone()));
+                        }
+                    }
+                }
+                ModuleItem::ModuleDecl(ModuleDecl::ExportNamed(named)) if named.src.is_none() => {
+                    for specifier in &named.specifiers {
+                        if let ExportSpecifier::Named(specifier) = specifier {
+                            let name = |name: &ModuleExportName| match name {
+                                ModuleExportName::Ident(ident) => ident.sym.to_string(),
+                                ModuleExportName::Str(text) => text.value.to_string_lossy().into_owned(),
+                            };
+                            let local = name(&specifier.orig);
+                            let public = specifier.exported.as_ref().map(name).unwrap_or_else(|| local.clone());
+                            if public == "default" {
+                                default_export = Some(specifier.start());
+                            }
+                            exported.push((local, public));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let settings = exported
+            .iter()
+            .find(|(_, public)| public == "workflowSettings")
+            .and_then(|(local, _)| declared.iter().rev().find(|(name, _, _)| name == local))
+            .map(|(_, init, at)| (*init, *at));
+        Locator { path, parsed, settings, default_export }
+    }
+
+    fn at(&self, position: SourcePos, message: String) -> SourceError {
+        let position = self.parsed.text_info_lazy().line_and_column_display(position);
         SourceError { path: self.path.to_owned(), line: position.line_number, column: position.column_number, message }
     }
-}
 
-/// Evaluates a literal expression (objects, arrays, strings, numbers, booleans, `null`, and
-/// `WorkflowTrigger.X`) without running anything.
-fn static_value(expr: &Expr, path: &str, locate: &Locator<'_>) -> Result<Value, SourceError> {
-    let not_literal = || {
-        locate.error(
-            expr.start(),
-            format!("{path} must be a literal value (settings are read without running the workflow)"),
-        )
-    };
-    Ok(match expr {
-        Expr::Paren(inner) => static_value(&inner.expr, path, locate)?,
-        Expr::TsAs(inner) => static_value(&inner.expr, path, locate)?,
-        Expr::TsSatisfies(inner) => static_value(&inner.expr, path, locate)?,
-        Expr::TsConstAssertion(inner) => static_value(&inner.expr, path, locate)?,
-        Expr::TsTypeAssertion(inner) => static_value(&inner.expr, path, locate)?,
-        Expr::Lit(Lit::Str(text)) => Value::String(text.value.to_string_lossy().into_owned()),
-        Expr::Lit(Lit::Bool(value)) => Value::Bool(value.value),
-        Expr::Lit(Lit::Null(_)) => Value::Null,
-        Expr::Lit(Lit::Num(number)) => {
-            serde_json::Number::from_f64(number.value).map(Value::Number).ok_or_else(not_literal)?
-        }
-        Expr::Unary(unary) if unary.op == UnaryOp::Minus => match static_value(&unary.arg, path, locate)? {
-            Value::Number(n) => {
-                n.as_f64().and_then(|n| serde_json::Number::from_f64(-n)).map(Value::Number).ok_or_else(not_literal)?
-            }
-            _ => return Err(not_literal()),
-        },
-        Expr::Tpl(template) if template.exprs.is_empty() => {
-            Value::String(template.quasis.iter().map(|quasi| quasi.raw.to_string()).collect())
-        }
-        Expr::Array(array) => Value::Array(
-            array
-                .elems
-                .iter()
-                .enumerate()
-                .map(|(index, element)| match element {
-                    Some(element) if element.spread.is_none() => {
-                        static_value(&element.expr, &format!("{path}[{index}]"), locate)
-                    }
-                    _ => Err(not_literal()),
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-        Expr::Object(object) => Value::Object(static_object(object, path, locate)?),
-        Expr::Member(member) => {
-            let is_trigger_enum = matches!(&*member.obj, Expr::Ident(ident) if ident.sym == *"WorkflowTrigger");
-            let MemberProp::Ident(property) = &member.prop else { return Err(not_literal()) };
-            if !is_trigger_enum {
-                return Err(not_literal());
-            }
-            let value = WORKFLOW_TRIGGER_MEMBERS
-                .iter()
-                .find(|(member, _)| property.sym == **member)
-                .map(|(_, value)| *value)
-                .ok_or_else(|| {
-                    locate.error(expr.start(), format!("{path}: WorkflowTrigger has no member {}", property.sym))
-                })?;
-            Value::String(value.to_owned())
-        }
-        _ => return Err(not_literal()),
-    })
-}
-
-fn static_object(object: &ObjectLit, path: &str, locate: &Locator<'_>) -> Result<Map<String, Value>, SourceError> {
-    let mut map = Map::new();
-    for property in &object.props {
-        let PropOrSpread::Prop(property) = property else {
-            return Err(locate.error(object.start(), format!("{path}: spread (`...`) is not allowed in settings")));
-        };
-        let (key, value) = match &**property {
-            Prop::KeyValue(pair) => {
-                let key = match &pair.key {
-                    PropName::Ident(ident) => ident.sym.to_string(),
-                    PropName::Str(text) => text.value.to_string_lossy().into_owned(),
-                    PropName::Num(number) => number.value.to_string(),
-                    _ => {
-                        return Err(locate
-                            .error(pair.key.start(), format!("{path}: computed keys are not allowed in settings")))
-                    }
-                };
-                let value = static_value(&pair.value, &format!("{path}.{key}"), locate)?;
-                (key, value)
-            }
-            other => {
-                return Err(locate
-                    .error(other.start(), format!("{path}: only `key: value` properties are allowed in settings")));
-            }
-        };
-        map.insert(key, value);
+    fn start(&self, message: String) -> SourceError {
+        SourceError { path: self.path.to_owned(), line: 1, column: 1, message }
     }
-    Ok(map)
+
+    fn default_export(&self, message: String) -> SourceError {
+        match self.default_export {
+            Some(position) => self.at(position, message),
+            None => self.start(message),
+        }
+    }
+
+    /// At the value of `workflowSettings.<keys...>`, or as near to it as the file spells out.
+    fn setting(&self, keys: &[&str], message: String) -> SourceError {
+        let Some((init, declared_at)) = self.settings else { return self.start(message) };
+        let Some(mut expr) = init else { return self.at(declared_at, message) };
+        for key in keys {
+            let Expr::Object(object) = unwrap_types(expr) else { break };
+            let value = object.props.iter().rev().find_map(|property| match property {
+                PropOrSpread::Prop(property) => match &**property {
+                    Prop::KeyValue(pair) if prop_name(&pair.key).as_deref() == Some(*key) => Some(&*pair.value),
+                    _ => None,
+                },
+                PropOrSpread::Spread(_) => None,
+            });
+            match value {
+                Some(value) => expr = value,
+                None => break,
+            }
+        }
+        self.at(unwrap_types(expr).start(), message)
+    }
+}
+
+fn unwrap_types(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(inner) => unwrap_types(&inner.expr),
+        Expr::TsAs(inner) => unwrap_types(&inner.expr),
+        Expr::TsSatisfies(inner) => unwrap_types(&inner.expr),
+        Expr::TsConstAssertion(inner) => unwrap_types(&inner.expr),
+        Expr::TsTypeAssertion(inner) => unwrap_types(&inner.expr),
+        other => other,
+    }
+}
+
+fn prop_name(name: &PropName) -> Option<String> {
+    match name {
+        PropName::Ident(ident) => Some(ident.sym.to_string()),
+        PropName::Str(text) => Some(text.value.to_string_lossy().into_owned()),
+        PropName::Num(number) => Some(number.value.to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     const HELLO: &str = r#"import { WorkflowSettings, WorkflowTrigger } from "@kinde/infrastructure";
@@ -452,7 +461,9 @@ export const workflowSettings: WorkflowSettings = {
   id: "m2mHello",
   name: "Hello claim",
   trigger: WorkflowTrigger.M2MTokenGeneration,
-  failurePolicy: { action: "stop" },
+  failurePolicy: {
+    action: "stop",
+  },
   bindings: { "kinde.m2mToken": {} },
 };
 
@@ -462,11 +473,32 @@ export default async function handle(event: any): Promise<void> {
 }
 "#;
 
+    /// What a worker reports for HELLO's module.
+    fn hello_settings() -> Value {
+        json!({
+            "id": "m2mHello",
+            "name": "Hello claim",
+            "trigger": "m2m:token_generation",
+            "failurePolicy": { "action": "stop" },
+            "bindings": { "kinde.m2mToken": {} },
+        })
+    }
+
+    fn exports(settings: Value) -> ModuleExports {
+        ModuleExports { workflow_settings: Some(settings), default_export: "function".to_owned() }
+    }
+
+    /// Both steps of a deploy, with `settings` standing in for what the worker evaluated.
+    fn compile(path: &str, source: &str, exports: &ModuleExports) -> Result<CompiledWorkflow, SourceError> {
+        let module = transpile(path, source)?;
+        read_settings(path, source, module, exports)
+    }
+
     /// Run on a thread with a tokio worker's stack (2 MiB), where a deploy is compiled.
-    fn compile_on_small_stack(path: &'static str, source: String) -> Result<CompiledWorkflow, SourceError> {
+    fn transpile_on_small_stack(path: &'static str, source: String) -> Result<TranspiledModule, SourceError> {
         std::thread::Builder::new()
             .stack_size(2 * 1024 * 1024)
-            .spawn(move || compile(path, &source))
+            .spawn(move || transpile(path, &source))
             .unwrap()
             .join()
             .unwrap()
@@ -476,13 +508,13 @@ export default async function handle(event: any): Promise<void> {
     fn deep_nesting_is_refused_at_its_line_and_column_not_a_crash() {
         for (open, close) in [("(", ")"), ("[", "]"), ("{a:", "}"), ("if (x) {", "}")] {
             let source = format!("{HELLO}\nconst x = {}1{};\n", open.repeat(1600), close.repeat(1600));
-            let err = compile_on_small_stack("w/Workflow.ts", source).unwrap_err();
+            let err = transpile_on_small_stack("w/Workflow.ts", source).unwrap_err();
             assert_eq!((err.line, err.path.as_str()), (HELLO.lines().count() + 2, "w/Workflow.ts"), "{err}");
             assert!(err.message.contains("nested more than 256 levels"), "{err}");
         }
         // Just under the bound compiles.
         let source = format!("{HELLO}\nconst x = {}1{};\n", "(".repeat(250), ")".repeat(250));
-        compile_on_small_stack("w/Workflow.ts", source).unwrap();
+        transpile_on_small_stack("w/Workflow.ts", source).unwrap();
     }
 
     #[test]
@@ -499,30 +531,33 @@ export default async function handle(event: any): Promise<void> {
         };
         for chain in chains(MAX_SOURCE_BYTES / 4) {
             let source = format!("{HELLO}\nconst x = {chain};\n");
-            let err = compile_on_small_stack("w/Workflow.ts", source).unwrap_err();
+            let err = transpile_on_small_stack("w/Workflow.ts", source).unwrap_err();
             assert!(err.message.contains("chaining more than 20000 operators"), "{err}");
             assert_eq!(err.line, HELLO.lines().count() + 2, "{err}");
         }
         // The count restarts with each statement, and a deep but legal tree compiles.
         let statements = format!("{HELLO}\n{}", "const a = 1 + 2 + 3;\n".repeat(20_000));
-        compile_on_small_stack("w/Workflow.ts", statements).unwrap();
+        transpile_on_small_stack("w/Workflow.ts", statements).unwrap();
         for chain in chains(MAX_CHAIN / 2 - 64) {
             let source = format!("{HELLO}\nconst x = {chain};\n");
-            assert_eq!(compile_on_small_stack("w/Workflow.ts", source).unwrap().workflow_id, "m2mHello");
+            let module = transpile_on_small_stack("w/Workflow.ts", source.clone()).unwrap();
+            let compiled = read_settings("w/Workflow.ts", &source, module, &exports(hello_settings())).unwrap();
+            assert_eq!(compiled.workflow_id, "m2mHello");
         }
     }
 
     #[test]
     fn an_oversized_file_is_refused_with_its_size() {
         let source = format!("{HELLO}//{}", "x".repeat(MAX_SOURCE_BYTES));
-        let err = compile("w/Workflow.ts", &source).unwrap_err();
+        let err = transpile("w/Workflow.ts", &source).unwrap_err();
         assert!(err.message.contains("at most 1048576"), "{err}");
     }
 
     #[test]
     fn typescript_workflow_compiles_to_javascript_with_settings() {
-        let compiled = compile("environment/workflows/hello/Workflow.ts", HELLO).unwrap();
+        let compiled = compile("environment/workflows/hello/Workflow.ts", HELLO, &exports(hello_settings())).unwrap();
         assert_eq!(compiled.workflow_id, "m2mHello");
+        assert_eq!(compiled.name, "Hello claim");
         assert_eq!(compiled.trigger, Trigger::M2mTokenGeneration);
         assert!(compiled.settings.declares(Binding::M2mToken));
         assert!(!compiled.code.contains(": string"), "types must be stripped: {}", compiled.code);
@@ -532,60 +567,92 @@ export default async function handle(event: any): Promise<void> {
 
     #[test]
     fn syntax_error_names_file_and_line() {
-        let err = compile("wf/Workflow.ts", "export const workflowSettings = {\n  id: \"x\",,\n};\n").unwrap_err();
+        let err = transpile("wf/Workflow.ts", "export const workflowSettings = {\n  id: \"x\",,\n};\n").unwrap_err();
         assert_eq!(err.path, "wf/Workflow.ts");
         assert_eq!(err.line, 2, "{err}");
         assert!(err.message.starts_with("syntax error"), "{err}");
     }
 
     #[test]
-    fn unknown_trigger_is_rejected_at_its_line() {
+    fn a_bad_setting_is_placed_at_its_value_not_at_the_object() {
+        let mut settings = hello_settings();
+        settings["failurePolicy"]["action"] = json!("stopx");
+        let source = HELLO.replace("action: \"stop\"", "action: \"stopx\"");
+        let err = compile("Workflow.ts", &source, &exports(settings)).unwrap_err();
+        assert!(err.message.contains("failurePolicy.action must be"), "{err}");
+        assert_eq!((err.line, err.column), (8, 13), "{err}");
+
+        let mut settings = hello_settings();
+        settings["trigger"] = json!("m2m:nope");
         let source = HELLO.replace("WorkflowTrigger.M2MTokenGeneration", "\"m2m:nope\"");
-        let err = compile("Workflow.ts", &source).unwrap_err();
+        let err = compile("Workflow.ts", &source, &exports(settings)).unwrap_err();
         assert!(err.message.contains("\"m2m:nope\""), "{err}");
-        assert_eq!(err.line, 3);
+        assert_eq!((err.line, err.column), (6, 12), "{err}");
+
+        let mut settings = hello_settings();
+        settings["bindings"] = json!({ "kinde.filesystem": {} });
+        let source = HELLO.replace("\"kinde.m2mToken\": {}", "\"kinde.filesystem\": {}");
+        let err = compile("Workflow.ts", &source, &exports(settings)).unwrap_err();
+        assert!(err.message.contains("kinde.filesystem"), "{err}");
+        assert_eq!((err.line, err.column), (10, 35), "{err}");
     }
 
     #[test]
-    fn missing_id_is_rejected() {
-        let source = HELLO.replace("id: \"m2mHello\",", "");
-        let err = compile("Workflow.ts", &source).unwrap_err();
+    fn missing_id_is_placed_at_the_settings_object() {
+        let mut settings = hello_settings();
+        settings.as_object_mut().unwrap().remove("id");
+        let source = HELLO.replace("  id: \"m2mHello\",\n", "");
+        let err = compile("Workflow.ts", &source, &exports(settings)).unwrap_err();
         assert!(err.to_string().contains("workflowSettings.id is missing"), "{err}");
+        assert_eq!((err.line, err.column), (3, 51), "{err}");
     }
 
     #[test]
     fn missing_settings_export_is_rejected() {
-        let err = compile("Workflow.ts", "export default async function () {}\n").unwrap_err();
+        let source = "export default async function () {}\n";
+        let exports = ModuleExports { workflow_settings: None, default_export: "function".to_owned() };
+        let err = compile("Workflow.ts", source, &exports).unwrap_err();
         assert!(err.message.contains("workflowSettings"), "{err}");
     }
 
     #[test]
-    fn unknown_binding_is_rejected() {
-        let source = HELLO.replace("\"kinde.m2mToken\": {}", "\"kinde.filesystem\": {}");
-        let err = compile("Workflow.ts", &source).unwrap_err();
-        assert!(err.message.contains("kinde.filesystem"), "{err}");
+    fn a_default_export_that_is_not_a_function_is_refused_where_it_is_exported() {
+        let source = HELLO.replace("export default async function handle", "async function handle")
+            + "export default { handle };\n";
+        let exports = ModuleExports { workflow_settings: Some(hello_settings()), default_export: "object".to_owned() };
+        let err = compile("Workflow.ts", &source, &exports).unwrap_err();
+        assert!(err.message.starts_with("No default function exported (found a value of type object)"), "{err}");
+        assert_eq!(err.line, HELLO.lines().count() + 1, "{err}");
     }
 
     #[test]
-    fn bundler_output_with_an_export_list_is_understood() {
-        let bundled = "var workflowSettings = { id: \"bundled\", trigger: \"m2m:token_generation\" };\n\
+    fn computed_settings_of_bundler_output_are_read_from_the_evaluated_module() {
+        // esbuild's output: the trigger is a member of the bundled enum, not a literal.
+        let bundled = "var m = { M2MTokenGeneration: \"m2m:token_generation\" };\n\
+                       var workflowSettings = { id: \"bundled\", trigger: m.M2MTokenGeneration };\n\
                        async function handler(event) {}\n\
                        export { handler as default, workflowSettings };\n";
-        let compiled = compile("Workflow.js", bundled).unwrap();
-        assert_eq!(compiled.workflow_id, "bundled");
+        let evaluated = exports(json!({ "id": "bundled", "trigger": "m2m:token_generation" }));
+        let compiled = compile("Workflow.js", bundled, &evaluated).unwrap();
+        assert_eq!((compiled.workflow_id.as_str(), compiled.trigger), ("bundled", Trigger::M2mTokenGeneration));
+        // An error in such a file is still placed at the key it concerns.
+        let evaluated = exports(json!({ "id": "bundled", "trigger": "m2m:nope" }));
+        let err = compile("Workflow.js", bundled, &evaluated).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 50), "{err}");
     }
 
     #[test]
     fn typescript_gets_a_source_map() {
-        let compiled = compile("Workflow.ts", HELLO).unwrap();
-        let map = compiled.source_map.expect("a source map");
+        let module = transpile("Workflow.ts", HELLO).unwrap();
+        let map = module.source_map.expect("a source map");
         assert!(map.contains("\"mappings\""), "{map}");
     }
 
     #[test]
     fn tokens_spelling_of_m2m_trigger_is_accepted_and_normalised() {
-        let source = HELLO.replace("WorkflowTrigger.M2MTokenGeneration", "\"m2m:tokens_generation\"");
-        let compiled = compile("Workflow.ts", &source).unwrap();
+        let mut settings = hello_settings();
+        settings["trigger"] = json!("m2m:tokens_generation");
+        let compiled = compile("Workflow.ts", HELLO, &exports(settings)).unwrap();
         assert_eq!(compiled.settings.trigger, Trigger::M2mTokenGeneration);
     }
 }

@@ -445,7 +445,7 @@ pub struct ErrorItem {
     message: String,
 }
 
-// NOTE: the three failure responses below only describe failures in the OpenAPI document (hence
+// NOTE: the failure responses below only describe failures in the OpenAPI document (hence
 // never constructed); handlers answer failures with an `ApiError`.
 
 /// Invalid request: the message names the field at fault.
@@ -465,6 +465,12 @@ pub struct NotFound(#[to_schema] ErrorBody);
 #[derive(utoipa::IntoResponses)]
 #[response(status = 409)]
 pub struct Conflict(#[to_schema] ErrorBody);
+
+/// A service this request needs is not running; try again once it is.
+#[allow(dead_code)]
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503)]
+pub struct Unavailable(#[to_schema] ErrorBody);
 
 #[cfg(test)]
 mod tests {

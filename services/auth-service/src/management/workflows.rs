@@ -2,7 +2,10 @@
 //! (Kinde offers these only in its dashboard.)
 
 use axum::extract::{Path, State};
-use claimflow_contracts::{workflow::RunStatus, Trigger};
+use claimflow_contracts::{
+    workflow::{ModuleInspection, ModuleInspectionRequest, RunStatus},
+    Trigger,
+};
 use claimflow_storage::entity::{workflow_deployment, workflow_run};
 use claimflow_storage::{NewDeployment, RunFilter};
 use serde::{Deserialize, Serialize};
@@ -11,6 +14,7 @@ use utoipa::ToSchema;
 
 use super::{
     keyset_after, keyset_page, paginate, reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, NotFound, Page, Reply,
+    Unavailable,
 };
 use crate::AppState;
 
@@ -38,6 +42,30 @@ pub struct BundleFile {
     content: String,
 }
 
+/// How long deploy waits for a worker to evaluate a module (whose top level may run for 1 s).
+const INSPECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Has a worker evaluate `module`'s top level.
+async fn inspect(
+    state: &AppState,
+    path: &str,
+    module: &claimflow_workflow_source::TranspiledModule,
+) -> Result<ModuleInspection, ApiError> {
+    let request = ModuleInspectionRequest {
+        source_path: path.to_owned(),
+        code: module.code.clone(),
+        source_map: module.source_map.clone(),
+    };
+    state.dispatcher.request(&state.config.common.subject_prefix, &request, INSPECTION_WAIT).await.map_err(|err| {
+        tracing::error!(%err, path, "no worker evaluated a deployed module");
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "WORKER_UNAVAILABLE",
+            "deploy evaluates each workflow on a workflow-worker, and none answered: start one and deploy again",
+        )
+    })
+}
+
 /// A deployed version of a workflow.
 #[derive(Serialize, ToSchema)]
 pub struct DeployedVersion {
@@ -58,7 +86,7 @@ pub struct DeployedVersions {
 /// Compiles every file first; stores all of them, or none when any is invalid.
 #[utoipa::path(post, path = "/workflows/deployments", summary = "Deploy workflow files (all or nothing)",
     request_body = Bundle, security(("bearer" = ["create:workflows"])),
-    responses((status = 200, body = Reply<DeployedVersions>), BadRequest))]
+    responses((status = 200, body = Reply<DeployedVersions>), BadRequest, Unavailable))]
 pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bundle>) -> Answer<DeployedVersions> {
     if bundle.files.is_empty() {
         return Err(ApiError::bad_request("INVALID_BUNDLE", "files must list at least one workflow file"));
@@ -71,7 +99,7 @@ pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bund
             ));
         }
     }
-    let mut compiled = Vec::new();
+    let mut modules = Vec::new();
     let mut errors = Vec::new();
     for (index, file) in bundle.files.iter().enumerate() {
         if file.path.split('/').any(|part| part == "..") || file.path.starts_with('/') {
@@ -82,9 +110,26 @@ pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bund
             errors.push(format!("{}: larger than {} bytes", file.path, MAX_FILE_BYTES));
             continue;
         }
-        match claimflow_workflow_source::compile(&file.path, &file.content) {
-            Ok(workflow) => compiled.push((file, workflow)),
+        match claimflow_workflow_source::transpile(&file.path, &file.content) {
+            Ok(module) => modules.push((file, module)),
             Err(err) => errors.push(err.to_string()),
+        }
+    }
+    // NOTE: as Kinde's runtime does, settings are what the module exports once evaluated: a
+    // worker evaluates its top level (auth-service links no JavaScript engine).
+    let mut compiled = Vec::new();
+    for (file, module) in modules {
+        match inspect(&state, &file.path, &module).await? {
+            ModuleInspection::Evaluated(exports) => {
+                match claimflow_workflow_source::read_settings(&file.path, &file.content, module, &exports) {
+                    Ok(workflow) => compiled.push((file, workflow)),
+                    Err(err) => errors.push(err.to_string()),
+                }
+            }
+            ModuleInspection::Failed(error) => {
+                let (line, column) = error.position.unwrap_or((1, 1));
+                errors.push(format!("{}:{line}:{column}: {}", file.path, error.message));
+            }
         }
     }
     for (i, (file, workflow)) in compiled.iter().enumerate() {

@@ -124,7 +124,7 @@ async fn dev_stack_deploys_the_example_and_issues_a_traced_token() {
     let output = deploy(broken.path().to_owned());
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("kindeSrc/environment/workflows/broken/Workflow.ts:1:"), "{stderr}");
+    assert!(stderr.contains("kindeSrc/environment/workflows/broken/Workflow.ts:3:12:"), "{stderr}");
     assert!(stderr.contains("\"nope\""), "{stderr}");
 
     // The M2M path with plain HTTP, as try.sh does.

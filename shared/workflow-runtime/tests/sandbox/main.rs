@@ -47,6 +47,7 @@ fn request(code: &str, bindings: &[&str], limits: Limits) -> RunRequest {
         base_claims: base_m2m(),
         reset_claims: vec![],
         limits,
+        inspect_only: false,
     }
 }
 
