@@ -121,6 +121,13 @@ async fn org_aware_m2m_tutorial_stamps_the_token_with_the_applications_organizat
 
     let runs = stack.runs().await;
     assert!(runs.iter().all(|run| run["status"] == "ok"), "{runs:?}");
+
+    // As in Kinde's official examples: createKindeAPI with neither kinde.fetch nor url declared.
+    let undeclared = WORKFLOW.replace("    \"kinde.fetch\": {},\n", "").replace("    url: {},\n", "");
+    assert!(!undeclared.contains("kinde.fetch\": {}") && !undeclared.contains("url: {}"));
+    let (status, body) = stack.deploy(&[("kindeSrc/environment/workflows/orgAware/Workflow.ts", &undeclared)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_org_aware_token(&stack, &client_id, &client_secret, &org_code).await;
     let logs = runs[0]["logs"].to_string();
     assert!(logs.contains("organization Acme Inc secret [redacted]"), "{logs}");
     assert!(!logs.contains(&reader_secret), "a secret reached the run log");
@@ -145,9 +152,10 @@ async fn the_real_kinde_infrastructure_package_bundled_into_a_workflow_gives_the
     // Bundle the workflow with the npm package itself, as a Kinde user's build would.
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("Workflow.ts");
-    // Settings are read without running the bundle, so the trigger is written as its value.
-    std::fs::write(&source, WORKFLOW.replace("WorkflowTrigger.M2MTokenGeneration", "\"m2m:token_generation\""))
-        .unwrap();
+    // NOTE: the bundle's trigger is `WorkflowTrigger.M2MTokenGeneration` of the bundled enum:
+    // deploy evaluates the module to read it. Kinde's runtime provides kinde.fetch and
+    // URLSearchParams to createKindeAPI undeclared, so this declares neither.
+    std::fs::write(&source, WORKFLOW.replace("    \"kinde.fetch\": {},\n", "").replace("    url: {},\n", "")).unwrap();
     let output = Command::new(npm_bin("esbuild"))
         .arg(&source)
         .args(["--bundle", "--format=esm", "--platform=neutral", "--main-fields=module,main", "--log-level=error"])

@@ -109,6 +109,18 @@ impl Binding {
     pub fn parse(name: &str) -> Option<Binding> {
         Binding::ALL.into_iter().find(|binding| binding.as_str() == name)
     }
+
+    /// Where Kinde offers a binding that the triggers claimflow runs do not: such a binding
+    /// would be `undefined` at run time, so deploy refuses it with this.
+    pub fn offered_only_on(self) -> Option<&'static str> {
+        match self {
+            Binding::Mfa => Some("user:pre_mfa"),
+            Binding::Widget => Some("user:new_password_provided and user:existing_password_provided"),
+            Binding::SsoSession => Some("user:post_authentication"),
+            Binding::Localization => Some("Kinde's custom pages"),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -309,6 +309,16 @@ fn validate(exports: &ModuleExports, locate: &Locator) -> Result<WorkflowSetting
                     format!("workflowSettings.bindings: unknown binding {unknown:?} (known: {})", known.join(", ")),
                 ));
             }
+            let elsewhere = bindings.keys().filter_map(|key| Some((key, Binding::parse(key)?.offered_only_on()?)));
+            if let Some((key, offered_on)) = elsewhere.into_iter().next() {
+                return Err(locate.setting(
+                    &["bindings", key],
+                    format!(
+                        "workflowSettings.bindings: {key} is not offered on {trigger}; Kinde offers it on {offered_on}, \
+                         which claimflow does not run"
+                    ),
+                ));
+            }
         }
         Some(_) => return Err(locate.setting(&["bindings"], "workflowSettings.bindings must be an object".to_owned())),
     }
@@ -595,6 +605,24 @@ export default async function handle(event: any): Promise<void> {
         let err = compile("Workflow.ts", &source, &exports(settings)).unwrap_err();
         assert!(err.message.contains("kinde.filesystem"), "{err}");
         assert_eq!((err.line, err.column), (10, 35), "{err}");
+    }
+
+    #[test]
+    fn a_binding_the_trigger_does_not_offer_is_refused_naming_where_kinde_offers_it() {
+        for (binding, offered_on) in [
+            ("kinde.mfa", "user:pre_mfa"),
+            ("kinde.ssoSession", "user:post_authentication"),
+            ("kinde.widget", "user:new_password_provided"),
+            ("kinde.localization", "custom pages"),
+        ] {
+            let mut settings = hello_settings();
+            settings["bindings"] = json!({ binding: {} });
+            let source = HELLO.replace("\"kinde.m2mToken\": {}", &format!("\"{binding}\": {{}}"));
+            let err = compile("Workflow.ts", &source, &exports(settings)).unwrap_err();
+            assert!(err.message.contains(&format!("{binding} is not offered on m2m:token_generation")), "{err}");
+            assert!(err.message.contains(offered_on), "{err}");
+            assert_eq!(err.line, 10, "{err}");
+        }
     }
 
     #[test]

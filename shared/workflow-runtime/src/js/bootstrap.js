@@ -1,7 +1,8 @@
 // claimflow workflow sandbox bootstrap: runs first in every run's fresh V8 context, before the
 // workflow module.
 //
-// It builds the global `kinde` object with exactly the bindings the workflow declared, routes
+// It builds the global `kinde` object with the bindings the workflow declared (and those Kinde
+// provides undeclared: kinde.cache, kinde.fetch to its own API, URL/URLSearchParams), routes
 // `console` into the run log, and removes what a workflow has no use for and could use to
 // outlive its run or its heap limit (weak-reference callbacks, WebAssembly, shared memory).
 // It must never expose `host` or one of its functions directly: every capability goes through a
@@ -18,6 +19,7 @@
   const op_env_get = (key) => parse(host.envGet(key));
   const op_fetch = (request) => parse(host.fetch(stringify(request)));
   const op_secure_fetch = (request) => parse(host.secureFetch(stringify(request)));
+  const op_issuer_fetch = (request) => parse(host.issuerFetch(stringify(request)));
   const op_cache_get = (name) => host.cacheGet(name);
   const op_cache_put = (name, token, jwksUrl) => host.cachePut(name, token, jwksUrl);
   const op_url_parse = (href, base) => parse(host.urlParse(href, base));
@@ -200,9 +202,14 @@
   if (declared.has("kinde.env")) {
     kinde.env = Object.freeze({ get: (key) => op_env_get(String(key)) ?? undefined });
   }
-  if (declared.has("kinde.fetch")) kinde.fetch = kindeFetch;
+  // NOTE: Kinde runs createKindeAPI (which calls kinde.fetch) in workflows that never declared
+  // kinde.fetch, among them its official examples: undeclared, kinde.fetch reaches claimflow's
+  // own API and nothing else (enforced by the host, not here).
+  kinde.fetch = declared.has("kinde.fetch") ? kindeFetch : fetcher(op_issuer_fetch);
   if (declared.has("kinde.secureFetch")) kinde.secureFetch = fetcher(op_secure_fetch);
-  if (declared.has("kinde.fetch") || declared.has("kinde.cache")) {
+  // NOTE: Kinde provides kinde.cache whatever the settings declare (no public workflow declares
+  // it, and @kinde/infrastructure's getM2MToken calls it unguarded).
+  {
     kinde.cache = Object.freeze({
       jwtToken: async (name, options = {}) => {
         const cached = op_cache_get(String(name));
@@ -217,10 +224,10 @@
       },
     });
   }
-  if (declared.has("url")) {
-    Object.defineProperty(globalThis, "URLSearchParams", { value: URLSearchParams, enumerable: false, writable: true });
-    Object.defineProperty(globalThis, "URL", { value: URL, enumerable: false, writable: true });
-  }
+  // NOTE: parsing only, no capability: present whether or not `url` is declared, as
+  // createKindeAPI needs URLSearchParams in Kinde's examples that do not declare it.
+  Object.defineProperty(globalThis, "URLSearchParams", { value: URLSearchParams, enumerable: false, writable: true });
+  Object.defineProperty(globalThis, "URL", { value: URL, enumerable: false, writable: true });
 
   Object.defineProperty(globalThis, "kinde", { value: Object.freeze(kinde), enumerable: false });
   Object.defineProperty(globalThis, "console", { value: console, enumerable: false, writable: true });

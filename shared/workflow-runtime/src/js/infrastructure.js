@@ -21,8 +21,9 @@ export const Scopes = Object.freeze({ email: "email", profile: "profile", openid
 export const PromptTypes = Object.freeze({ none: "none", create: "create", login: "login" });
 export const version = "0.9.0";
 
+// Kinde's error text, and the binding to declare.
 const requireBinding = (name, message) => {
-  if (!kinde[name]) throw new Error(message);
+  if (!kinde[name]) throw new Error(`${message} (add "kinde.${name}": {} to workflowSettings.bindings)`);
   return kinde[name];
 };
 

@@ -14,6 +14,31 @@ pub(super) fn fetch(scope: &mut v8::PinScope, args: v8::FunctionCallbackArgument
     with_run(scope, rv, |run| json(&send(run, parse_request(&request)?)?));
 }
 
+/// `issuerFetch(requestJson)`: what `@kinde/infrastructure`'s own helpers (`createKindeAPI`,
+/// `getM2MToken`) fetch with when the workflow did not declare `kinde.fetch`, as Kinde provides
+/// it to them: claimflow's own API (the issuer's host) and nothing else.
+pub(super) fn issuer_fetch(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    rv: v8::ReturnValue<v8::Value>,
+) {
+    let request = string_arg(scope, &args, 0).unwrap_or_default();
+    with_run(scope, rv, |run| {
+        let request = parse_request(&request)?;
+        let host = url::Url::parse(&request.url).ok().and_then(|url| url.host_str().map(str::to_owned));
+        let own =
+            host.as_deref().zip(run.trusted_host.as_deref()).is_some_and(|(host, own)| host.eq_ignore_ascii_case(own));
+        if !own {
+            return Err(Thrown::Generic(format!(
+                "{} is not claimflow's own API, and the workflow did not declare kinde.fetch: add \"kinde.fetch\": {{}} to \
+                 workflowSettings.bindings",
+                host.unwrap_or_else(|| request.url.clone())
+            )));
+        }
+        json(&send(run, request)?)
+    });
+}
+
 /// `secureFetch(requestJson)`: a POST whose body is encrypted with the environment's key
 /// (AES-256-GCM, sent as `base64(nonce || ciphertext)`), so only the receiving API can read it.
 pub(super) fn secure_fetch(

@@ -83,6 +83,7 @@ pub(crate) fn host_template<'s>(scope: &v8::PinScope<'s, '_, ()>) -> v8::Local<'
     add("envGet", v8::FunctionTemplate::new(scope, env::get));
     add("fetch", v8::FunctionTemplate::new(scope, fetch::fetch));
     add("secureFetch", v8::FunctionTemplate::new(scope, fetch::secure_fetch));
+    add("issuerFetch", v8::FunctionTemplate::new(scope, fetch::issuer_fetch));
     add("cacheGet", v8::FunctionTemplate::new(scope, cache::get));
     add("cachePut", v8::FunctionTemplate::new(scope, cache::put));
     add("urlParse", v8::FunctionTemplate::new(scope, url::parse));

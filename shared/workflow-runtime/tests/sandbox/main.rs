@@ -136,6 +136,7 @@ async fn undeclared_binding_is_absent_with_the_packages_error() {
     assert_eq!(outcome.status, RunStatus::Failed);
     let error = outcome.error.unwrap();
     assert!(error.contains("m2mToken binding not available"), "{error}");
+    assert!(error.contains(r#"(add "kinde.m2mToken": {} to workflowSettings.bindings)"#), "{error}");
 }
 
 #[tokio::test]
@@ -523,13 +524,43 @@ async fn url_binding_provides_url_search_params_and_url() {
 }
 
 #[tokio::test]
-async fn url_binding_is_absent_unless_declared() {
+async fn what_kinde_provides_undeclared_is_there_without_a_declaration() {
     let outcome = run(
-        r#"export default async function () { kinde.m2mToken.setCustomClaim("t", typeof URLSearchParams); }"#,
+        r#"export default async function () {
+            kinde.m2mToken.setCustomClaim("t", [typeof URLSearchParams, typeof URL, typeof kinde.cache.jwtToken, typeof kinde.fetch]);
+            kinde.m2mToken.setCustomClaim("env", typeof kinde.env);
+        }"#,
         &["kinde.m2mToken"],
     )
     .await;
-    assert_eq!(m2m_claims(&outcome)["t"], "undefined");
+    assert_eq!(
+        m2m_claims(&outcome)["t"],
+        json!(["function", "function", "function", "function"]),
+        "{:?}",
+        outcome.error
+    );
+    assert_eq!(m2m_claims(&outcome)["env"], "undefined", "a binding Kinde does not provide stays absent");
+}
+
+#[tokio::test]
+async fn undeclared_fetch_reaches_claimflows_own_api_and_nothing_else() {
+    let base = http_server();
+    let code = format!(
+        r#"export default async function () {{
+            kinde.m2mToken.setCustomClaim("tier", kinde.fetch("{base}/json").json.tier);
+            let other;
+            try {{ kinde.fetch("http://example.com/"); other = "reached"; }} catch (error) {{ other = error.message; }}
+            kinde.m2mToken.setCustomClaim("other", other);
+        }}"#
+    );
+    let mut request = request(&code, &["kinde.m2mToken"], Limits::default());
+    request.trusted_host = Some("127.0.0.1".into());
+    let outcome = engine().run(request).await.expect("engine runs");
+    let claims = m2m_claims(&outcome);
+    assert_eq!(claims["tier"], "gold", "{:?}", outcome.error);
+    let other = claims["other"].as_str().unwrap();
+    assert!(other.contains("example.com is not claimflow's own API"), "{other}");
+    assert!(other.contains(r#"add "kinde.fetch": {} to workflowSettings.bindings"#), "{other}");
 }
 
 #[tokio::test]
