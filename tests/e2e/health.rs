@@ -112,3 +112,30 @@ async fn a_signer_is_not_ready_until_the_schema_exists() {
     stop.cancel();
     signer.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn auth_service_is_not_ready_until_a_signer_can_sign() {
+    let stack = Stack::start().await;
+    // A replica on a subject prefix no signer serves: alive, but it could not issue a token.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = stack.auth_config();
+    config.http_addr = listener.local_addr().unwrap();
+    config.common.subject_prefix = "nosigner.".to_owned();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let replica = tokio::spawn(auth_service::run_with_listener(config, listener, stop.clone()));
+    let mut alive = 0;
+    for _ in 0..200 {
+        alive = stack.http.get(format!("{url}/healthz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+        if alive == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(alive, 200);
+    assert_eq!(get(&stack, format!("{url}/readyz")).await, (503, "signer: no signer has answered".to_owned()));
+    // The stack's own auth-service, with its signer, is ready.
+    assert_eq!(get(&stack, format!("{}/readyz", stack.issuer)).await, (200, "ready".to_owned()));
+    stop.cancel();
+    replica.await.unwrap().unwrap();
+}

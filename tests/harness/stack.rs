@@ -224,10 +224,12 @@ impl Stack {
         let first_auth_service = auth_config.clone();
         services.spawn(async move { Ok(auth_service::run_with_listener(first_auth_service, listener, token).await?) });
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
-        wait_for(&http, &format!("{issuer}/readyz")).await;
+        // NOTE: alive means migrated (it listens only then); ready needs a signer as well.
+        wait_for(&http, &format!("{issuer}/healthz")).await;
         let token = shutdown.clone();
         let first_signer = signer_config.clone();
         services.spawn(async move { Ok(signer::run(first_signer, token).await?) });
+        wait_for(&http, &format!("{issuer}/readyz")).await;
         if options.worker {
             let token = shutdown.clone();
             let engine = engine();
@@ -253,21 +255,46 @@ impl Stack {
             keys,
             _dir: dir,
         };
-        // Ready when the signer publishes keys.
-        for _ in 0..200 {
-            if let Ok(response) = stack.http.get(stack.url("/.well-known/jwks.json")).send().await {
-                if response.status().is_success() {
-                    return stack;
-                }
+        // Ready when auth-service is (a signer has answered), and the worker takes requests.
+        if options.worker {
+            stack.wait_for_a_worker().await;
+            if let Some(health) = &stack.worker_health {
+                wait_for(&stack.http, &format!("{health}/readyz")).await;
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("the signer did not publish keys within 5 s");
+        stack
+    }
+
+    /// Waits until a workflow-worker answers on the stack's broker (it has subscribed).
+    pub async fn wait_for_a_worker(&self) {
+        use claimflow_contracts::workflow::{ModuleInspection, ModuleInspectionRequest};
+        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
+        let client = claimflow_platform::nats::connect(&nats.url(), "auth-service", self.nats_credentials.as_ref())
+            .await
+            .expect("the harness connects to NATS");
+        let probe = ModuleInspectionRequest {
+            source_path: "probe.js".to_owned(),
+            code: "export default function () {}".to_owned(),
+            source_map: None,
+        };
+        for _ in 0..500 {
+            let answer = claimflow_platform::nats::request(&client, &self.prefix, &probe, Duration::from_secs(2)).await;
+            if matches!(answer, Ok(ModuleInspection::Evaluated(_))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no workflow-worker answered within 10 s");
     }
 
     /// The configuration the stack's worker runs with, to start another one differently.
     pub fn worker_config(&self) -> workflow_worker::Config {
         self.worker_config.clone()
+    }
+
+    /// The configuration the stack's auth-service runs with.
+    pub fn auth_config(&self) -> auth_service::Config {
+        self.auth_config.clone()
     }
 
     /// The configuration the stack's signer runs with.

@@ -250,5 +250,10 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if state.store.ping().await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "database: not reachable");
     }
+    // NOTE: ready means a token can be issued: a signer has answered with its keys (cached, so
+    // this asks it once per cache lifetime, not per probe).
+    if state.jwks.document().await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "signer: no signer has answered");
+    }
     (StatusCode::OK, "ready")
 }

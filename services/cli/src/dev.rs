@@ -81,7 +81,7 @@ async fn serve(mut worker_config: workflow_worker::Config, engine: Engine) -> an
         });
     }
     eprintln!("starting auth-service, signer and workflow-worker ...");
-    wait_until_ready(&issuer).await;
+    wait_until_ready(&issuer, &admin).await;
     println!(
         "\nclaimflow is running\n\
          \n  issuer         {issuer}\
@@ -170,23 +170,32 @@ async fn supervise(
     first_error
 }
 
-/// Ready when auth-service is ready and the signer publishes its keys (on first start the
-/// signer generates an RSA key, which takes a moment).
-async fn wait_until_ready(issuer: &str) {
+/// Ready when a token can be issued: auth-service is ready (which needs a signer's keys), and
+/// the admin application gets a management token.
+async fn wait_until_ready(issuer: &str, admin: &auth_service::AdminCredentials) {
     let client = reqwest::Client::new();
-    for path in ["/readyz", "/.well-known/jwks.json"] {
-        let mut ready = false;
-        for _ in 0..300 {
-            if let Ok(response) = client.get(format!("{issuer}{path}")).send().await {
-                if response.status().is_success() {
-                    ready = true;
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    let audience = format!("{issuer}/api");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", admin.client_id.as_str()),
+        ("client_secret", admin.client_secret.as_str()),
+        ("audience", audience.as_str()),
+    ];
+    let ready = || async {
+        let readyz = client.get(format!("{issuer}/readyz")).send().await.is_ok_and(|r| r.status().is_success());
+        readyz
+            && client
+                .post(format!("{issuer}/oauth2/token"))
+                .form(&form)
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success())
+    };
+    for _ in 0..300 {
+        if ready().await {
+            return;
         }
-        if !ready {
-            eprintln!("warning: {issuer}{path} did not answer within 30 s");
-        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    eprintln!("warning: {issuer} could not issue a token within 30 s; see the log above");
 }
