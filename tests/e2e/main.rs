@@ -8,6 +8,7 @@ mod client_authentication;
 mod deploy;
 mod health;
 mod hostile_input;
+mod kinde_api_routes;
 mod kinde_client;
 mod login_page;
 mod m2m_token;

@@ -4,7 +4,7 @@
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{
-    entity::{application_property, application_token_property, property},
+    entity::{application_property, application_token_property, organization_property, property, user_property},
     not_found, now_ms, random_id, unique_or_db, Result, StorageError, Store,
 };
 
@@ -75,6 +75,11 @@ impl Store {
             .filter(application_token_property::Column::PropertyId.eq(id))
             .exec(&txn)
             .await?;
+        organization_property::Entity::delete_many()
+            .filter(organization_property::Column::PropertyId.eq(id))
+            .exec(&txn)
+            .await?;
+        user_property::Entity::delete_many().filter(user_property::Column::PropertyId.eq(id)).exec(&txn).await?;
         property::Entity::delete_by_id(id).exec(&txn).await?;
         txn.commit().await?;
         Ok(())

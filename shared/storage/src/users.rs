@@ -10,7 +10,7 @@ use sea_orm::{
 use crate::{
     entity::{
         access_key::{self, AccessKind},
-        feature_flag, organization_user, organization_user_grant, role_permission, user,
+        feature_flag, organization_user, organization_user_grant, role_permission, user, user_property,
     },
     insert_unless_present, not_found, now_ms, random_id, unique_or_db, Result, StorageError, Store,
 };
@@ -73,6 +73,7 @@ impl Store {
             .exec(&txn)
             .await?;
         organization_user::Entity::delete_many().filter(organization_user::Column::UserId.eq(id)).exec(&txn).await?;
+        user_property::Entity::delete_many().filter(user_property::Column::UserId.eq(id)).exec(&txn).await?;
         user::Entity::delete_by_id(id).exec(&txn).await?;
         txn.commit().await?;
         Ok(())

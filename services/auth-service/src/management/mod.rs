@@ -7,11 +7,13 @@
 mod apis;
 mod applications;
 mod audit;
+mod connections;
 mod environment_variables;
 mod limits;
 mod organization_members;
 mod organizations;
 mod properties;
+mod user_properties;
 mod users;
 mod workflows;
 
@@ -66,11 +68,15 @@ impl ManagementApi {
             .routes(routes!(applications::update_tokens))
             .routes(routes!(organization_members::organization_users, organization_members::add_organization_users))
             .routes(routes!(organization_members::remove_organization_user))
+            .routes(routes!(organization_members::member_roles))
+            .routes(routes!(organization_members::member_permissions))
             .routes(routes!(organization_members::organization_properties))
             .routes(routes!(organization_members::set_organization_property))
             .routes(routes!(users::get_user, users::create_user, users::delete_user))
             .routes(routes!(users::list_users))
             .routes(routes!(users::set_password))
+            .routes(routes!(user_properties::list, user_properties::update))
+            .routes(routes!(user_properties::set))
             .routes(routes!(users::list_roles, users::create_role))
             .routes(routes!(users::role_permissions, users::update_role_permissions))
             .routes(routes!(users::list_permissions, users::create_permission))
@@ -94,6 +100,8 @@ impl ManagementApi {
             .routes(routes!(workflows::delete))
             .routes(routes!(workflows::rollback))
             .routes(routes!(audit::list_tokens))
+            .routes(routes!(connections::list))
+            .routes(routes!(connections::get_one))
             .split_for_parts();
         crate::openapi::complete(&mut document, issuer, &ErrorBody::name());
         let scopes = RouteScopes::of(&document);
@@ -122,6 +130,9 @@ impl ManagementApi {
         self.router
             .route_layer(axum::middleware::from_fn_with_state(guard, authorize))
             .route("/openapi.json", get(move || async move { (json, document.clone()) }))
+            // NOTE: Kinde's billing routes, to anyone: claimflow has no billing, and says so.
+            .route("/billing", axum::routing::any(|| async { users::billing_is_not_part_of_claimflow() }))
+            .route("/billing/{*rest}", axum::routing::any(|| async { users::billing_is_not_part_of_claimflow() }))
             .fallback(|| async {
                 ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "the requested API route does not exist")
             })
@@ -132,7 +143,9 @@ impl ManagementApi {
 #[openapi(
     info(
         title = "claimflow management API",
-        description = "Kinde-compatible management API; workflows, deployments and runs are claimflow's own."
+        description = "Kinde-compatible management API; workflows, deployments and runs are claimflow's own. \
+            Billing is not part of claimflow: `billing/*` routes and `expand=billing` answer 404 \
+            `BILLING_NOT_SUPPORTED`."
     ),
     components(schemas(ErrorBody))
 )]

@@ -99,6 +99,81 @@ pub async fn remove_organization_user(
     reply("OK", "User successfully removed", Done {})
 }
 
+/// A role or a permission, as Kinde lists them for a member.
+#[derive(Serialize, ToSchema)]
+pub struct GrantView {
+    id: String,
+    key: String,
+    name: String,
+}
+
+impl From<claimflow_storage::entity::access_key::Model> for GrantView {
+    fn from(key: claimflow_storage::entity::access_key::Model) -> Self {
+        Self { id: key.id, key: key.key, name: key.name }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberRoles {
+    roles: Vec<GrantView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberPermissions {
+    /// Granted directly and through the member's roles.
+    permissions: Vec<GrantView>,
+}
+
+/// The member's roles and permissions in the organization; 404 unless both exist and the user
+/// is a member.
+async fn member_access(
+    state: &AppState,
+    org_code: &str,
+    user_id: &str,
+) -> Result<claimflow_storage::UserAccess, ApiError> {
+    state.store.find_organization(org_code).await?.ok_or_else(|| ApiError::not_found("organization", org_code))?;
+    state.store.find_user(user_id).await?.ok_or_else(|| ApiError::not_found("user", user_id))?;
+    if !state.store.user_organizations(user_id).await?.iter().any(|code| code == org_code) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("user {user_id:?} is not a member of organization {org_code:?}"),
+        ));
+    }
+    Ok(state.store.user_access(org_code, user_id).await?)
+}
+
+#[utoipa::path(get, path = "/organizations/{org_code}/users/{user_id}/roles",
+    summary = "A member's roles in an organization", security(("bearer" = ["read:organization_user_roles"])),
+    responses((status = 200, body = Reply<MemberRoles>), NotFound))]
+pub async fn member_roles(
+    State(state): State<AppState>,
+    Path((org_code, user_id)): Path<(String, String)>,
+) -> Answer<MemberRoles> {
+    let access = member_access(&state, &org_code, &user_id).await?;
+    reply("OK", "Success", MemberRoles { roles: access.roles.into_iter().map(Into::into).collect() })
+}
+
+#[utoipa::path(get, path = "/organizations/{org_code}/users/{user_id}/permissions",
+    summary = "A member's permissions in an organization",
+    security(("bearer" = ["read:organization_user_permissions"])),
+    responses((status = 200, body = Reply<MemberPermissions>), NotFound))]
+pub async fn member_permissions(
+    State(state): State<AppState>,
+    Path((org_code, user_id)): Path<(String, String)>,
+) -> Answer<MemberPermissions> {
+    let access = member_access(&state, &org_code, &user_id).await?;
+    let permissions = state
+        .store
+        .list_access_keys(claimflow_storage::entity::access_key::AccessKind::Permission)
+        .await?
+        .into_iter()
+        .filter(|permission| access.permissions.contains(&permission.key))
+        .map(Into::into)
+        .collect();
+    reply("OK", "Success", MemberPermissions { permissions })
+}
+
 /// An `org` property with the organization's value (empty when unset).
 #[derive(Serialize, ToSchema)]
 pub struct OrganizationProperty {
@@ -136,7 +211,7 @@ pub async fn organization_properties(
 #[into_params(parameter_in = Query)]
 pub struct PropertyValueQuery {
     /// The new value; required.
-    value: Option<String>,
+    pub(super) value: Option<String>,
 }
 
 /// Kinde passes the value as a query parameter here.

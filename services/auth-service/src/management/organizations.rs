@@ -78,6 +78,8 @@ pub async fn create(
 pub struct ByCode {
     /// The organization's code (required).
     code: Option<String>,
+    /// Kinde's only value is `billing`, which is not part of claimflow: a 404 that says so.
+    expand: Option<String>,
 }
 
 /// Answered as the organization object itself, without `code` and `message` (as Kinde does).
@@ -88,6 +90,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ByCode>,
 ) -> Result<Json<Organization>, ApiError> {
+    super::users::expansions(query.expand.as_deref(), &[])?;
     let code =
         query.code.ok_or_else(|| ApiError::bad_request("INVALID_REQUEST", "the query parameter code is required"))?;
     let organization =

@@ -156,24 +156,82 @@ pub async fn list_users(State(state): State<AppState>, ApiQuery(page): ApiQuery<
 pub struct UserId {
     /// The user's id; required.
     id: Option<String>,
+    /// Comma-separated: `organizations` (their codes), `identities`. `billing` is not part of
+    /// claimflow: asking for it is a 404 that says so.
+    expand: Option<String>,
+}
+
+/// A user with what `expand` asked for.
+#[derive(Serialize, ToSchema)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    user: UserView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organizations: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identities: Option<Vec<IdentityView>>,
+}
+
+/// How a user signs in: claimflow has email and password.
+#[derive(Serialize, ToSchema)]
+pub struct IdentityView {
+    r#type: &'static str,
+    identity: String,
+}
+
+/// What claimflow answers where Kinde would show billing.
+pub(super) fn billing_is_not_part_of_claimflow() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "BILLING_NOT_SUPPORTED",
+        "billing is not part of claimflow: it has no plans, subscriptions or entitlements",
+    )
+}
+
+/// The values of an `expand` parameter, each one of `allowed` (else a 400 naming it), or the
+/// billing 404.
+pub(super) fn expansions<'a>(expand: Option<&'a str>, allowed: &[&str]) -> Result<Vec<&'a str>, ApiError> {
+    let values: Vec<&str> = expand.unwrap_or_default().split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+    for value in &values {
+        if *value == "billing" {
+            return Err(billing_is_not_part_of_claimflow());
+        }
+        if !allowed.contains(value) {
+            return Err(ApiError::bad_request(
+                "INVALID_EXPAND",
+                format!("expand: unknown value {value:?} (allowed: {})", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(values)
 }
 
 fn user_id(query: UserId) -> Result<String, ApiError> {
     query.id.ok_or_else(|| ApiError::bad_request("INVALID_REQUEST", "the query parameter id is required"))
 }
 
-/// The user itself, as Kinde answers.
+/// The user itself, as Kinde answers, with what `expand` asks for.
 #[utoipa::path(get, path = "/user", summary = "Get a user by id", params(UserId),
-    security(("bearer" = ["read:users"])), responses((status = 200, body = UserView), BadRequest, NotFound))]
-pub async fn get_user(State(state): State<AppState>, ApiQuery(query): ApiQuery<UserId>) -> Bare<UserView> {
-    let id = user_id(query)?;
+    security(("bearer" = ["read:users"])), responses((status = 200, body = UserDetail), BadRequest, NotFound))]
+pub async fn get_user(State(state): State<AppState>, ApiQuery(query): ApiQuery<UserId>) -> Bare<UserDetail> {
+    let expand = expansions(query.expand.as_deref(), &["organizations", "identities"])?;
+    let id = user_id(UserId { expand: None, ..query })?;
     let user = state.store.find_user(&id).await?.ok_or_else(|| ApiError::not_found("user", &id))?;
-    Ok(Json(user.into()))
+    let organizations = match expand.contains(&"organizations") {
+        true => Some(state.store.user_organizations(&id).await?),
+        false => None,
+    };
+    let identities =
+        expand.contains(&"identities").then(|| vec![IdentityView { r#type: "email", identity: user.email.clone() }]);
+    Ok(Json(UserDetail { user: user.into(), organizations, identities }))
 }
 
 #[utoipa::path(delete, path = "/user", summary = "Delete a user", params(UserId),
     security(("bearer" = ["delete:users"])), responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
 pub async fn delete_user(State(state): State<AppState>, ApiQuery(query): ApiQuery<UserId>) -> Answer<Done> {
+    if query.expand.is_some() {
+        return Err(ApiError::bad_request("INVALID_REQUEST", "expand: not a parameter of DELETE /user"));
+    }
     state.store.delete_user(&user_id(query)?).await?;
     reply("OK", "User successfully deleted", Done {})
 }

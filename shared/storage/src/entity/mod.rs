@@ -25,5 +25,6 @@ pub mod role_permission;
 pub mod session;
 pub mod token_audit;
 pub mod user;
+pub mod user_property;
 pub mod workflow_deployment;
 pub mod workflow_run;
