@@ -201,6 +201,15 @@ async fn code_that_can_never_run_is_refused_at_deploy_where_it_is_wrong() {
     assert!(message.starts_with("kindeSrc/environment/workflows/x/Workflow.ts:1:"), "{message}");
     assert!(message.contains("does not provide an export named 'noSuchHelper'"), "{message}");
 
+    // A binding called but not declared.
+    let undeclared = m2m_workflow("x", "", "", "  kinde.m2mToken.setCustomClaim(\"a\", 1);");
+    let message = refused(&stack, &undeclared).await;
+    let line = undeclared.lines().position(|line| line.contains("setCustomClaim")).unwrap() + 1;
+    assert!(
+        message.starts_with(&format!("kindeSrc/environment/workflows/x/Workflow.ts:{line}:3: kinde.m2mToken needs")),
+        "{message}"
+    );
+
     // A top level that throws, and one that never ends.
     let throws = format!("{}\nthrow new Error(\"not at deploy\");\n", m2m_workflow("x", "", "", ""));
     let message = refused(&stack, &throws).await;

@@ -123,6 +123,7 @@ pub fn read_settings(
         let parsed = parse(path, source)?;
         let locate = Locator::new(path, &parsed);
         let settings = validate(exports, &locate)?;
+        check_bindings_used(&parsed, &settings, &locate)?;
         let (workflow_id, trigger) = (settings.id.clone(), settings.trigger);
         let name = settings.name.clone().unwrap_or_else(|| workflow_id.clone());
         Ok(CompiledWorkflow {
@@ -326,6 +327,102 @@ fn validate(exports: &ModuleExports, locate: &Locator) -> Result<WorkflowSetting
     fields.insert("trigger".to_owned(), Value::String(trigger.as_str().to_owned()));
     // NOTE: every part was checked above, naming its place; what is left is typing it.
     serde_json::from_value(Value::Object(fields)).map_err(|err| locate.setting(&[], format!("workflowSettings: {err}")))
+}
+
+/// Refuses a binding the code visibly calls without declaring it, at the call: `kinde.X.f(...)`,
+/// or a helper of `@kinde/infrastructure` that needs it. Kinde's runtime leaves it `undefined`,
+/// so such a workflow could never run. (Reads, such as `if (kinde.idToken)`, are left alone.)
+fn check_bindings_used(
+    parsed: &ParsedSource,
+    settings: &WorkflowSettings,
+    locate: &Locator,
+) -> Result<(), SourceError> {
+    use deno_ast::swc::ast::{Callee, ImportSpecifier, MemberExpr, MemberProp, ModuleExportName};
+    use deno_ast::swc::ecma_visit::{Visit, VisitWith};
+
+    /// `kinde.<member>` calls that need a declaration (kinde.fetch and kinde.cache need none).
+    fn member_binding(member: &str) -> Option<Binding> {
+        Binding::parse(&format!("kinde.{member}")).filter(|b| !matches!(b, Binding::Fetch | Binding::Cache))
+    }
+    /// `@kinde/infrastructure` helpers that need a binding.
+    fn helper_binding(export: &str) -> Option<Binding> {
+        Some(match export {
+            "accessTokenCustomClaims" => Binding::AccessToken,
+            "idTokenCustomClaims" => Binding::IdToken,
+            "m2mTokenClaims" => Binding::M2mToken,
+            "getEnvironmentVariable" => Binding::Env,
+            "denyAccess" => Binding::Auth,
+            "secureFetch" => Binding::SecureFetch,
+            "getLocalization" => Binding::Localization,
+            _ => return None,
+        })
+    }
+    struct Uses {
+        helpers: Vec<(String, Binding)>,
+        /// In source order.
+        found: Vec<(Binding, SourcePos, String)>,
+    }
+    impl Uses {
+        fn note(&mut self, binding: Binding, at: SourcePos, written: String) {
+            self.found.push((binding, at, written));
+        }
+    }
+    impl Visit for Uses {
+        fn visit_call_expr(&mut self, call: &deno_ast::swc::ast::CallExpr) {
+            if let Callee::Expr(callee) = &call.callee {
+                match &**callee {
+                    // kinde.X.method(...)
+                    Expr::Member(MemberExpr { obj, .. }) => {
+                        if let Expr::Member(MemberExpr { obj: kinde, prop: MemberProp::Ident(member), .. }) = &**obj {
+                            if matches!(&**kinde, Expr::Ident(ident) if ident.sym == *"kinde") {
+                                if let Some(binding) = member_binding(&member.sym) {
+                                    self.note(binding, call.start(), format!("kinde.{}", member.sym));
+                                }
+                            }
+                        }
+                    }
+                    Expr::Ident(ident) => {
+                        if let Some((_, binding)) = self.helpers.iter().find(|(local, _)| ident.sym == **local) {
+                            self.note(*binding, call.start(), format!("{}()", ident.sym));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            call.visit_children_with(self);
+        }
+    }
+    let deno_ast::ProgramRef::Module(module) = parsed.program_ref() else { return Ok(()) };
+    let mut helpers = Vec::new();
+    for item in &module.body {
+        let ModuleItem::ModuleDecl(ModuleDecl::Import(import)) = item else { continue };
+        if import.src.value.to_string_lossy() != "@kinde/infrastructure" || import.type_only {
+            continue;
+        }
+        for specifier in &import.specifiers {
+            let ImportSpecifier::Named(named) = specifier else { continue };
+            let exported = match &named.imported {
+                Some(ModuleExportName::Ident(ident)) => ident.sym.to_string(),
+                Some(ModuleExportName::Str(text)) => text.value.to_string_lossy().into_owned(),
+                None => named.local.sym.to_string(),
+            };
+            if let Some(binding) = helper_binding(&exported) {
+                helpers.push((named.local.sym.to_string(), binding));
+            }
+        }
+    }
+    let mut uses = Uses { helpers, found: Vec::new() };
+    module.visit_with(&mut uses);
+    match uses.found.into_iter().find(|(binding, _, _)| !settings.declares(*binding)) {
+        Some((binding, at, written)) => Err(locate.at(
+            at,
+            format!(
+                "{written} needs the {binding} binding, which workflowSettings.bindings does not declare: add \"{binding}\": {{}}",
+                binding = binding.as_str()
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn valid_workflow_id(id: &str) -> bool {
@@ -623,6 +720,31 @@ export default async function handle(event: any): Promise<void> {
             assert!(err.message.contains(offered_on), "{err}");
             assert_eq!(err.line, 10, "{err}");
         }
+    }
+
+    #[test]
+    fn a_binding_called_without_being_declared_is_refused_at_the_call() {
+        let mut settings = hello_settings();
+        settings["bindings"] = json!({});
+        let source = HELLO.replace("\"kinde.m2mToken\": {}", "");
+        let err = compile("Workflow.ts", &source, &exports(settings.clone())).unwrap_err();
+        assert!(err.message.starts_with("kinde.m2mToken needs the kinde.m2mToken binding"), "{err}");
+        assert!(err.message.contains(r#"add "kinde.m2mToken": {}"#), "{err}");
+        assert_eq!((err.line, err.column), (15, 3), "{err}");
+
+        // A helper of the package, imported under another name.
+        let helper = "import { WorkflowSettings, denyAccess as deny } from \"@kinde/infrastructure\";\n\
+                      export const workflowSettings = { id: \"x\", trigger: \"m2m:token_generation\" };\n\
+                      export default async function () {\n  if (kinde.idToken) {}\n  deny(\"no\");\n}\n";
+        let evaluated = exports(json!({ "id": "x", "trigger": "m2m:token_generation" }));
+        let err = compile("Workflow.ts", helper, &evaluated).unwrap_err();
+        assert!(err.message.starts_with("deny() needs the kinde.auth binding"), "{err}");
+        assert_eq!((err.line, err.column), (5, 3), "a read of kinde.idToken is not a call: {err}");
+
+        // kinde.fetch and kinde.cache are always there.
+        let fetches = "export const workflowSettings = { id: \"x\", trigger: \"m2m:token_generation\" };\n\
+                       export default async function () { kinde.fetch(\"https://x\"); kinde.cache.jwtToken(\"t\"); }\n";
+        compile("Workflow.js", fetches, &evaluated).unwrap();
     }
 
     #[test]
