@@ -51,3 +51,26 @@ async fn token_requests_get_an_immediate_503_while_nats_is_down_and_recover_when
     let claims = stack.verify(token["access_token"].as_str().unwrap(), "acme").await.unwrap();
     assert_eq!(claims["up"], true);
 }
+
+#[tokio::test]
+async fn a_request_in_flight_when_the_broker_dies_gets_its_503_at_once() {
+    let mut stack = Stack::start().await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    let body = "  const until = Date.now() + 1500;\n  while (Date.now() < until) {}";
+    let workflow = m2m_workflow("slow", "", r#""kinde.m2mToken": {}"#, body);
+    assert_eq!(stack.deploy(&[("kindeSrc/environment/workflows/slow/Workflow.ts", &workflow)]).await.0, 200);
+    let nats = stack.nats.take().unwrap();
+    let request = stack.m2m_token(&client_id, &client_secret, "acme");
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        nats.kill().await;
+        std::time::Instant::now()
+    };
+    let (result, killed_at) = tokio::join!(request, kill);
+    let answered_after = killed_at.elapsed();
+    let (status, body) = result.expect_err("the broker died with the run in flight");
+    assert_eq!((status, body["error"].as_str()), (503, Some("temporarily_unavailable")), "{body}");
+    // NOTE: a bound, not a speed claim: waiting out the 1 s silence limit or the run would
+    // take a second or more.
+    assert!(answered_after < Duration::from_millis(900), "answered {answered_after:?} after the broker died");
+}

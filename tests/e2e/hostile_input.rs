@@ -15,6 +15,8 @@ async fn a_deeply_nested_workflow_gets_a_400_naming_its_line_and_auth_service_li
         format!("const x = {}1{};", "(".repeat(1600), ")".repeat(1600)),
         format!("const x = {}1{};", "[".repeat(1600), "]".repeat(1600)),
         format!("function f(x) {{ {}{} }}", "if (x) {".repeat(1600), "}".repeat(1600)),
+        // Without braces: the printer's output grows with the square of the depth.
+        format!("function f(x) {{ {}x; }}", "if (1) ".repeat(100_000)),
     ] {
         let source = format!("{settings}\n{nested}\n");
         let response = stack
@@ -31,6 +33,7 @@ async fn a_deeply_nested_workflow_gets_a_400_naming_its_line_and_auth_service_li
         let line = settings.lines().count() + 2;
         assert!(message.starts_with(&format!("{path}:{line}:")), "{message}");
         assert!(message.contains("nested more than 256 levels"), "{message}");
+        assert_eq!(body["errors"][0]["code"], "INVALID_WORKFLOW", "a 400, not a broker error: {body}");
     }
     let health = stack.http.get(format!("{}/healthz", service.url)).send().await.unwrap();
     assert_eq!(health.status(), 200, "auth-service still serves");
@@ -47,6 +50,22 @@ async fn a_nul_character_is_refused_with_a_400_in_every_surface() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request", "{body}");
     assert!(body["error_description"].as_str().unwrap().contains("NUL"), "{body}");
+
+    // Inside HTTP Basic credentials, where it shows only once they are decoded.
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode("a%00:b%zz");
+    let response = stack
+        .http
+        .post(stack.url("/oauth2/token"))
+        .header("authorization", format!("Basic {basic}"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("NUL") && !leaks(&body.to_string()), "{body}");
 
     // The sign-in page: a page.
     let page = stack.http.get(stack.url("/oauth2/auth?client_id=%00&response_type=code")).send().await.unwrap();

@@ -119,3 +119,25 @@ async fn no_record_is_lost_when_auth_service_is_killed_right_after_answering() {
     assert_eq!(runs.len(), issued.len(), "one run record per token");
     assert!(runs.iter().all(|run| run["status"] == "ok" && run["claims_set"]["m2m"]["stamped"] == true));
 }
+
+#[tokio::test]
+async fn the_largest_page_still_says_another_follows() {
+    let stack = Stack::start().await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    for _ in 0..51 {
+        let batch = (0..10).map(|_| stack.m2m_token(&client_id, &client_secret, "acme"));
+        for token in futures::future::join_all(batch).await {
+            token.expect("a token");
+        }
+    }
+    stack.records_written().await;
+    let (status, page) =
+        stack.management(Method::GET, &format!("audit/tokens?client_id={client_id}&page_size=500"), None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["tokens"].as_array().unwrap().len(), 500);
+    let next = page["next_token"].as_str().expect("510 tokens: a second page follows");
+    let (_, rest) = stack
+        .management(Method::GET, &format!("audit/tokens?client_id={client_id}&page_size=500&next_token={next}"), None)
+        .await;
+    assert_eq!(rest["tokens"].as_array().unwrap().len(), 10, "{rest}");
+}

@@ -36,6 +36,9 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(1);
 /// Sends of one request, the first included.
 pub const MAX_ATTEMPTS: u32 = 3;
 
+/// How often a waiting request checks that the connection to the broker still stands.
+const CONNECTION_CHECK_EVERY: Duration = Duration::from_millis(50);
+
 type Routes = Mutex<HashMap<u64, mpsc::UnboundedSender<async_nats::Message>>>;
 
 /// Sends requests that are retried on another instance when the one holding them falls silent.
@@ -138,16 +141,27 @@ impl Dispatcher {
     ) -> Result<R::Response, RequestError> {
         let mut attempt = 1;
         self.send(subject, reply_to, headers, payload).await?;
+        let mut heard_at = Instant::now();
+        // NOTE: a lost broker loses every reply: the caller hears so at once, not at the deadline.
+        let mut watch = tokio::time::interval(CONNECTION_CHECK_EVERY);
         loop {
             // NOTE: the last attempt waits for the deadline, heartbeats or not: there is no
             // other instance left to try.
-            let wait_until =
-                if attempt < MAX_ATTEMPTS { (Instant::now() + SILENCE_LIMIT).min(deadline) } else { deadline };
-            match tokio::time::timeout_at(wait_until, replies.recv()).await {
+            let wait_until = if attempt < MAX_ATTEMPTS { (heard_at + SILENCE_LIMIT).min(deadline) } else { deadline };
+            let received = tokio::select! {
+                received = tokio::time::timeout_at(wait_until, replies.recv()) => received,
+                _ = watch.tick() => {
+                    if self.inner.client.connection_state() != async_nats::connection::State::Connected {
+                        return Err(RequestError::Disconnected { subject: subject.to_owned() });
+                    }
+                    continue;
+                }
+            };
+            match received {
                 Ok(Some(message)) if message.status == Some(StatusCode::NO_RESPONDERS) => {
                     return Err(RequestError::NoResponders { subject: subject.to_owned(), service: R::SERVICE.name() });
                 }
-                Ok(Some(message)) if nats::is_heartbeat(&message) => continue,
+                Ok(Some(message)) if nats::is_heartbeat(&message) => heard_at = Instant::now(),
                 Ok(Some(message)) => return nats::decode_reply::<R>(subject, &message),
                 Ok(None) => {
                     return Err(RequestError::Transport {
@@ -171,6 +185,7 @@ impl Dispatcher {
                         .get_or_create(&crate::metrics::ServiceLabels { service: R::SERVICE.name().to_owned() })
                         .inc();
                     self.send(subject, reply_to, headers, payload).await?;
+                    heard_at = Instant::now();
                 }
             }
         }

@@ -43,6 +43,6 @@ impl Store {
         if let Some(before) = &filter.before {
             query = query.filter(older_than(token_audit::Column::IssuedAt, token_audit::Column::Jti, before));
         }
-        Ok(query.limit(filter.limit.clamp(1, 500)).all(&self.db).await?)
+        Ok(query.limit(filter.limit.clamp(1, crate::MAX_PAGE_SIZE + 1)).all(&self.db).await?)
     }
 }

@@ -26,6 +26,10 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+/// The largest page a list answers. Storage returns one row more when asked, so that the caller
+/// can tell whether another page follows.
+pub const MAX_PAGE_SIZE: u64 = 500;
+
 pub use apis::ManagementBootstrap;
 pub use applications::{ApplicationPropertyValue, UrlChange};
 pub use audit::AuditFilter;

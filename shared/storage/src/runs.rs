@@ -39,7 +39,7 @@ impl Store {
         if let Some(before) = &filter.before {
             query = query.filter(older_than(workflow_run::Column::CreatedAt, workflow_run::Column::Id, before));
         }
-        Ok(query.limit(filter.limit.clamp(1, 500)).all(&self.db).await?)
+        Ok(query.limit(filter.limit.clamp(1, crate::MAX_PAGE_SIZE + 1)).all(&self.db).await?)
     }
 
     pub async fn find_run(&self, id: &str) -> Result<Option<workflow_run::Model>> {

@@ -160,6 +160,7 @@ fn on_compiler_thread<T: Send>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TooDeep {
     Nesting,
+    Statements,
     Chain,
 }
 
@@ -169,6 +170,10 @@ impl fmt::Display for TooDeep {
             TooDeep::Nesting => {
                 write!(f, "code nested more than {MAX_NESTING} levels deep (parentheses, brackets or braces)")
             }
+            TooDeep::Statements => write!(
+                f,
+                "statements nested more than {MAX_NESTING} levels deep without braces (if, else, for, while, do)"
+            ),
             TooDeep::Chain => {
                 write!(f, "an expression chaining more than {MAX_CHAIN} operators; split it into statements")
             }
@@ -177,15 +182,34 @@ impl fmt::Display for TooDeep {
 }
 
 /// Where the file's syntax tree may first grow too deep, by a scan that never under-counts:
-/// brackets nest, and operator characters chain until the `;` that ends their statement.
-/// Characters in strings and comments count too; real code stays far below both bounds.
+/// brackets nest; operator characters chain until the `;` that ends their statement; and so do
+/// the keywords of statements that nest without braces (`if (x) if (y) ...`: the printer indents
+/// each level, so its output grows with the square of their number).
+/// Characters in strings and comments count too; real code stays far below every bound.
 fn check_depth(source: &str) -> Result<(), (usize, usize, TooDeep)> {
-    // Operators so far in the current statement, one entry per open bracket.
+    // Operators so far in the current statement, one entry per open bracket; and statement
+    // keywords, likewise.
     let mut levels: Vec<usize> = vec![0];
+    let mut statements: Vec<usize> = vec![0];
     let mut chained = 0usize;
     let (mut line, mut column) = (1usize, 0usize);
+    let mut word = String::new();
     for c in source.chars() {
         column += 1;
+        if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
+            if word.len() < 8 {
+                word.push(c);
+            }
+            continue;
+        }
+        if matches!(word.as_str(), "if" | "else" | "for" | "while" | "do" | "with") {
+            let nested = statements.last_mut().expect("never empty");
+            *nested += 1;
+            if *nested > MAX_NESTING {
+                return Err((line, column, TooDeep::Statements));
+            }
+        }
+        word.clear();
         match c {
             '\n' => (line, column) = (line + 1, 0),
             '(' | '[' | '{' => {
@@ -193,12 +217,19 @@ fn check_depth(source: &str) -> Result<(), (usize, usize, TooDeep)> {
                 *levels.last_mut().expect("never empty") += 1;
                 chained += 1;
                 levels.push(0);
+                statements.push(0);
                 if levels.len() - 1 > MAX_NESTING {
                     return Err((line, column, TooDeep::Nesting));
                 }
             }
-            ')' | ']' | '}' if levels.len() > 1 => chained -= levels.pop().expect("more than one"),
-            ';' => chained -= std::mem::take(levels.last_mut().expect("never empty")),
+            ')' | ']' | '}' if levels.len() > 1 => {
+                chained -= levels.pop().expect("more than one");
+                statements.pop();
+            }
+            ';' => {
+                chained -= std::mem::take(levels.last_mut().expect("never empty"));
+                *statements.last_mut().expect("never empty") = 0;
+            }
             '!' | '~' | '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '&' | '|' | '^' | '?' | ':' | '.' => {
                 *levels.last_mut().expect("never empty") += 1;
                 chained += 1;
@@ -651,6 +682,22 @@ export default async function handle(event: any): Promise<void> {
             let compiled = read_settings("w/Workflow.ts", &source, module, &exports(hello_settings())).unwrap();
             assert_eq!(compiled.workflow_id, "m2mHello");
         }
+    }
+
+    #[test]
+    fn statements_nested_without_braces_are_refused_before_the_printer_squares_them() {
+        let nested = |n: usize| format!("{HELLO}\nfunction f(x) {{\n  {}x;\n}}\n", "if (1) ".repeat(n));
+        let started = std::time::Instant::now();
+        let err = transpile_on_small_stack("w/Workflow.ts", nested(140_000)).unwrap_err();
+        assert!(err.message.contains("statements nested more than 256 levels deep"), "{err}");
+        assert_eq!(err.line, HELLO.lines().count() + 3, "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused before parsing");
+        // Within the bound it compiles; `else if` chains and statements in sequence reset nothing
+        // they should not.
+        transpile_on_small_stack("w/Workflow.ts", nested(200)).unwrap();
+        let chain =
+            format!("{HELLO}\nfunction g(x) {{\n{}  return 0;\n}}\n", "  if (x === 1) return 1; else\n".repeat(1000));
+        transpile_on_small_stack("w/Workflow.ts", chain).unwrap();
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub async fn list_tokens(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Answer<TokenAuditList> {
     let before = keyset_after(query.next_token.as_deref())?;
-    let page_size = query.page_size.unwrap_or(50).clamp(1, 500);
+    let page_size = query.page_size.unwrap_or(50).clamp(1, claimflow_storage::MAX_PAGE_SIZE);
     let filter = AuditFilter {
         client_id: query.client_id,
         org_code: query.org_code,

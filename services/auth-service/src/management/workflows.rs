@@ -51,6 +51,15 @@ async fn inspect(
     path: &str,
     module: &claimflow_workflow_source::TranspiledModule,
 ) -> Result<ModuleInspection, ApiError> {
+    // NOTE: the module travels to workers (now, and on every cache miss) in one NATS message.
+    let size = module.code.len() + module.source_map.as_ref().map_or(0, String::len);
+    let carried = state.nats.server_info().max_payload.saturating_sub(64 * 1024);
+    if size > carried {
+        return Err(ApiError::bad_request(
+            "INVALID_WORKFLOW",
+            format!("{path}: the transpiled module and its source map are {size} bytes; the broker carries at most {carried}"),
+        ));
+    }
     let request = ModuleInspectionRequest {
         source_path: path.to_owned(),
         code: module.code.clone(),
@@ -315,7 +324,7 @@ pub async fn list_runs(State(state): State<AppState>, ApiQuery(query): ApiQuery<
         })
         .transpose()?;
     let before = keyset_after(query.next_token.as_deref())?;
-    let page_size = query.page_size.unwrap_or(50).clamp(1, 500);
+    let page_size = query.page_size.unwrap_or(50).clamp(1, claimflow_storage::MAX_PAGE_SIZE);
     let filter = RunFilter {
         workflow_id: query.workflow_id,
         status,

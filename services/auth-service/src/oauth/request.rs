@@ -75,10 +75,12 @@ impl ClientAuth {
             if form.get("client_secret").is_some() {
                 return Err(OAuthError::invalid_request("use one client authentication method, not both"));
             }
-            return Ok(ClientAuth::Basic {
-                client_id: decode(id).unwrap_or_default(),
-                secret: decode(secret).unwrap_or_default(),
-            });
+            let (client_id, secret) = (decode(id).unwrap_or_default(), decode(secret).unwrap_or_default());
+            // NOTE: the request-wide NUL check sees the header before these decodings.
+            if client_id.contains('\0') || secret.contains('\0') {
+                return Err(OAuthError::invalid_client("the Basic credentials contain a NUL character", true));
+            }
+            return Ok(ClientAuth::Basic { client_id, secret });
         }
         Ok(match (form.get("client_id"), form.get("client_secret")) {
             (Some(id), Some(secret)) => ClientAuth::Post { client_id: id.to_owned(), secret: secret.to_owned() },
