@@ -341,16 +341,6 @@ fn validate(exports: &ModuleExports, locate: &Locator) -> Result<WorkflowSetting
                     format!("workflowSettings.bindings: unknown binding {unknown:?} (known: {})", known.join(", ")),
                 ));
             }
-            let elsewhere = bindings.keys().filter_map(|key| Some((key, Binding::parse(key)?.offered_only_on()?)));
-            if let Some((key, offered_on)) = elsewhere.into_iter().next() {
-                return Err(locate.setting(
-                    &["bindings", key],
-                    format!(
-                        "workflowSettings.bindings: {key} is not offered on {trigger}; Kinde offers it on {offered_on}, \
-                         which claimflow does not run"
-                    ),
-                ));
-            }
         }
         Some(_) => return Err(locate.setting(&["bindings"], "workflowSettings.bindings must be an object".to_owned())),
     }
@@ -444,6 +434,23 @@ fn check_bindings_used(
     }
     let mut uses = Uses { helpers, found: Vec::new() };
     module.visit_with(&mut uses);
+    // NOTE: declaring a binding the trigger does not offer is harmless (real workflows do), and
+    // accepted; calling it could never work.
+    if let Some((binding, at, written, offered_on)) = uses
+        .found
+        .iter()
+        .find_map(|(binding, at, written)| Some((binding, at, written, binding.offered_only_on()?)))
+    {
+        return Err(locate.at(
+            *at,
+            format!(
+                "{written} is not offered on {trigger}: Kinde offers {binding} on {offered_on}, which claimflow does \
+                 not run",
+                trigger = settings.trigger,
+                binding = binding.as_str()
+            ),
+        ));
+    }
     match uses.found.into_iter().find(|(binding, _, _)| !settings.declares(*binding)) {
         Some((binding, at, written)) => Err(locate.at(
             at,
@@ -752,20 +759,22 @@ export default async function handle(event: any): Promise<void> {
     }
 
     #[test]
-    fn a_binding_the_trigger_does_not_offer_is_refused_naming_where_kinde_offers_it() {
-        for (binding, offered_on) in [
-            ("kinde.mfa", "user:pre_mfa"),
-            ("kinde.ssoSession", "user:post_authentication"),
-            ("kinde.widget", "user:new_password_provided"),
-            ("kinde.localization", "custom pages"),
+    fn a_binding_the_trigger_does_not_offer_may_be_declared_but_not_called() {
+        for (binding, call, offered_on) in [
+            ("kinde.mfa", "kinde.mfa.setEnforcementPolicy(\"skip\")", "user:pre_mfa"),
+            ("kinde.ssoSession", "kinde.ssoSession.setPolicy(\"persistent\")", "user:post_authentication"),
+            ("kinde.widget", "kinde.widget.invalidateFormField(\"p\", \"no\")", "user:new_password_provided"),
+            ("kinde.localization", "kinde.localization.get(\"k\")", "custom pages"),
         ] {
             let mut settings = hello_settings();
-            settings["bindings"] = json!({ binding: {} });
-            let source = HELLO.replace("\"kinde.m2mToken\": {}", &format!("\"{binding}\": {{}}"));
-            let err = compile("Workflow.ts", &source, &exports(settings)).unwrap_err();
+            settings["bindings"] = json!({ "kinde.m2mToken": {}, binding: {} });
+            let declared = HELLO.replace("\"kinde.m2mToken\": {}", &format!("\"kinde.m2mToken\": {{}}, \"{binding}\": {{}}"));
+            compile("Workflow.ts", &declared, &exports(settings.clone())).expect("declared, unused: accepted");
+            let called = declared.replace("  const who", &format!("  {call};\n  const who"));
+            let err = compile("Workflow.ts", &called, &exports(settings)).unwrap_err();
             assert!(err.message.contains(&format!("{binding} is not offered on m2m:token_generation")), "{err}");
             assert!(err.message.contains(offered_on), "{err}");
-            assert_eq!(err.line, 10, "{err}");
+            assert_eq!((err.line, err.column), (14, 3), "{err}");
         }
     }
 
