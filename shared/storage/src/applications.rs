@@ -175,17 +175,7 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or_else(|| StorageError::NotFound { what: "application", id: application_id.to_owned() })?;
-        let property = property::Entity::find()
-            .filter(property::Column::Key.eq(key))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StorageError::NotFound { what: "property", id: key.to_owned() })?;
-        if property.context != PropertyContext::Application {
-            return Err(StorageError::Conflict(format!(
-                "property {key:?} has context {:?}; only \"app\" properties hold application values",
-                property.context.as_str()
-            )));
-        }
+        let property = Store::property_in_context(&txn, key, PropertyContext::Application, "application").await?;
         application_property::Entity::insert(application_property::ActiveModel {
             application_id: Set(application_id.to_owned()),
             property_id: Set(property.id),

@@ -90,17 +90,7 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or_else(|| not_found("organization", org_code))?;
-        let property = property::Entity::find()
-            .filter(property::Column::Key.eq(key))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| not_found("property", key))?;
-        if property.context != PropertyContext::Organization {
-            return Err(StorageError::Conflict(format!(
-                "property {key:?} has context {:?}; only \"org\" properties hold organization values",
-                property.context.as_str()
-            )));
-        }
+        let property = Store::property_in_context(&txn, key, PropertyContext::Organization, "organization").await?;
         organization_property::Entity::insert(organization_property::ActiveModel {
             org_code: Set(org_code.to_owned()),
             property_id: Set(property.id),

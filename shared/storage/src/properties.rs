@@ -85,6 +85,29 @@ impl Store {
         Ok(())
     }
 
+    /// The property `key`, which must be of `context` to hold a value of this kind of holder
+    /// (`holders`: "application", "organization", "user").
+    pub(crate) async fn property_in_context(
+        txn: &impl sea_orm::ConnectionTrait,
+        key: &str,
+        context: property::PropertyContext,
+        holders: &str,
+    ) -> Result<property::Model> {
+        let property = property::Entity::find()
+            .filter(property::Column::Key.eq(key))
+            .one(txn)
+            .await?
+            .ok_or_else(|| not_found("property", key))?;
+        if property.context != context {
+            return Err(StorageError::Conflict(format!(
+                "property {key:?} has context {:?}; only {:?} properties hold {holders} values",
+                property.context.as_str(),
+                context.as_str()
+            )));
+        }
+        Ok(property)
+    }
+
     /// Every property of `context` with its value among `values` (`(property id, value)`), or
     /// an empty value.
     pub(crate) async fn properties_with_values(

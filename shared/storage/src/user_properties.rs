@@ -7,7 +7,7 @@ use crate::{
         property::{self, PropertyContext},
         user, user_property,
     },
-    not_found, Result, StorageError, Store,
+    not_found, Result, Store,
 };
 
 impl Store {
@@ -16,17 +16,7 @@ impl Store {
         let txn = self.begin_write().await?;
         user::Entity::find_by_id(user_id).one(&txn).await?.ok_or_else(|| not_found("user", user_id))?;
         for (key, value) in values {
-            let property = property::Entity::find()
-                .filter(property::Column::Key.eq(key))
-                .one(&txn)
-                .await?
-                .ok_or_else(|| not_found("property", key))?;
-            if property.context != PropertyContext::User {
-                return Err(StorageError::Conflict(format!(
-                    "property {key:?} has context {:?}; only \"usr\" properties hold user values",
-                    property.context.as_str()
-                )));
-            }
+            let property = Store::property_in_context(&txn, key, PropertyContext::User, "user").await?;
             user_property::Entity::insert(user_property::ActiveModel {
                 user_id: Set(user_id.to_owned()),
                 property_id: Set(property.id),

@@ -436,10 +436,8 @@ fn check_bindings_used(
     module.visit_with(&mut uses);
     // NOTE: declaring a binding the trigger does not offer is harmless (real workflows do), and
     // accepted; calling it could never work.
-    if let Some((binding, at, written, offered_on)) = uses
-        .found
-        .iter()
-        .find_map(|(binding, at, written)| Some((binding, at, written, binding.offered_only_on()?)))
+    if let Some((binding, at, written, offered_on)) =
+        uses.found.iter().find_map(|(binding, at, written)| Some((binding, at, written, binding.offered_only_on()?)))
     {
         return Err(locate.at(
             *at,
@@ -768,7 +766,8 @@ export default async function handle(event: any): Promise<void> {
         ] {
             let mut settings = hello_settings();
             settings["bindings"] = json!({ "kinde.m2mToken": {}, binding: {} });
-            let declared = HELLO.replace("\"kinde.m2mToken\": {}", &format!("\"kinde.m2mToken\": {{}}, \"{binding}\": {{}}"));
+            let declared =
+                HELLO.replace("\"kinde.m2mToken\": {}", &format!("\"kinde.m2mToken\": {{}}, \"{binding}\": {{}}"));
             compile("Workflow.ts", &declared, &exports(settings.clone())).expect("declared, unused: accepted");
             let called = declared.replace("  const who", &format!("  {call};\n  const who"));
             let err = compile("Workflow.ts", &called, &exports(settings)).unwrap_err();

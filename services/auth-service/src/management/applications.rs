@@ -175,6 +175,7 @@ pub async fn get_one(State(state): State<AppState>, Path(application_id): Path<S
     reply("OK", "success_response", OneApplication { application: ApplicationView::from(&application) })
 }
 
+/// A property with one holder's value (an application's, a user's).
 #[derive(Serialize, ToSchema, Clone)]
 pub struct PropertyView {
     id: String,
@@ -182,6 +183,12 @@ pub struct PropertyView {
     name: String,
     description: String,
     value: String,
+}
+
+impl PropertyView {
+    pub(super) fn new(property: claimflow_storage::entity::property::Model, value: String) -> Self {
+        Self { id: property.id, key: property.key, name: property.name, description: property.description, value }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -206,13 +213,7 @@ pub async fn list_properties(
         .application_properties(&application_id)
         .await?
         .into_iter()
-        .map(|p| PropertyView {
-            id: p.property.id,
-            key: p.property.key,
-            name: p.property.name,
-            description: p.property.description,
-            value: p.value,
-        })
+        .map(|p| PropertyView::new(p.property, p.value))
         .collect();
     reply("OK", "Success", PropertyList { app_properties: properties.clone(), properties })
 }

@@ -7,7 +7,10 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{organization_members::PropertyValueQuery, reply, Answer, ApiError, ApiJson, ApiQuery, Done, Reply};
+use super::{
+    applications::PropertyView, organization_members::PropertyValueQuery, reply, Answer, ApiError, ApiJson, ApiQuery,
+    Done, Reply,
+};
 use super::{BadRequest, Conflict, NotFound};
 use crate::AppState;
 
@@ -15,17 +18,8 @@ use crate::AppState;
 const MAX_VALUE_CHARS: usize = 4096;
 
 #[derive(Serialize, ToSchema)]
-pub struct UserProperty {
-    id: String,
-    key: String,
-    name: String,
-    description: String,
-    value: String,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct UserProperties {
-    properties: Vec<UserProperty>,
+    properties: Vec<PropertyView>,
 }
 
 #[utoipa::path(get, path = "/users/{user_id}/properties", summary = "A user's property values",
@@ -37,7 +31,7 @@ pub async fn list(State(state): State<AppState>, Path(user_id): Path<String>) ->
         .user_properties(&user_id)
         .await?
         .into_iter()
-        .map(|(p, value)| UserProperty { id: p.id, key: p.key, name: p.name, description: p.description, value })
+        .map(|(property, value)| PropertyView::new(property, value))
         .collect();
     reply("OK", "Success", UserProperties { properties })
 }
