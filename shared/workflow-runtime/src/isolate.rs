@@ -132,6 +132,20 @@ impl WarmIsolate {
     }
 }
 
+impl Drop for WarmIsolate {
+    fn drop(&mut self) {
+        // NOTE: every run's context holds its slots through a weak handle whose finalizer runs
+        // when the context is collected. Collected during the isolate's own teardown, those
+        // finalizers have crashed the process (a `None` unwrapped in rusty_v8's second-pass
+        // callback, seen once in CI): collect the dead contexts now, while the isolate is whole,
+        // and run what V8 queued, so teardown finds none.
+        self.spare = None;
+        self.isolate.low_memory_notification();
+        let platform = v8::V8::get_current_platform();
+        while v8::Platform::pump_message_loop(&platform, &mut self.isolate, false) {}
+    }
+}
+
 /// V8 calls this when the heap nears its limit. Raising the limit gives the run room to unwind
 /// after it is terminated; returning the same limit would abort the whole process.
 #[allow(unsafe_code)]

@@ -805,3 +805,24 @@ async fn cache_keeps_a_validated_token_across_runs_and_refuses_one_that_fails_va
     assert_eq!(outcome.status, RunStatus::Failed);
     assert!(outcome.error.unwrap().contains("failed validation"));
 }
+
+#[tokio::test]
+async fn isolates_retired_with_many_dead_contexts_are_torn_down_cleanly() {
+    // Each timed-out run retires its isolate while the contexts of the runs before it (their
+    // slots held through weak handles) are not yet collected; the engine must survive the
+    // teardown of every such isolate, at the top level (deploy's inspection) and in a run.
+    let engine = Engine::start(1).expect("engine starts");
+    for round in 0..20 {
+        for _ in 0..25 {
+            let outcome =
+                engine.run(request("export default async function () {}", &[], Limits::default())).await.unwrap();
+            assert_eq!(outcome.status, RunStatus::Ok, "{:?}", outcome.error);
+        }
+        let short = Limits { wall_time: std::time::Duration::from_millis(20), ..Limits::default() };
+        let mut spinning = request("while (true) {}\nexport default async function () {}", &[], short.clone());
+        spinning.inspect_only = round % 2 == 0;
+        assert_eq!(engine.run(spinning).await.unwrap().status, RunStatus::TimedOut);
+    }
+    let outcome = engine.run(request("export default async function () {}", &[], Limits::default())).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Ok);
+}
