@@ -17,6 +17,7 @@ mod management_resources;
 mod nats_permissions;
 mod openapi;
 mod org_aware_m2m;
+mod project_imports;
 mod records;
 mod runtime_errors;
 mod scaling;

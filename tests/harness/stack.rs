@@ -276,6 +276,7 @@ impl Stack {
             source_path: "probe.js".to_owned(),
             code: "export default function () {}".to_owned(),
             source_map: None,
+            graph: Default::default(),
         };
         for _ in 0..500 {
             let answer = claimflow_platform::nats::request(&client, &self.prefix, &probe, Duration::from_secs(2)).await;

@@ -164,6 +164,7 @@ pub async fn run_with_listener(
                             code: deployment.code,
                             source_path: deployment.source_path,
                             source_map: deployment.source_map,
+                            graph: deployment.modules.map(|stored| stored.0).unwrap_or_default(),
                         }),
                         Ok(None) => Err(ServiceError::new(
                             ServiceErrorCode::NotFound,

@@ -23,8 +23,14 @@ pub struct DeployArgs {
 }
 
 pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
-    let files = collect_workflows(&args.dir)?;
-    eprintln!("found {} workflow file(s) under {}", files.len(), args.dir.display());
+    let mut files = collect_workflows(&args.dir)?;
+    let workflows = files.len();
+    add_imported_files(&args.dir, &mut files)?;
+    eprintln!(
+        "found {workflows} workflow file(s) under {}, importing {} project file(s)",
+        args.dir.display(),
+        files.len() - workflows
+    );
     let client = ManagementClient::connect(&args.connection).await?;
     eprintln!("deploying to {} ...", args.connection.issuer);
     let bundle: Vec<Value> = files.iter().map(|(path, content)| json!({ "path": path, "content": content })).collect();
@@ -80,8 +86,8 @@ pub fn collect_workflows(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(&workflows_dir).sort_by_file_name() {
         let entry = entry.with_context(|| format!("cannot read {}", workflows_dir.display()))?;
-        let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
-        if !entry.file_type().is_file() || !(name.ends_with("workflow.ts") || name.ends_with("workflow.js")) {
+        let name = entry.file_name().to_string_lossy();
+        if !entry.file_type().is_file() || !claimflow_workflow_source::is_workflow_file(&name) {
             continue;
         }
         let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
@@ -93,4 +99,42 @@ pub fn collect_workflows(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
         bail!("no Workflow.ts or Workflow.js under {}", workflows_dir.display());
     }
     Ok(files)
+}
+
+/// Adds to `files` (paths relative to the project directory `dir`) every project file they import,
+/// however indirectly, read from under `dir`. An import that cannot be followed is left for deploy
+/// to refuse, with its place, as the server does.
+pub fn add_imported_files(dir: &Path, files: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+    use claimflow_workflow_source::{resolve_import, transpile, Resolved};
+    let mut next = 0;
+    while let Some((path, content)) = files.get(next).cloned() {
+        next += 1;
+        let Ok(module) = transpile(&path, &content) else { continue };
+        for import in &module.imports {
+            let exists = |candidate: &str| dir.join(candidate).is_file();
+            let Ok(Resolved::File(target)) = resolve_import(&path, &import.specifier, exists) else { continue };
+            if files.iter().any(|(known, _)| *known == target) {
+                continue;
+            }
+            let file = dir.join(&target);
+            let content = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {} (imported by {path})", file.display()))?;
+            files.push((target, content));
+        }
+    }
+    Ok(())
+}
+
+/// The project a file belongs to: the nearest directory above it holding `kinde.json` or
+/// `kindeSrc/`, else its own directory; and the file's path in it.
+pub fn project_of(file: &Path) -> anyhow::Result<(PathBuf, String)> {
+    let file = file.canonicalize().with_context(|| format!("cannot read {}", file.display()))?;
+    let own = file.parent().map(Path::to_owned).unwrap_or_default();
+    let root = own
+        .ancestors()
+        .find(|dir| dir.join("kinde.json").is_file() || dir.join("kindeSrc").is_dir())
+        .map(Path::to_owned)
+        .unwrap_or(own);
+    let relative = file.strip_prefix(&root).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+    Ok((root, relative))
 }

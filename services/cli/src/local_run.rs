@@ -34,8 +34,21 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let source =
         std::fs::read_to_string(&args.workflow).with_context(|| format!("cannot read {}", args.workflow.display()))?;
-    let name = args.workflow.display().to_string();
-    let module = claimflow_workflow_source::transpile(&name, &source).map_err(|err| anyhow::anyhow!("{err}"))?;
+    // As deploy does: with the project files it imports, linked.
+    let (project, name) = crate::deploy::project_of(&args.workflow)?;
+    let mut files = vec![(name.clone(), source)];
+    crate::deploy::add_imported_files(&project, &mut files)?;
+    let (linked, errors) = claimflow_workflow_source::link_bundle(&files);
+    if !errors.is_empty() {
+        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        bail!("{}", errors.join("\n"));
+    }
+    let Some(claimflow_workflow_source::LinkedWorkflow { source, module, graph, .. }) =
+        linked.into_iter().find(|workflow| workflow.path == name)
+    else {
+        bail!("{name} is imported by a file it imports: name it *Workflow.ts to run it as a workflow");
+    };
+    let graph = Arc::new(graph);
     let allow = AllowList::parse(&claimflow_platform::config::var("CLAIMFLOW_FETCH_ALLOW").unwrap_or_default())
         .map_err(|message| anyhow::anyhow!("CLAIMFLOW_FETCH_ALLOW: {message}"))?;
     let services = Arc::new(Services { network: Network::new(allow)?, token_cache: TokenCache::default() });
@@ -47,6 +60,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         code: module.code.clone().into(),
         source_name: name.clone(),
         source_map: module.source_map.clone().map(Into::into),
+        graph: graph.clone(),
         workflow_id: String::new(),
         environment: Vec::new(),
         secure_fetch_key: None,
@@ -61,9 +75,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         inspect_only: true,
     }))?;
     let Some(exports) = inspection.exports else {
-        let (line, column) = inspection.error_position.unwrap_or((1, 1));
+        let (path, line, column) = inspection.error_location.unwrap_or((name, 1, 1));
         let message = inspection.error.unwrap_or_else(|| "the module could not be evaluated".to_owned());
-        anyhow::bail!("{name}:{line}:{column}: {message}");
+        anyhow::bail!("{path}:{line}:{column}: {message}");
     };
     let compiled = claimflow_workflow_source::read_settings(&name, &source, module, &exports)
         .map_err(|err| anyhow::anyhow!("{err}"))?;
@@ -112,6 +126,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         code: compiled.code.clone().into(),
         source_name: name.clone(),
         source_map: compiled.source_map.clone().map(Into::into),
+        graph,
         workflow_id: compiled.workflow_id.clone(),
         environment,
         secure_fetch_key: None,

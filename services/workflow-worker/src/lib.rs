@@ -13,8 +13,8 @@ use std::{
 
 use claimflow_contracts::{
     workflow::{
-        all_workflow_subjects, ClaimPatch, Denial, ModuleError, ModuleInspection, ModuleInspectionRequest, RunReport,
-        RunStatus, TokenGenerationEvent, WorkflowCodeRequest, WorkflowOutcome,
+        all_workflow_subjects, ClaimPatch, Denial, ModuleError, ModuleGraph, ModuleInspection, ModuleInspectionRequest,
+        RunReport, RunStatus, TokenGenerationEvent, WorkflowCodeRequest, WorkflowOutcome,
     },
     Reply, ServiceError, ServiceErrorCode, TokenKind,
 };
@@ -25,7 +25,6 @@ use claimflow_platform::{
 use claimflow_workflow_runtime::{
     AllowList, Engine, EnvironmentVariable, Limits, Network, RunRequest, Services, TokenCache,
 };
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -162,6 +161,7 @@ struct CachedCode {
     code: Arc<str>,
     source_path: String,
     source_map: Option<Arc<str>>,
+    graph: Arc<ModuleGraph>,
 }
 
 /// How long a module's top level may run when deploy inspects it.
@@ -198,6 +198,7 @@ impl Worker {
             code: code.code.clone(),
             source_name: code.source_path.clone(),
             source_map: code.source_map.clone(),
+            graph: code.graph.clone(),
             workflow_id: workflow.workflow_id.clone(),
             environment: event
                 .environment
@@ -276,6 +277,7 @@ impl Worker {
             code: request.code.into(),
             source_name: request.source_path,
             source_map: request.source_map.map(Into::into),
+            graph: Arc::new(request.graph),
             workflow_id: String::new(),
             environment: Vec::new(),
             secure_fetch_key: None,
@@ -300,7 +302,8 @@ impl Worker {
                     ),
                     _ => error.unwrap_or_else(|| "the module could not be evaluated".to_owned()),
                 },
-                position: outcome.error_position,
+                path: outcome.error_location.as_ref().map(|(path, _, _)| path.clone()),
+                position: outcome.error_location.map(|(_, line, column)| (line, column)),
             }),
         })
     }
@@ -316,7 +319,7 @@ impl Worker {
             nats::request(&self.client, &self.prefix, &request, Duration::from_secs(2)).await.map_err(|err| {
                 ServiceError::new(ServiceErrorCode::Internal, format!("cannot fetch workflow code: {err}"))
             })?;
-        let actual = hex::encode(Sha256::digest(fetched.code.as_bytes()));
+        let actual = claimflow_contracts::workflow::code_hash(&fetched.code, &fetched.graph);
         if actual != code_hash {
             return Err(ServiceError::new(
                 ServiceErrorCode::Internal,
@@ -327,6 +330,7 @@ impl Worker {
             code: fetched.code.into(),
             source_path: fetched.source_path,
             source_map: fetched.source_map.map(Into::into),
+            graph: Arc::new(fetched.graph),
         });
         let mut cache = self.code.lock().expect("code cache poisoned");
         if cache.len() >= MAX_CACHED_CODE {

@@ -1,6 +1,9 @@
 //! auth-service ⇄ workflow-worker: token-generation events and their outcomes.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::{event::WorkflowEvent, settings::Binding, Claims, Request, TokenKind, Trigger};
 
@@ -12,7 +15,8 @@ pub struct WorkflowRef {
     pub workflow_id: String,
     pub deployment_id: String,
     pub version: i32,
-    /// SHA-256 of the transpiled JavaScript, hex: workers cache compiled code under it.
+    /// [`code_hash`] of the transpiled JavaScript and its project modules: workers cache compiled
+    /// code under it.
     pub code_hash: String,
     /// The bindings the deployment declared (`kinde.m2mToken`, `kinde.fetch`, ...).
     pub bindings: Vec<Binding>,
@@ -185,6 +189,61 @@ pub struct WorkflowCode {
     /// Maps `code` back to the original TypeScript.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_map: Option<String>,
+    /// The project files the workflow imports.
+    #[serde(default, skip_serializing_if = "ModuleGraph::is_empty")]
+    pub graph: ModuleGraph,
+}
+
+/// A project file a workflow imports (`../utils/getKindeAPI.ts`), transpiled: deployed with the
+/// workflow, as Kinde bundles a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectModule {
+    /// Relative to the deployed directory, e.g. `utils/utils.ts`.
+    pub path: String,
+    /// The transpiled ES module.
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_map: Option<String>,
+}
+
+/// The project modules a workflow imports and where each of its imports leads, settled at
+/// deploy: the runtime follows this and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleGraph {
+    /// Per importing file (the workflow's own path among them): the specifier as written (`./hello`)
+    /// → the path of the project module it names (`kindeSrc/.../hello.ts`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub imports: BTreeMap<String, BTreeMap<String, String>>,
+    /// Sorted by path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<ProjectModule>,
+}
+
+impl ModuleGraph {
+    pub fn is_empty(&self) -> bool {
+        self.imports.is_empty() && self.modules.is_empty()
+    }
+
+    pub fn module(&self, path: &str) -> Option<&ProjectModule> {
+        self.modules.iter().find(|module| module.path == path)
+    }
+
+    /// Bytes of code and source maps, as carried in one message.
+    pub fn size(&self) -> usize {
+        self.modules.iter().map(|m| m.path.len() + m.code.len() + m.source_map.as_ref().map_or(0, String::len)).sum()
+    }
+}
+
+/// SHA-256, hex, of a workflow's transpiled module and the project modules it imports: what a
+/// worker verifies fetched code against. A workflow without imports hashes its code alone.
+pub fn code_hash(code: &str, graph: &ModuleGraph) -> String {
+    let mut hash = Sha256::new();
+    hash.update(code.as_bytes());
+    if !graph.is_empty() {
+        hash.update([0]);
+        hash.update(serde_json::to_vec(graph).expect("a module graph is always JSON"));
+    }
+    hex::encode(hash.finalize())
 }
 
 impl WorkflowCodeRequest {
@@ -213,6 +272,9 @@ pub struct ModuleInspectionRequest {
     pub code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_map: Option<String>,
+    /// The project files it imports: their top levels run too.
+    #[serde(default, skip_serializing_if = "ModuleGraph::is_empty")]
+    pub graph: ModuleGraph,
 }
 
 impl ModuleInspectionRequest {
@@ -251,7 +313,10 @@ pub struct ModuleExports {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModuleError {
     pub message: String,
-    /// 1-based line and column in the deployed file.
+    /// The deployed file it arose in, when not the workflow's own (a project module it imports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// 1-based line and column in that file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<(usize, usize)>,
 }

@@ -23,6 +23,8 @@ pub struct NewDeployment {
     pub code: String,
     pub code_hash: String,
     pub source_map: Option<String>,
+    /// The project files it imports (empty when none).
+    pub graph: claimflow_contracts::workflow::ModuleGraph,
     pub timeout_ms: Option<i64>,
 }
 
@@ -78,6 +80,7 @@ impl Store {
                 code: Set(new.code),
                 code_hash: Set(new.code_hash),
                 source_map: Set(new.source_map),
+                modules: Set((!new.graph.is_empty()).then_some(workflow_deployment::StoredGraph(new.graph))),
                 timeout_ms: Set(new.timeout_ms),
                 created_at: Set(now),
             }

@@ -35,6 +35,7 @@ fn main() {
         code: WORKFLOW.into(),
         source_name: "Workflow.ts".into(),
         source_map: None,
+        graph: Default::default(),
         workflow_id: "bench".into(),
         environment: vec![],
         secure_fetch_key: None,

@@ -84,6 +84,8 @@ pub struct RunRequest {
     pub source_name: String,
     /// Maps `code` back to the original TypeScript, so errors name its lines.
     pub source_map: Option<std::sync::Arc<str>>,
+    /// The project files the workflow imports, linked at deploy.
+    pub graph: std::sync::Arc<claimflow_contracts::workflow::ModuleGraph>,
     /// The workflow's id: `kinde.cache` entries are kept per workflow.
     pub workflow_id: String,
     /// `kinde.env`, when the workflow declared it.
@@ -119,10 +121,11 @@ pub struct RunOutcome {
     pub denied: Option<String>,
     pub logs: Vec<LogLine>,
     /// What went wrong, with where in the workflow's source when known (`... (Workflow.ts:3:9)`;
-    /// for an inspection, the text alone: the position is in `error_position`).
+    /// for an inspection, the text alone: the place is in `error_location`).
     pub error: Option<String>,
-    /// 1-based line and column of the error in the workflow's original source.
-    pub error_position: Option<(usize, usize)>,
+    /// Where the error arose in the original source: the file as deployed (the workflow's own or a
+    /// project module's), 1-based line and column.
+    pub error_location: Option<(String, usize, usize)>,
     /// The module's exports, from an inspection that evaluated it.
     pub exports: Option<claimflow_contracts::workflow::ModuleExports>,
     pub duration: Duration,

@@ -51,10 +51,11 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
         deadline: started + limits.wall_time,
         span: request.span,
     }));
-    let main = format!("{WORKFLOW_URL_PREFIX}{}", request.source_name.trim_start_matches('/'));
+    let main = loader::url_of(&request.source_name);
     let program = Program {
         main: &main,
         code: &request.code,
+        graph: &request.graph,
         bindings: &request.bindings,
         event: &request.event,
         source_map: request.source_map.as_deref(),
@@ -80,13 +81,13 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
             denied: None,
             logs: Vec::new(),
             error: Some("internal error: the run's state outlived its context".to_owned()),
-            error_position: None,
+            error_location: None,
             exports: None,
             duration: started.elapsed(),
         };
     };
     let mut exports = None;
-    let mut error_position = None;
+    let mut error_location = None;
     let (status, error) = match result {
         _ if out_of_memory => (
             RunStatus::OutOfMemory,
@@ -100,7 +101,7 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
             (RunStatus::Ok, None)
         }
         Err(failure) => {
-            error_position = failure.location.as_ref().map(|(_, line, column)| (*line, *column));
+            error_location = failure.location.clone();
             let message = if request.inspect_only { failure.text } else { failure.to_string() };
             (RunStatus::Failed, Some(redact_secrets(&state.environment, &message)))
         }
@@ -113,7 +114,7 @@ pub(crate) fn run(isolate: &mut WarmIsolate, request: RunRequest, watchdog: &Wat
         denied: if completed { state.denied } else { None },
         logs: state.logs,
         error,
-        error_position,
+        error_location,
         exports,
         duration: started.elapsed(),
     }
@@ -151,6 +152,8 @@ impl std::fmt::Display for Failure {
 struct Program<'a> {
     main: &'a str,
     code: &'a str,
+    /// The project modules it imports.
+    graph: &'a Arc<claimflow_contracts::workflow::ModuleGraph>,
     bindings: &'a [claimflow_contracts::settings::Binding],
     event: &'a serde_json::Value,
     /// Read only when an error needs a position in the original source.
@@ -199,7 +202,8 @@ fn evaluate(
     let bindings = v8::Array::new_with_elements(scope, &bindings);
     bootstrap.call(scope, undefined, &[host.into(), bindings.into()]).ok_or_else(|| failed(scope))?;
 
-    let (module, table) = loader::compile(scope, program.main, program.code).ok_or_else(|| failed(scope))?;
+    let (module, table) =
+        loader::compile(scope, program.main, program.code, program.graph).ok_or_else(|| failed(scope))?;
     scope.get_current_context().set_slot(Rc::new(table));
     module.instantiate_module(scope, loader::resolve_callback).ok_or_else(|| failed(scope))?;
     let evaluation = module.evaluate(scope).ok_or_else(|| failed(scope))?;
@@ -304,12 +308,16 @@ fn describe(
     Failure { text, location }
 }
 
-/// A 1-based position in the transpiled module, mapped to the original TypeScript.
+/// A 1-based position in the transpiled module `name` (the workflow or one of its project
+/// modules), mapped to the original TypeScript.
 fn original_position(program: &Program, name: &str, line: usize, column: usize) -> (usize, usize) {
-    let map = (name == program.main)
-        .then_some(program.source_map)
-        .flatten()
-        .and_then(|map| sourcemap::SourceMap::from_slice(map.as_bytes()).ok());
+    let map = if name == program.main {
+        program.source_map
+    } else {
+        let path = name.trim_start_matches(WORKFLOW_URL_PREFIX);
+        program.graph.module(path).and_then(|module| module.source_map.as_deref())
+    };
+    let map = map.and_then(|map| sourcemap::SourceMap::from_slice(map.as_bytes()).ok());
     let mapped = map
         .as_ref()
         .and_then(|map| map.lookup_token(line.saturating_sub(1) as u32, column.saturating_sub(1) as u32))

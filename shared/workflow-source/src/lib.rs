@@ -8,6 +8,9 @@
 
 use std::fmt;
 
+mod project;
+pub use project::{is_workflow_file, link_bundle, resolve_import, LinkedWorkflow, Resolved};
+
 use claimflow_contracts::{
     settings::{Binding, WorkflowSettings},
     workflow::ModuleExports,
@@ -32,6 +35,17 @@ pub struct TranspiledModule {
     pub code_hash: String,
     /// Maps `code` back to the original file.
     pub source_map: Option<String>,
+    /// The modules `code` imports, in order: what remains once types are stripped (an import
+    /// used only as a type is gone).
+    pub imports: Vec<Import>,
+}
+
+/// An `import ... from "<specifier>"` (or `export ... from`) of a module, placed in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub specifier: String,
+    pub line: usize,
+    pub column: usize,
 }
 
 /// A workflow ready to store.
@@ -97,6 +111,7 @@ pub fn transpile(path: &str, source: &str) -> Result<TranspiledModule, SourceErr
     check_depth(source).map_err(|(line, column, too_deep)| at(line, column, too_deep.to_string()))?;
     on_compiler_thread(path, || {
         let parsed = parse(path, source)?;
+        let written = written_imports(&parsed);
         let emitted = parsed
             .transpile(
                 &TranspileOptions::default(),
@@ -106,8 +121,66 @@ pub fn transpile(path: &str, source: &str) -> Result<TranspiledModule, SourceErr
             .map_err(|err| at(1, 1, format!("cannot transpile: {err}")))?
             .into_source();
         let code_hash = hex::encode(Sha256::digest(emitted.text.as_bytes()));
-        Ok(TranspiledModule { code: emitted.text, code_hash, source_map: emitted.source_map })
+        let imports = kept_imports(path, &emitted.text, &written)?;
+        Ok(TranspiledModule { code: emitted.text, code_hash, source_map: emitted.source_map, imports })
     })
+}
+
+/// Every module specifier the file spells out, where it is written.
+fn written_imports(parsed: &ParsedSource) -> Vec<Import> {
+    let deno_ast::ProgramRef::Module(module) = parsed.program_ref() else { return Vec::new() };
+    let text = parsed.text_info_lazy();
+    module_specifiers(module)
+        .map(|(specifier, at)| {
+            let position = text.line_and_column_display(at);
+            Import { specifier, line: position.line_number, column: position.column_number }
+        })
+        .collect()
+}
+
+/// The specifiers of a module's static imports and re-exports, with the position of each.
+fn module_specifiers(module: &deno_ast::swc::ast::Module) -> impl Iterator<Item = (String, SourcePos)> + '_ {
+    module.body.iter().filter_map(|item| {
+        let ModuleItem::ModuleDecl(declaration) = item else { return None };
+        let source = match declaration {
+            ModuleDecl::Import(import) if !import.type_only => &import.src,
+            ModuleDecl::ExportAll(export) if !export.type_only => &export.src,
+            ModuleDecl::ExportNamed(export) if !export.type_only => export.src.as_ref()?,
+            _ => return None,
+        };
+        Some((source.value.to_string_lossy().into_owned(), source.start()))
+    })
+}
+
+/// The imports the transpiled `code` still makes, placed where the original file writes them.
+fn kept_imports(path: &str, code: &str, written: &[Import]) -> Result<Vec<Import>, SourceError> {
+    let emitted = deno_ast::parse_module(ParseParams {
+        specifier: ModuleSpecifier::parse("file:///workflow/emitted.js").expect("a valid URL"),
+        text: code.into(),
+        media_type: MediaType::JavaScript,
+        capture_tokens: false,
+        scope_analysis: false,
+        maybe_syntax: None,
+    })
+    .map_err(|err| SourceError {
+        path: path.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!("the transpiled module does not parse: {err}"),
+    })?;
+    let deno_ast::ProgramRef::Module(module) = emitted.program_ref() else { return Ok(Vec::new()) };
+    let mut imports: Vec<Import> = Vec::new();
+    for (specifier, _) in module_specifiers(module) {
+        if imports.iter().any(|import| import.specifier == specifier) {
+            continue;
+        }
+        let (line, column) = written
+            .iter()
+            .find(|import| import.specifier == specifier)
+            .map_or((1, 1), |import| (import.line, import.column));
+        imports.push(Import { specifier, line, column });
+    }
+    Ok(imports)
 }
 
 /// Validates the settings a worker read from the evaluated module ([`ModuleExports`]) and puts

@@ -24,6 +24,9 @@ const MAX_FILE_BYTES: usize = 1024 * 1024;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
+    /// The workflows and the project files they import. A file is a workflow when its name ends
+    /// in `workflow.ts` or `workflow.js` (any case) or when no other file imports it; `.d.ts`
+    /// files are types only and ignored.
     files: Vec<BundleFile>,
     /// Wall-time limit of each run of these workflows, milliseconds (default: the service's).
     #[serde(default)]
@@ -45,25 +48,29 @@ pub struct BundleFile {
 /// How long deploy waits for a worker to evaluate a module (whose top level may run for 1 s).
 const INSPECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Has a worker evaluate `module`'s top level.
+/// Has a worker evaluate the top level of `workflow`'s module and of the project modules it imports.
 async fn inspect(
     state: &AppState,
-    path: &str,
-    module: &claimflow_workflow_source::TranspiledModule,
+    workflow: &claimflow_workflow_source::LinkedWorkflow,
 ) -> Result<ModuleInspection, ApiError> {
-    // NOTE: the module travels to workers (now, and on every cache miss) in one NATS message.
-    let size = module.code.len() + module.source_map.as_ref().map_or(0, String::len);
+    let (path, module) = (&workflow.path, &workflow.module);
+    // NOTE: the modules travel to workers (now, and on every cache miss) in one NATS message.
+    let size = module.code.len() + module.source_map.as_ref().map_or(0, String::len) + workflow.graph.size();
     let carried = state.nats.server_info().max_payload.saturating_sub(64 * 1024);
     if size > carried {
         return Err(ApiError::bad_request(
             "INVALID_WORKFLOW",
-            format!("{path}: the transpiled module and its source map are {size} bytes; the broker carries at most {carried}"),
+            format!(
+                "{path}: the transpiled modules and their source maps are {size} bytes; the broker carries at most \
+                 {carried}"
+            ),
         ));
     }
     let request = ModuleInspectionRequest {
-        source_path: path.to_owned(),
+        source_path: path.clone(),
         code: module.code.clone(),
         source_map: module.source_map.clone(),
+        graph: workflow.graph.clone(),
     };
     state.dispatcher.request(&state.config.common.subject_prefix, &request, INSPECTION_WAIT).await.map_err(|err| {
         tracing::error!(%err, path, "no worker evaluated a deployed module");
@@ -92,7 +99,8 @@ pub struct DeployedVersions {
     deployments: Vec<DeployedVersion>,
 }
 
-/// Compiles every file first; stores all of them, or none when any is invalid.
+/// Compiles and links every file first; stores all of the workflows, or none when any file is
+/// invalid.
 #[utoipa::path(post, path = "/workflows/deployments", summary = "Deploy workflow files (all or nothing)",
     request_body = Bundle, security(("bearer" = ["create:workflows"])),
     responses((status = 200, body = Reply<DeployedVersions>), BadRequest, Unavailable))]
@@ -108,44 +116,52 @@ pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bund
             ));
         }
     }
-    let mut modules = Vec::new();
     let mut errors = Vec::new();
+    let mut files: Vec<(String, String)> = Vec::new();
     for (index, file) in bundle.files.iter().enumerate() {
-        if file.path.split('/').any(|part| part == "..") || file.path.starts_with('/') {
-            errors.push(format!("files[{index}].path {:?} must be relative, without `..`", file.path));
+        if file.path.starts_with('/') || file.path.split('/').any(|part| matches!(part, "" | "." | "..")) {
+            errors.push(format!("files[{index}].path {:?} must be relative, without `..`, `.` or `//`", file.path));
             continue;
         }
         if file.content.len() > MAX_FILE_BYTES {
             errors.push(format!("{}: larger than {} bytes", file.path, MAX_FILE_BYTES));
             continue;
         }
-        match claimflow_workflow_source::transpile(&file.path, &file.content) {
-            Ok(module) => modules.push((file, module)),
-            Err(err) => errors.push(err.to_string()),
+        if files.iter().any(|(path, _)| *path == file.path) {
+            errors.push(format!("files[{index}].path {:?} is listed twice", file.path));
+            continue;
         }
+        files.push((file.path.clone(), file.content.clone()));
     }
+    // NOTE: a file no other file imports is a workflow; the rest are the project modules they
+    // import, linked here as Kinde bundles a project.
+    let (linked, link_errors) = claimflow_workflow_source::link_bundle(&files);
+    errors.extend(link_errors.iter().map(ToString::to_string));
     // NOTE: as Kinde's runtime does, settings are what the module exports once evaluated: a
     // worker evaluates its top level (auth-service links no JavaScript engine).
     let mut compiled = Vec::new();
-    for (file, module) in modules {
-        match inspect(&state, &file.path, &module).await? {
+    for workflow in linked {
+        match inspect(&state, &workflow).await? {
             ModuleInspection::Evaluated(exports) => {
-                match claimflow_workflow_source::read_settings(&file.path, &file.content, module, &exports) {
-                    Ok(workflow) => compiled.push((file, workflow)),
+                let claimflow_workflow_source::LinkedWorkflow { path, source, module, graph } = workflow;
+                match claimflow_workflow_source::read_settings(&path, &source, module, &exports) {
+                    Ok(settled) => compiled.push(((path, source, graph), settled)),
                     Err(err) => errors.push(err.to_string()),
                 }
             }
             ModuleInspection::Failed(error) => {
+                // NOTE: the position is in whichever file the error arose in.
                 let (line, column) = error.position.unwrap_or((1, 1));
-                errors.push(format!("{}:{line}:{column}: {}", file.path, error.message));
+                let path = error.path.as_deref().unwrap_or(&workflow.path);
+                errors.push(format!("{path}:{line}:{column}: {}", error.message));
             }
         }
     }
-    for (i, (file, workflow)) in compiled.iter().enumerate() {
-        if let Some((other, _)) = compiled[..i].iter().find(|(_, w)| w.trigger == workflow.trigger) {
+    for (i, ((path, _, _), workflow)) in compiled.iter().enumerate() {
+        if let Some(((other, _, _), _)) = compiled[..i].iter().find(|(_, w)| w.trigger == workflow.trigger) {
             errors.push(format!(
-                "{} and {} both use the trigger {}; only one workflow per trigger can be live",
-                other.path, file.path, workflow.trigger
+                "{other} and {path} both use the trigger {}; only one workflow per trigger can be live",
+                workflow.trigger
             ));
         }
     }
@@ -154,16 +170,17 @@ pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bund
     }
     let deployments = compiled
         .into_iter()
-        .map(|(file, workflow)| NewDeployment {
+        .map(|((path, source, graph), workflow)| NewDeployment {
+            code_hash: claimflow_contracts::workflow::code_hash(&workflow.code, &graph),
             workflow_id: workflow.workflow_id,
             name: workflow.name,
             trigger: workflow.trigger,
             settings: workflow.settings,
-            source_path: file.path.clone(),
-            source: file.content.clone(),
+            source_path: path,
+            source,
             code: workflow.code,
-            code_hash: workflow.code_hash,
             source_map: workflow.source_map,
+            graph,
             timeout_ms: bundle.timeout_ms,
         })
         .collect();

@@ -317,8 +317,28 @@ export default async function Workflow(event: any) {
         .unwrap();
     let nested = project.path().join("src/kinde/environment/workflows/tenants/stamp");
     std::fs::create_dir_all(&nested).unwrap();
-    let source = std::fs::read_to_string(&workflow_file).unwrap().replace("m2mHello", "m2mStamp");
+    // It imports a project file outside rootDir, which imports another: both are deployed with it.
+    let source = std::fs::read_to_string(&workflow_file)
+        .unwrap()
+        .replace("m2mHello", "m2mStamp")
+        .replace(
+            "\nexport const workflowSettings",
+            "\nimport { stamp } from \"../../../../../../lib/stamp\";\nexport const workflowSettings",
+        )
+        .replace("\"world\"", "stamp()");
+    assert!(source.contains("stamp()"), "{source}");
     std::fs::write(nested.join("workflow.TS"), source).unwrap();
+    std::fs::create_dir_all(project.path().join("lib/nested")).unwrap();
+    std::fs::write(
+        project.path().join("lib/stamp.ts"),
+        "import { word } from './nested/index.js';\nexport const stamp = (): string => `stamped ${word}`;\n",
+    )
+    .unwrap();
+    std::fs::write(project.path().join("lib/nested/index.ts"), "export const word: string = 'by a helper';\n").unwrap();
+    std::fs::write(project.path().join("lib/unused.ts"), "this is not imported, so never read or sent;\n").unwrap();
+    let stamped =
+        cli(&["run", nested.join("workflow.TS").to_str().unwrap(), "--event", event.path().to_str().unwrap()]);
+    assert!(stamped.contains("+ hello: \"stamped by a helper\""), "{stamped}");
     let output = deploy(project.path().to_owned());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let table = String::from_utf8_lossy(&output.stdout);
@@ -326,7 +346,29 @@ export default async function Workflow(event: any) {
         table.contains("m2mStamp") && table.contains("src/kinde/environment/workflows/tenants/stamp/workflow.TS"),
         "{table}"
     );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("found 1 workflow file(s)"), "progress is shown");
+    let progress = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        progress.contains("found 1 workflow file(s)") && progress.contains("importing 2 project file(s)"),
+        "{progress}"
+    );
+    let response = token(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", client_id.clone()),
+        ("client_secret", client_secret.clone()),
+        ("audience", "acme".into()),
+    ])
+    .await;
+    let payload = response["access_token"].as_str().expect("a token").split('.').nth(1).unwrap().to_owned();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["hello"], "stamped by a helper", "{claims}");
+
+    // An import the project cannot satisfy is refused where it is written.
+    std::fs::remove_file(project.path().join("lib/nested/index.ts")).unwrap();
+    let output = deploy(project.path().to_owned());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("lib/stamp.ts:1:22: cannot import \"./nested/index.js\""), "{stderr}");
 
     // SIGTERM stops the stack gracefully.
     let mut dev = dev;

@@ -15,6 +15,11 @@ impl std::ops::Deref for StoredSettings {
     }
 }
 
+/// The project modules a deployment imports, stored as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
+#[serde(transparent)]
+pub struct StoredGraph(pub claimflow_contracts::workflow::ModuleGraph);
+
 /// One deployed version of a workflow. Immutable once written: rollbacks point
 /// `live_workflows` at an older row.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -35,10 +40,13 @@ pub struct Model {
     pub source: String,
     /// Transpiled JavaScript (an ES module).
     pub code: String,
-    /// SHA-256 of `code`, hex.
+    /// `claimflow_contracts::workflow::code_hash` of `code` and `modules`.
     pub code_hash: String,
     /// Source map from `code` back to `source`.
     pub source_map: Option<String>,
+    /// The project files it imports, transpiled and linked; unset when it imports none.
+    #[sea_orm(column_type = "Json", nullable)]
+    pub modules: Option<StoredGraph>,
     /// Wall-time limit of a run of this deployment; the service default when unset.
     pub timeout_ms: Option<i64>,
     pub created_at: i64,

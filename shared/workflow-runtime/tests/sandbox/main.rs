@@ -30,6 +30,7 @@ fn request(code: &str, bindings: &[&str], limits: Limits) -> RunRequest {
         code: code.into(),
         source_name: "Workflow.ts".into(),
         source_map: None,
+        graph: Default::default(),
         workflow_id: "test".into(),
         environment: vec![
             EnvironmentVariable { key: "PLAIN".into(), value: "visible".into(), is_secret: false },
@@ -825,4 +826,40 @@ async fn isolates_retired_with_many_dead_contexts_are_torn_down_cleanly() {
     }
     let outcome = engine.run(request("export default async function () {}", &[], Limits::default())).await.unwrap();
     assert_eq!(outcome.status, RunStatus::Ok);
+}
+
+#[tokio::test]
+async fn project_modules_are_imported_through_the_deployed_graph_and_nothing_else() {
+    use claimflow_contracts::workflow::{ModuleGraph, ProjectModule};
+    let module = |path: &str, code: &str| ProjectModule { path: path.into(), code: code.into(), source_map: None };
+    let links = |pairs: &[(&str, &str)]| pairs.iter().map(|(from, to)| (from.to_string(), to.to_string())).collect();
+    let graph = ModuleGraph {
+        imports: [
+            ("Workflow.ts".to_owned(), links(&[("../lib/a", "lib/a.ts")])),
+            ("lib/a.ts".to_owned(), links(&[("./b", "lib/b.ts")])),
+        ]
+        .into(),
+        modules: vec![
+            module("lib/a.ts", "import { b } from './b'; export const a = () => `a${b}`;"),
+            module("lib/b.ts", "import { version } from '@kinde/infrastructure'; export const b = typeof version;"),
+        ],
+    };
+    let workflow = r#"import { a } from "../lib/a";
+        export default async function () { kinde.m2mToken.setCustomClaim("chain", a()); }"#;
+    let mut linked = request(workflow, &["kinde.m2mToken"], Limits::default());
+    linked.graph = std::sync::Arc::new(graph.clone());
+    let outcome = engine().run(linked).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Ok, "{:?}", outcome.error);
+    assert_eq!(m2m_claims(&outcome)["chain"], "astring");
+
+    // A module's import that deploy did not link is refused, naming the module, though the file
+    // it would mean is in the graph.
+    let mut unlinked = graph;
+    unlinked.imports.remove("lib/a.ts");
+    let mut request = request(workflow, &["kinde.m2mToken"], Limits::default());
+    request.graph = std::sync::Arc::new(unlinked);
+    let outcome = engine().run(request).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.error.unwrap();
+    assert!(error.contains("cannot import \"./b\" from lib/a.ts"), "{error}");
 }
