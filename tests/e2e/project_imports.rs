@@ -127,6 +127,14 @@ async fn imports_that_cannot_be_followed_are_refused_at_their_place_and_nothing_
         assert!(message.starts_with("utils/tenant.ts:1:23: "), "{specifier}: {message}");
         assert!(message.contains(expected), "{specifier}: {message}");
     }
+    // A helper calling a binding the workflow does not declare, at the call.
+    let undeclared = helper.replace("  return {", "  kinde.env.get(\"REGION\");\n  return {");
+    let (status, body) =
+        stack.deploy(&[(WORKFLOW_PATH, WORKFLOW), ("utils/tenant.ts", &undeclared), ("utils/format.ts", FORMAT)]).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("utils/tenant.ts:10:3: kinde.env needs the kinde.env binding"), "{message}");
+
     // The workflow itself, without its helper.
     let (status, body) = stack.deploy(&[(WORKFLOW_PATH, WORKFLOW)]).await;
     assert_eq!(status, 400, "{body}");

@@ -43,7 +43,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         bail!("{}", errors.join("\n"));
     }
-    let Some(claimflow_workflow_source::LinkedWorkflow { source, module, graph, .. }) =
+    let Some(claimflow_workflow_source::LinkedWorkflow { source, module, graph, module_sources, .. }) =
         linked.into_iter().find(|workflow| workflow.path == name)
     else {
         bail!("{name} is imported by a file it imports: name it *Workflow.ts to run it as a workflow");
@@ -81,6 +81,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let compiled = claimflow_workflow_source::read_settings(&name, &source, module, &exports)
         .map_err(|err| anyhow::anyhow!("{err}"))?;
+    for (path, source) in &module_sources {
+        claimflow_workflow_source::check_module_bindings(path, source, &compiled.settings)
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+    }
     let event: Value = serde_json::from_str(
         &std::fs::read_to_string(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?,
     )

@@ -211,6 +211,15 @@ pub fn read_settings(
     })
 }
 
+/// Refuses a binding that a project module of the workflow (`source`, deployed at `path`) calls
+/// and `settings` do not declare, as [`read_settings`] does for the workflow's own file.
+pub fn check_module_bindings(path: &str, source: &str, settings: &WorkflowSettings) -> Result<(), SourceError> {
+    on_compiler_thread(path, || {
+        let parsed = parse(path, source)?;
+        check_bindings_used(&parsed, settings, &Locator::new(path, &parsed))
+    })
+}
+
 /// Runs `work` on a thread with a stack for the deepest tree [`check_depth`] lets through.
 fn on_compiler_thread<T: Send>(
     path: &str,

@@ -95,6 +95,8 @@ pub struct LinkedWorkflow {
     pub module: TranspiledModule,
     /// Empty when it imports no project file.
     pub graph: ModuleGraph,
+    /// The original text of each module in `graph`, by path.
+    pub module_sources: Vec<(String, String)>,
 }
 
 /// Transpiles every file of a bundle (`(path in the project, content)`) and links each workflow
@@ -168,7 +170,12 @@ pub fn link_bundle(files: &[(String, String)]) -> (Vec<LinkedWorkflow>, Vec<Sour
                 .collect(),
         };
         graph.modules.sort_by(|a, b| a.path.cmp(&b.path));
-        workflows.push(LinkedWorkflow { path: path.clone(), source: source.clone(), module, graph });
+        let module_sources = graph
+            .modules
+            .iter()
+            .filter_map(|module| files.iter().find(|(path, _)| *path == module.path).map(|&file| file.clone()))
+            .collect();
+        workflows.push(LinkedWorkflow { path: path.clone(), source: source.clone(), module, graph, module_sources });
     }
     if workflows.is_empty() && errors.is_empty() {
         errors.push(SourceError {

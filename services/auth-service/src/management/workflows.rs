@@ -143,8 +143,16 @@ pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bund
     for workflow in linked {
         match inspect(&state, &workflow).await? {
             ModuleInspection::Evaluated(exports) => {
-                let claimflow_workflow_source::LinkedWorkflow { path, source, module, graph } = workflow;
-                match claimflow_workflow_source::read_settings(&path, &source, module, &exports) {
+                let claimflow_workflow_source::LinkedWorkflow { path, source, module, graph, module_sources } =
+                    workflow;
+                let settled =
+                    claimflow_workflow_source::read_settings(&path, &source, module, &exports).and_then(|settled| {
+                        for (path, source) in &module_sources {
+                            claimflow_workflow_source::check_module_bindings(path, source, &settled.settings)?;
+                        }
+                        Ok(settled)
+                    });
+                match settled {
                     Ok(settled) => compiled.push(((path, source, graph), settled)),
                     Err(err) => errors.push(err.to_string()),
                 }
