@@ -105,7 +105,11 @@ async fn users_members_and_connections_answer_in_kindes_shapes() {
     let id = connections["connections"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(id, "conn_password", "the connection sign-in events name");
     let (status, connection) = stack.management(Method::GET, &format!("connections/{id}"), None).await;
-    assert_eq!((status, connection["strategy"].as_str()), (200, Some("email:password")));
+    assert_eq!((status, connection["connection"]["strategy"].as_str()), (200, Some("email:password")), "{connection}");
+    assert_eq!(
+        connection["connection"]["display_name"], "Email and password",
+        "Kinde's shape: {{connection: {{...}}}}"
+    );
     assert_eq!(stack.management(Method::GET, "connections/conn_nope", None).await.0, 404);
 
     // No billing: each way of asking says so.
@@ -165,4 +169,31 @@ export default async function Workflow(event: any) {
     assert_eq!(access["tier"], "gold", "{access}");
     let (_, listed) = stack.management(Method::GET, &format!("users/{user_id}/properties"), None).await;
     assert_eq!(values(&listed)[1], ("visits".into(), "1".into()), "the workflow set a value");
+}
+
+#[tokio::test]
+async fn organizations_have_unique_handles_as_in_kinde() {
+    let stack = Stack::start().await;
+    let body = json!({ "name": "Acme EU", "handle": "acme-eu", "external_id": "crm-1" });
+    let (status, created) = stack.management(Method::POST, "organization", Some(body)).await;
+    assert_eq!(status, 200, "{created}");
+    let code = created["organization"]["code"].as_str().unwrap().to_owned();
+    let (_, read) = stack.management(Method::GET, &format!("organization?code={code}"), None).await;
+    assert_eq!((read["handle"].as_str(), read["external_id"].as_str()), (Some("acme-eu"), Some("crm-1")), "{read}");
+
+    let (status, body) =
+        stack.management(Method::POST, "organization", Some(json!({ "name": "Other", "handle": "acme-eu" }))).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("\"acme-eu\""), "{body}");
+    let (status, body) =
+        stack.management(Method::POST, "organization", Some(json!({ "name": "Bad", "handle": "Acme EU" }))).await;
+    assert_eq!((status, body["errors"][0]["code"].as_str()), (400, Some("INVALID_HANDLE")), "{body}");
+
+    let change = json!({ "handle": "acme-europe" });
+    assert_eq!(stack.management(Method::PATCH, &format!("organization/{code}"), Some(change)).await.0, 200);
+    let (_, listed) = stack.management(Method::GET, "organizations", None).await;
+    assert_eq!(listed["organizations"][0]["handle"], "acme-europe", "{listed}");
+    // The old handle is free again.
+    let body = json!({ "name": "Acme Labs", "handle": "acme-eu" });
+    assert_eq!(stack.management(Method::POST, "organization", Some(body)).await.0, 200);
 }

@@ -5,6 +5,7 @@ mod broker;
 mod caches;
 mod child;
 mod client_authentication;
+mod corpus;
 mod deploy;
 mod health;
 mod hostile_input;

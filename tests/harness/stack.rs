@@ -28,6 +28,8 @@ pub struct StackOptions {
     /// Run the stack's own worker (`worker-0`, in the test process); without it a test starts
     /// the workers it needs.
     pub worker: bool,
+    /// `CLAIMFLOW_FETCH_ALLOW` of the stack's workers.
+    pub fetch_allow: claimflow_workflow_runtime::AllowList,
 }
 
 impl Default for StackOptions {
@@ -40,6 +42,7 @@ impl Default for StackOptions {
             signing_alg: Default::default(),
             http_limits: Default::default(),
             worker: true,
+            fetch_allow: Default::default(),
         }
     }
 }
@@ -213,7 +216,7 @@ impl Stack {
             threads: 2,
             heap_bytes: 64 * 1024 * 1024,
             max_claims_bytes: 16 * 1024,
-            fetch_allow: Default::default(),
+            fetch_allow: options.fetch_allow.clone(),
             health_addr: worker_health,
             worker_id: "worker-0".to_owned(),
         };
@@ -462,7 +465,7 @@ impl Stack {
 
     /// Creates an M2M application named `name`, authorized for the API `api_id`:
     /// `(client_id, client_secret)`.
-    async fn m2m_application_authorized_for(&self, name: &str, api_id: &str) -> (String, String) {
+    pub async fn m2m_application_authorized_for(&self, name: &str, api_id: &str) -> (String, String) {
         let (status, app) =
             self.management(reqwest::Method::POST, "applications", Some(json!({ "name": name, "type": "m2m" }))).await;
         assert_eq!(status, 200, "create application: {app}");

@@ -35,7 +35,7 @@ pub use applications::{ApplicationPropertyValue, UrlChange};
 pub use audit::AuditFilter;
 pub use entity::access_key::AccessKind;
 pub use environment::VariableChange;
-pub use organizations::{Member, NewMember};
+pub use organizations::{Member, NewMember, OrganizationFields};
 pub use properties::NewProperty;
 pub use runs::RunFilter;
 pub use sign_in::{CodeRedemption, RotationRefused};

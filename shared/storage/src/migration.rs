@@ -8,6 +8,7 @@ mod m20261130_000004_sign_in;
 mod m20261202_000001_token_audit;
 mod m20261203_000001_user_properties;
 mod m20261203_000002_workflow_modules;
+mod m20261203_000003_organization_handles;
 
 use sea_orm_migration::prelude::*;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_token_audit::Migration),
             Box::new(m20261203_000001_user_properties::Migration),
             Box::new(m20261203_000002_workflow_modules::Migration),
+            Box::new(m20261203_000003_organization_handles::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use crate::{
         property::{self, PropertyContext},
         user,
     },
-    insert_unless_present, not_found, now_ms, random_id, AccessKind, Result, StorageError, Store,
+    insert_unless_present, not_found, now_ms, random_id, unique_or_db, AccessKind, Result, StorageError, Store,
 };
 
 /// A user to add to an organization, with role and permission keys.
@@ -28,18 +28,33 @@ pub struct Member {
     pub permissions: Vec<String>,
 }
 
+/// An organization's fields, for creating one (`name` required) or changing some.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationFields {
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub handle: Option<String>,
+}
+
+fn handle_taken(handle: Option<String>) -> String {
+    format!("another organization has the handle {:?}", handle.unwrap_or_default())
+}
+
 impl Store {
-    pub async fn create_organization(&self, name: &str, external_id: Option<String>) -> Result<organization::Model> {
+    pub async fn create_organization(&self, new: OrganizationFields) -> Result<organization::Model> {
         // Kinde's shape: `org_` and 11 hex digits.
         let code = format!("org_{}", &random_id()[..11]);
-        Ok(organization::ActiveModel {
+        let handle = new.handle.clone();
+        organization::ActiveModel {
             code: Set(code),
-            name: Set(name.to_owned()),
-            external_id: Set(external_id),
+            name: Set(new.name.unwrap_or_default()),
+            external_id: Set(new.external_id),
+            handle: Set(new.handle),
             created_at: Set(now_ms()),
         }
         .insert(&self.db)
-        .await?)
+        .await
+        .map_err(unique_or_db(|| handle_taken(handle)))
     }
 
     pub async fn find_organization(&self, code: &str) -> Result<Option<organization::Model>> {
@@ -55,12 +70,9 @@ impl Store {
         Ok(query.limit(page_size).all(&self.db).await?)
     }
 
-    pub async fn update_organization(
-        &self,
-        code: &str,
-        name: Option<String>,
-        external_id: Option<String>,
-    ) -> Result<organization::Model> {
+    /// Changes the fields given, leaves the rest.
+    pub async fn update_organization(&self, code: &str, change: OrganizationFields) -> Result<organization::Model> {
+        let OrganizationFields { name, external_id, handle } = change;
         let found = organization::Entity::find_by_id(code)
             .one(&self.db)
             .await?
@@ -72,7 +84,11 @@ impl Store {
         if let Some(external_id) = external_id {
             changed.external_id = Set(Some(external_id));
         }
-        Ok(changed.update(&self.db).await?)
+        let taken = handle.clone();
+        if let Some(handle) = handle {
+            changed.handle = Set(Some(handle));
+        }
+        changed.update(&self.db).await.map_err(unique_or_db(|| handle_taken(taken)))
     }
 
     pub async fn delete_organization(&self, code: &str) -> Result<()> {

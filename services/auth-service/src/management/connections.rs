@@ -1,7 +1,7 @@
 //! `/api/v1/connections`: how users sign in. claimflow has one connection, email and password,
 //! the one `event.context.auth.connectionId` names. Kinde's paths and shapes.
 
-use axum::{extract::Path, Json};
+use axum::extract::Path;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -38,13 +38,18 @@ pub async fn list() -> Answer<ConnectionList> {
     reply("OK", "Success", ConnectionList { connections: vec![password_connection()], has_more: false })
 }
 
-/// Answered as the connection object itself, as Kinde does.
+#[derive(Serialize, ToSchema)]
+pub struct OneConnection {
+    connection: Connection,
+}
+
+/// Kinde's `{code, message, connection: {...}}` (its SDKs' `Connection` wraps `ConnectionConnection`).
 #[utoipa::path(get, path = "/connections/{connection_id}", summary = "Get a sign-in connection",
-    security(("bearer" = ["read:connections"])), responses((status = 200, body = Connection), NotFound))]
-pub async fn get_one(Path(connection_id): Path<String>) -> Result<Json<Connection>, ApiError> {
+    security(("bearer" = ["read:connections"])), responses((status = 200, body = Reply<OneConnection>), NotFound))]
+pub async fn get_one(Path(connection_id): Path<String>) -> Answer<OneConnection> {
     let connection = password_connection();
     if connection.id != connection_id {
         return Err(ApiError::not_found("connection", &connection_id));
     }
-    Ok(Json(connection))
+    reply("OK", "Success", OneConnection { connection })
 }

@@ -8,7 +8,9 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, Done, NotFound, Page, Reply};
+use claimflow_storage::OrganizationFields;
+
+use super::{reply, Answer, ApiError, ApiJson, ApiQuery, BadRequest, Conflict, Done, NotFound, Page, Reply};
 use crate::AppState;
 
 const MAX_PAGE_SIZE: u64 = 500;
@@ -21,6 +23,27 @@ pub struct CreateOrganization {
     #[serde(default)]
     #[schema(max_length = 256)]
     external_id: Option<String>,
+    /// Unique: 1 to 64 lowercase letters, digits, `-` or `_`.
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    handle: Option<String>,
+}
+
+/// A handle as Kinde's: lowercase letters, digits, `-` and `_`.
+fn checked_handle(handle: Option<String>) -> Result<Option<String>, ApiError> {
+    match handle {
+        Some(handle)
+            if handle.is_empty()
+                || handle.len() > 64
+                || !handle.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') =>
+        {
+            Err(ApiError::bad_request(
+                "INVALID_HANDLE",
+                format!("handle {handle:?} must be 1 to 64 lowercase letters, digits, `-` or `_`"),
+            ))
+        }
+        handle => Ok(handle),
+    }
 }
 
 /// An organization as Kinde shows it.
@@ -28,7 +51,6 @@ pub struct CreateOrganization {
 pub struct Organization {
     code: String,
     name: String,
-    /// Always null: claimflow's organizations have no handle.
     handle: Option<String>,
     is_default: bool,
     external_id: Option<String>,
@@ -40,7 +62,7 @@ impl From<claimflow_storage::entity::organization::Model> for Organization {
         Self {
             code: organization.code,
             name: organization.name,
-            handle: None,
+            handle: organization.handle,
             is_default: false,
             external_id: organization.external_id,
             created_on: organization.created_at,
@@ -60,7 +82,7 @@ pub struct CreatedOrganization {
 
 #[utoipa::path(post, path = "/organization", summary = "Create an organization", request_body = CreateOrganization,
     security(("bearer" = ["create:organizations"])),
-    responses((status = 200, body = Reply<CreatedOrganization>), BadRequest))]
+    responses((status = 200, body = Reply<CreatedOrganization>), BadRequest, Conflict))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateOrganization>,
@@ -68,7 +90,12 @@ pub async fn create(
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
     }
-    let organization = state.store.create_organization(body.name.trim(), body.external_id).await?;
+    let fields = OrganizationFields {
+        name: Some(body.name.trim().to_owned()),
+        external_id: body.external_id,
+        handle: checked_handle(body.handle)?,
+    };
+    let organization = state.store.create_organization(fields).await?;
     reply("OK", "Success", CreatedOrganization { organization: OrganizationCode { code: organization.code } })
 }
 
@@ -129,11 +156,13 @@ pub struct UpdateOrganization {
     name: Option<String>,
     #[schema(max_length = 256)]
     external_id: Option<String>,
+    #[schema(max_length = 64)]
+    handle: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/organization/{org_code}", summary = "Update an organization",
     request_body = UpdateOrganization, security(("bearer" = ["update:organizations"])),
-    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound, Conflict))]
 pub async fn update(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -142,7 +171,12 @@ pub async fn update(
     if body.name.as_deref().is_some_and(|name| name.trim().is_empty()) {
         return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
     }
-    state.store.update_organization(&code, body.name.map(|n| n.trim().to_owned()), body.external_id).await?;
+    let change = OrganizationFields {
+        name: body.name.map(|name| name.trim().to_owned()),
+        external_id: body.external_id,
+        handle: checked_handle(body.handle)?,
+    };
+    state.store.update_organization(&code, change).await?;
     reply("OK", "Organization updated", Done {})
 }
 

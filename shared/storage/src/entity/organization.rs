@@ -8,6 +8,8 @@ pub struct Model {
     pub code: String,
     pub name: String,
     pub external_id: Option<String>,
+    /// Unique when set (Kinde's `handle`).
+    pub handle: Option<String>,
     pub created_at: i64,
 }
 
