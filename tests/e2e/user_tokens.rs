@@ -495,3 +495,71 @@ export default async function Workflow(event: onUserTokenGeneratedEvent) {{
     let runs = stack.runs().await;
     assert!(runs.iter().any(|run| run["trigger"] == "user:tokens_generation"), "runs are recorded: {runs:?}");
 }
+
+/// `kinde.ssoSession.setPolicy(...)` at sign-in: `non_persistent` makes the session cookie end
+/// with the browser (no Max-Age), `persistent` keeps it for the session lifetime.
+#[tokio::test]
+async fn a_workflow_sets_the_sign_in_sessions_persistence() {
+    let stack = Stack::start().await;
+    let app = stack.web_app("reg").await;
+    stack.user_with_password("ada@example.com", "Ada", "Lovelace", "correct horse battery").await;
+    let workflow = |policy: &str| {
+        format!(
+            r#"import {{ WorkflowSettings, WorkflowTrigger }} from "@kinde/infrastructure";
+export const workflowSettings: WorkflowSettings = {{
+  id: "sessionPolicy",
+  trigger: WorkflowTrigger.UserTokenGeneration,
+  bindings: {{ "kinde.ssoSession": {{}} }},
+}};
+export default async function (event: any) {{
+  kinde.ssoSession.setPolicy({policy});
+}}
+"#
+        )
+    };
+    let session_cookie = |browser: &Browser| browser.set_cookie_header("claimflow_session").expect("a session cookie");
+
+    // Without a workflow the session persists (the configured lifetime).
+    let browser = Browser::default();
+    let (answer, _) = stack.sign_in(&browser, &app, "ada@example.com", "correct horse battery", &[]).await;
+    assert!(answer.param("code").is_some(), "{:?}", answer.location);
+    assert!(session_cookie(&browser).contains("Max-Age="), "{}", session_cookie(&browser));
+
+    stack.deploy_user_workflow(&workflow("\"non_persistent\"")).await;
+    let browser = Browser::default();
+    let (answer, verifier) = stack.sign_in(&browser, &app, "ada@example.com", "correct horse battery", &[]).await;
+    let code = answer.param("code").unwrap_or_else(|| panic!("signed in: {:?}", answer.location));
+    assert!(!session_cookie(&browser).contains("Max-Age"), "a browser-session cookie: {}", session_cookie(&browser));
+    let (status, tokens) = stack.exchange_code(&app, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    // The policy holds on the next, silent sign-in too, whatever the workflow says then.
+    stack.deploy_user_workflow(&workflow("\"persistent\"")).await;
+    let (_, challenge) = claimflow_e2e::pkce();
+    let silent = browser
+        .get(&stack.authorize_url(&app, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]))
+        .await;
+    assert!(silent.param("code").is_some(), "the session signs in silently: {:?}", silent.location);
+    assert!(session_cookie(&browser).contains("Max-Age="), "persistent again: {}", session_cookie(&browser));
+
+    // A policy Kinde does not have fails the sign-in (failurePolicy stop) with the workflow's error.
+    stack.deploy_user_workflow(&workflow("\"forever\"")).await;
+    let browser = Browser::default();
+    let (answer, _) = stack.sign_in(&browser, &app, "ada@example.com", "correct horse battery", &[]).await;
+    assert_eq!(answer.param("error").as_deref(), Some("server_error"), "{:?}", answer.location);
+    let runs = stack.runs().await;
+    let error = runs[0]["error"].as_str().unwrap();
+    assert!(error.contains("the policy must be \"persistent\" or \"non_persistent\", not \"forever\""), "{error}");
+
+    // M2M tokens have no session: calling it there is refused at deploy, naming where it works.
+    let m2m = claimflow_e2e::m2m_workflow(
+        "m2mSession",
+        "",
+        r#""kinde.ssoSession": {}"#,
+        "  kinde.ssoSession.setPolicy(\"persistent\");",
+    );
+    let (status, body) = stack.deploy(&[("kindeSrc/environment/workflows/m2m/Workflow.ts", &m2m)]).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("kinde.ssoSession is not offered on m2m:token_generation"), "{message}");
+    assert!(message.contains("user:tokens_generation (at sign-in)"), "{message}");
+}

@@ -14,7 +14,8 @@ use claimflow_contracts::{
     settings::{Binding, FailureAction},
     signer::{IssueRequest, IssueResponse},
     workflow::{
-        BaseClaims, EnvironmentVariable, RunReport, RunStatus, TokenGenerationEvent, WorkflowOutcome, WorkflowRef,
+        BaseClaims, EnvironmentVariable, RunReport, RunStatus, SessionPolicy, TokenGenerationEvent, WorkflowOutcome,
+        WorkflowRef,
     },
     TokenKind,
 };
@@ -33,7 +34,7 @@ pub async fn run_and_sign(
     base: BaseClaims,
     access_token_kind: TokenKind,
     grant_type: &'static str,
-) -> Result<IssueResponse, OAuthError> {
+) -> Result<Signed, OAuthError> {
     let event_id = uuid::Uuid::new_v4().to_string();
     tracing::Span::current().record("event_id", event_id.as_str());
     let trigger = deployment.map(|deployment| deployment.trigger);
@@ -61,13 +62,19 @@ pub async fn run_and_sign(
                 tracing::error!(%err, event_id, "token withheld: its record is not durable");
                 OAuthError::temporarily_unavailable("the token could not be recorded; try again shortly")
             })?;
-            Ok(issued)
+            Ok(Signed { tokens: issued, session_policy: outcome.session_policy })
         }
         Err(err) => {
             publish_runs(state, record).await;
             Err(signer_unavailable(&err))
         }
     }
+}
+
+/// Signed tokens, and what the workflow decided about the sign-in's session.
+pub struct Signed {
+    pub tokens: IssueResponse,
+    pub session_policy: Option<SessionPolicy>,
 }
 
 /// Records the runs of a request that issued nothing; a failure to record is logged, and the
@@ -170,6 +177,7 @@ async fn run_workflow(
             WorkflowOutcome {
                 patches: vec![],
                 denied: None,
+                session_policy: None,
                 runs: vec![RunReport {
                     workflow_id: workflow.workflow_id.clone(),
                     deployment_id: workflow.deployment_id.clone(),

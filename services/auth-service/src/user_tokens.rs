@@ -67,6 +67,9 @@ pub struct IssuedTokens {
     /// Unix seconds.
     pub expires_at: u64,
     pub scope: String,
+    /// What the workflow set for the sign-in's session; applied to its cookie, not stored.
+    #[serde(skip)]
+    pub session_policy: Option<claimflow_contracts::workflow::SessionPolicy>,
 }
 
 pub fn scope_list(scope: &str) -> Vec<String> {
@@ -171,12 +174,13 @@ pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) 
         },
     };
     let exp = base.access.get("exp").and_then(Value::as_u64).unwrap_or_default();
-    let issued = run_and_sign(state, deployment.as_deref(), event, base, TokenKind::Access, grant_type).await?;
+    let signed = run_and_sign(state, deployment.as_deref(), event, base, TokenKind::Access, grant_type).await?;
     Ok(IssuedTokens {
-        access_token: issued.access_token,
-        id_token: issued.id_token,
+        access_token: signed.tokens.access_token,
+        id_token: signed.tokens.id_token,
         expires_at: exp,
         scope: request.scopes.join(" "),
+        session_policy: signed.session_policy,
     })
 }
 

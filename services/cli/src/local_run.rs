@@ -184,6 +184,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             "status": outcome.status.as_str(),
             "error": outcome.error,
             "denied": outcome.denied,
+            "session_policy": outcome.session_policy,
             "logs": outcome.logs,
             "added": added,
             "changed": changed.iter().map(|(k, old, new)| json!({ "claim": k, "from": old, "to": new })).collect::<Vec<_>>(),
@@ -213,6 +214,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         if let Some(reason) = &outcome.denied {
             println!("access denied: {reason}");
+        }
+        if let Some(policy) = outcome.session_policy {
+            let policy = serde_json::to_value(policy)?;
+            println!("session policy: {} (the sign-in's session cookie)", policy.as_str().unwrap_or_default());
         }
         println!("\nclaims against the base token:");
         for (claim, value) in &added {

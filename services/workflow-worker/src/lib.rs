@@ -256,6 +256,7 @@ impl Worker {
         Ok(WorkflowOutcome {
             patches,
             denied: outcome.denied.map(|reason| Denial { workflow_id: workflow.workflow_id.clone(), reason }),
+            session_policy: outcome.session_policy,
             runs: vec![RunReport {
                 workflow_id: workflow.workflow_id.clone(),
                 deployment_id: workflow.deployment_id.clone(),

@@ -110,13 +110,15 @@ impl Binding {
         Binding::ALL.into_iter().find(|binding| binding.as_str() == name)
     }
 
-    /// Where Kinde offers a binding that the triggers claimflow runs do not: such a binding
-    /// would be `undefined` at run time, so deploy refuses it with this.
-    pub fn offered_only_on(self) -> Option<&'static str> {
+    /// Where Kinde offers a binding that `trigger` does not offer: such a binding is `undefined`
+    /// at run time, so deploy refuses a call of it with this.
+    pub fn not_offered_on(self, trigger: crate::Trigger) -> Option<&'static str> {
         match self {
             Binding::Mfa => Some("user:pre_mfa"),
             Binding::Widget => Some("user:new_password_provided and user:existing_password_provided"),
-            Binding::SsoSession => Some("user:post_authentication"),
+            Binding::SsoSession if trigger != crate::Trigger::UserTokensGeneration => {
+                Some("user:tokens_generation (at sign-in) and user:post_authentication")
+            }
             Binding::Localization => Some("Kinde's custom pages"),
             _ => None,
         }

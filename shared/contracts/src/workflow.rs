@@ -95,7 +95,30 @@ pub struct WorkflowOutcome {
     pub patches: Vec<ClaimPatch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denied: Option<Denial>,
+    /// `kinde.ssoSession.setPolicy(...)`: the sign-in's session cookie outlives the browser or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_policy: Option<SessionPolicy>,
     pub runs: Vec<RunReport>,
+}
+
+/// Whether the session cookie of a sign-in persists when the browser closes (Kinde's SSO
+/// session policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPolicy {
+    Persistent,
+    NonPersistent,
+}
+
+impl SessionPolicy {
+    /// Kinde's names; `non-persistent` too, as a Kinde staff workflow spells it.
+    pub fn parse(name: &str) -> Option<SessionPolicy> {
+        match name {
+            "persistent" => Some(SessionPolicy::Persistent),
+            "non_persistent" | "non-persistent" => Some(SessionPolicy::NonPersistent),
+            _ => None,
+        }
+    }
 }
 
 /// Claims one workflow set on one token. `set` replaces each named claim's value; setting `[]`

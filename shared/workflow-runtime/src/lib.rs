@@ -119,6 +119,8 @@ pub struct RunOutcome {
     pub claims_set: Vec<(TokenKind, Claims)>,
     /// `kinde.auth.denyAccess(reason)`.
     pub denied: Option<String>,
+    /// `kinde.ssoSession.setPolicy(policy)`.
+    pub session_policy: Option<claimflow_contracts::workflow::SessionPolicy>,
     pub logs: Vec<LogLine>,
     /// What went wrong, with where in the workflow's source when known (`... (Workflow.ts:3:9)`;
     /// for an inspection, the text alone: the place is in `error_location`).

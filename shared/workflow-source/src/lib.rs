@@ -518,8 +518,10 @@ fn check_bindings_used(
     module.visit_with(&mut uses);
     // NOTE: declaring a binding the trigger does not offer is harmless (real workflows do), and
     // accepted; calling it could never work.
-    if let Some((binding, at, written, offered_on)) =
-        uses.found.iter().find_map(|(binding, at, written)| Some((binding, at, written, binding.offered_only_on()?)))
+    if let Some((binding, at, written, offered_on)) = uses
+        .found
+        .iter()
+        .find_map(|(binding, at, written)| Some((binding, at, written, binding.not_offered_on(settings.trigger)?)))
     {
         return Err(locate.at(
             *at,

@@ -19,6 +19,7 @@ use axum::{
 };
 use axum_extra::extract::cookie::CookieJar;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use claimflow_contracts::workflow::SessionPolicy;
 use claimflow_storage::entity::{application, session, user};
 
 pub use logout::logout;
@@ -437,6 +438,18 @@ async fn complete(
             return refuse(error.code.as_str(), error.description);
         }
     };
+    // `kinde.ssoSession.setPolicy`: the session cookie outlives the browser, or ends with it.
+    let signed_in_jar = match (tokens.session_policy, jar.get(cookies::SESSION).map(|cookie| cookie.value().to_owned()))
+    {
+        (Some(policy), Some(secret)) => {
+            let lifetime = match policy {
+                SessionPolicy::Persistent => Some(state.config.session_lifetime.as_secs()),
+                SessionPolicy::NonPersistent => None,
+            };
+            jar.clone().add(cookies::cookie(&state.config.issuer, cookies::SESSION, secret, lifetime))
+        }
+        _ => jar.clone(),
+    };
     let code = user_tokens::create_code(
         state,
         NewCode {
@@ -455,7 +468,7 @@ async fn complete(
     match code {
         Ok(code) => {
             let redirect = redirect_to(&request.redirect_uri, &[("code", &code)], request.state.as_deref(), status);
-            (jar, redirect).into_response()
+            (signed_in_jar, redirect).into_response()
         }
         Err(error) => refuse(error.code.as_str(), error.description),
     }

@@ -16,6 +16,7 @@
   const op_claims_set = (kind, name, json) => host.claimsSet(kind, name, json);
   const op_console = (level, message) => host.console(level, message);
   const op_deny_access = (reason) => host.denyAccess(reason);
+  const op_set_session_policy = (policy) => host.setSessionPolicy(policy);
   const op_env_get = (key) => parse(host.envGet(key));
   const op_fetch = (request) => parse(host.fetch(stringify(request)));
   const op_secure_fetch = (request) => parse(host.secureFetch(stringify(request)));
@@ -71,6 +72,9 @@
     kinde.auth = Object.freeze({
       denyAccess: (reason) => op_deny_access(String(reason ?? "access denied by workflow")),
     });
+  }
+  if (declared.has("kinde.ssoSession")) {
+    kinde.ssoSession = Object.freeze({ setPolicy: (policy) => op_set_session_policy(String(policy)) });
   }
 
   // --- url binding: URLSearchParams and URL (WHATWG behaviour for what workflows use) ---

@@ -1,8 +1,10 @@
 //! `kinde.auth.denyAccess(reason)`: the first denial of a run stands.
+//! `kinde.ssoSession.setPolicy(policy)`: the last policy set stands.
 
+use claimflow_contracts::{workflow::SessionPolicy, TokenKind};
 use deno_core::v8;
 
-use super::{string_arg, with_run, Returned};
+use super::{string_arg, with_run, Returned, Thrown};
 
 pub(super) fn deny_access(
     scope: &mut v8::PinScope,
@@ -12,6 +14,26 @@ pub(super) fn deny_access(
     let reason = string_arg(scope, &args, 0).unwrap_or_else(|| "access denied by workflow".to_owned());
     with_run(scope, rv, |run| {
         run.denied.get_or_insert(reason);
+        Ok(Returned::Undefined)
+    });
+}
+
+pub(super) fn set_session_policy(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    rv: v8::ReturnValue<v8::Value>,
+) {
+    let policy = string_arg(scope, &args, 0).unwrap_or_default();
+    with_run(scope, rv, |run| {
+        if run.base.iter().any(|(kind, _)| *kind == TokenKind::M2m) {
+            return Err(Thrown::Type("kinde.ssoSession: an M2M token has no sign-in session".into()));
+        }
+        let parsed = SessionPolicy::parse(&policy).ok_or_else(|| {
+            Thrown::Type(format!(
+                "kinde.ssoSession.setPolicy: the policy must be \"persistent\" or \"non_persistent\", not {policy:?}"
+            ))
+        })?;
+        run.session_policy = Some(parsed);
         Ok(Returned::Undefined)
     });
 }

@@ -33,6 +33,7 @@ pub(crate) struct RunState {
     pub(crate) max_claims: usize,
     pub(crate) set: Vec<(TokenKind, Claims)>,
     pub(crate) denied: Option<String>,
+    pub(crate) session_policy: Option<claimflow_contracts::workflow::SessionPolicy>,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) log_bytes: usize,
     pub(crate) logs_truncated: bool,
@@ -80,6 +81,7 @@ pub(crate) fn host_template<'s>(scope: &v8::PinScope<'s, '_, ()>) -> v8::Local<'
     add("claimsSet", v8::FunctionTemplate::new(scope, claims::set));
     add("console", v8::FunctionTemplate::new(scope, console::log));
     add("denyAccess", v8::FunctionTemplate::new(scope, auth::deny_access));
+    add("setSessionPolicy", v8::FunctionTemplate::new(scope, auth::set_session_policy));
     add("envGet", v8::FunctionTemplate::new(scope, env::get));
     add("fetch", v8::FunctionTemplate::new(scope, fetch::fetch));
     add("secureFetch", v8::FunctionTemplate::new(scope, fetch::secure_fetch));

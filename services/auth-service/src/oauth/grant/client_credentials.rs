@@ -87,7 +87,8 @@ pub async fn exchange(
         },
     };
     let base = BaseClaims { access, id: None };
-    let issued = run_and_sign(state, deployment.as_deref(), event, base, TokenKind::M2m, "client_credentials").await?;
+    let issued =
+        run_and_sign(state, deployment.as_deref(), event, base, TokenKind::M2m, "client_credentials").await?.tokens;
     Ok(TokenResponse {
         access_token: issued.access_token,
         id_token: None,
