@@ -424,6 +424,31 @@ async fn run_entry(entry: &Value) -> Result<(Outcome, Refs, Map<String, Value>),
         tokens.insert("stub_requests".into(), json!(*stub.seen.lock().unwrap()));
     }
     tokens.insert("run".into(), run);
+    // Effects outside the token that the manifest spells out as a management API read.
+    let mut unchecked = Vec::new();
+    for effect in entry["side_effects"].as_array().into_iter().flatten() {
+        let check = effect["check"].as_str().unwrap_or_default();
+        let role_check = check.strip_prefix("GET ").and_then(|rest| rest.split_once(" contains a role with key '"));
+        let Some((path, rest)) = role_check else {
+            unchecked.push(check.to_owned());
+            continue;
+        };
+        let key = rest.split('\'').next().unwrap_or_default();
+        let mut resolved = path.to_owned();
+        while let Some(start) = resolved.find('{') {
+            let Some(end) = resolved[start..].find('}') else { break };
+            let value = refs.get(&resolved[start + 1..start + end]);
+            resolved.replace_range(start..start + end + 1, value.as_str().unwrap_or_default());
+        }
+        let (status, body) = stack.management(Method::GET, &resolved, None).await;
+        let holds = body["roles"].as_array().into_iter().flatten().any(|role| role["key"] == key);
+        if status != 200 || !holds {
+            return Err(format!("side effect {check:?} not seen: GET {resolved} answered {status} {body}"));
+        }
+    }
+    if !unchecked.is_empty() {
+        tokens.insert("unchecked_side_effects".into(), json!(unchecked));
+    }
     Ok((outcome, refs, tokens))
 }
 
@@ -552,6 +577,9 @@ async fn check(entry: &Value) -> Result<String, String> {
         report_line(entry, message.lines().next().unwrap_or_default());
     }
     let because = differs["because"].as_str().map(|why| format!(" (differs from Kinde: {why})")).unwrap_or_default();
+    if let Some(unchecked) = tokens.get("unchecked_side_effects") {
+        println!("      {:<45} side effects not checked: {unchecked}", entry["slug"].as_str().unwrap_or_default());
+    }
     let undefined = refs.get("undefined_scopes");
     let undefined = if undefined.is_null() { String::new() } else { format!(" [scopes claimflow lacks: {undefined}]") };
     Ok(format!("{}{because}{undefined}", outcome.name()))

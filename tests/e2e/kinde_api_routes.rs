@@ -197,3 +197,35 @@ async fn organizations_have_unique_handles_as_in_kinde() {
     let body = json!({ "name": "Acme Labs", "handle": "acme-eu" });
     assert_eq!(stack.management(Method::POST, "organization", Some(body)).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_members_roles_are_given_and_taken_through_kindes_routes() {
+    let stack = Stack::start().await;
+    let (user_id, code) = member(&stack).await;
+    let (_, auditor) =
+        stack.management(Method::POST, "roles", Some(json!({ "name": "Auditor", "key": "auditor" }))).await;
+    let auditor_id = auditor["role"]["id"].as_str().unwrap().to_owned();
+    let roles_path = format!("organizations/{code}/users/{user_id}/roles");
+    let keys = |body: &Value| -> Vec<String> {
+        body["roles"].as_array().unwrap().iter().map(|role| role["key"].as_str().unwrap().to_owned()).collect()
+    };
+
+    let (status, body) = stack.management(Method::POST, &roles_path, Some(json!({ "role_id": auditor_id }))).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, roles) = stack.management(Method::GET, &roles_path, None).await;
+    assert_eq!(keys(&roles), ["auditor", "support"], "{roles}");
+    // Giving it again changes nothing.
+    assert_eq!(stack.management(Method::POST, &roles_path, Some(json!({ "role_id": auditor_id }))).await.0, 200);
+
+    let (status, body) = stack.management(Method::POST, &roles_path, Some(json!({ "role_id": "role_nope" }))).await;
+    assert_eq!(status, 404, "{body}");
+    let stranger = stack.user_with_password("eve@example.com", "Eve", "Stranger", "correct horse battery").await;
+    let path = format!("organizations/{code}/users/{stranger}/roles");
+    let (status, body) = stack.management(Method::POST, &path, Some(json!({ "role_id": auditor_id }))).await;
+    assert_eq!(status, 404, "not a member: {body}");
+
+    assert_eq!(stack.management(Method::DELETE, &format!("{roles_path}/{auditor_id}"), None).await.0, 200);
+    let (_, roles) = stack.management(Method::GET, &roles_path, None).await;
+    assert_eq!(keys(&roles), ["support"], "{roles}");
+    assert_eq!(stack.management(Method::DELETE, &format!("{roles_path}/{auditor_id}"), None).await.0, 404);
+}

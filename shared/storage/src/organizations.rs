@@ -222,6 +222,42 @@ impl Store {
         Ok(members)
     }
 
+    /// Gives a member a role (by id) in the organization; a role the member holds stays as it is.
+    pub async fn grant_member_role(&self, org_code: &str, user_id: &str, role_id: &str) -> Result<()> {
+        let role = access_key::Entity::find_by_id(role_id).one(&self.db).await?;
+        if role.is_none_or(|role| role.kind != AccessKind::Role) {
+            return Err(not_found("role", role_id));
+        }
+        let row = organization_user_grant::ActiveModel {
+            org_code: Set(org_code.to_owned()),
+            user_id: Set(user_id.to_owned()),
+            grant: Set(AccessKind::Role.as_str().to_owned()),
+            grant_id: Set(role_id.to_owned()),
+        };
+        let key = [
+            organization_user_grant::Column::OrgCode,
+            organization_user_grant::Column::UserId,
+            organization_user_grant::Column::Grant,
+            organization_user_grant::Column::GrantId,
+        ];
+        insert_unless_present(&self.db, row, key).await
+    }
+
+    /// Takes a role (by id) from a member; 404 when the member does not hold it.
+    pub async fn revoke_member_role(&self, org_code: &str, user_id: &str, role_id: &str) -> Result<()> {
+        let removed = organization_user_grant::Entity::delete_many()
+            .filter(organization_user_grant::Column::OrgCode.eq(org_code))
+            .filter(organization_user_grant::Column::UserId.eq(user_id))
+            .filter(organization_user_grant::Column::Grant.eq(AccessKind::Role.as_str()))
+            .filter(organization_user_grant::Column::GrantId.eq(role_id))
+            .exec(&self.db)
+            .await?;
+        if removed.rows_affected == 0 {
+            return Err(not_found("role of the member", role_id));
+        }
+        Ok(())
+    }
+
     pub async fn remove_organization_member(&self, org_code: &str, user_id: &str) -> Result<()> {
         let txn = self.begin_write().await?;
         organization_user_grant::Entity::delete_many()

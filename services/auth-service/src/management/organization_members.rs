@@ -154,6 +154,41 @@ pub async fn member_roles(
     reply("OK", "Success", MemberRoles { roles: access.roles.into_iter().map(Into::into).collect() })
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRole {
+    /// The role's id (`role_...`).
+    #[schema(max_length = 64)]
+    role_id: String,
+}
+
+#[utoipa::path(post, path = "/organizations/{org_code}/users/{user_id}/roles",
+    summary = "Give a member a role in an organization", request_body = MemberRole,
+    security(("bearer" = ["create:organization_user_roles"])),
+    responses((status = 200, body = Reply<Done>), BadRequest, NotFound))]
+pub async fn add_member_role(
+    State(state): State<AppState>,
+    Path((org_code, user_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<MemberRole>,
+) -> Answer<Done> {
+    member_access(&state, &org_code, &user_id).await?;
+    state.store.grant_member_role(&org_code, &user_id, &body.role_id).await?;
+    reply("OK", "Role added to the member", Done {})
+}
+
+#[utoipa::path(delete, path = "/organizations/{org_code}/users/{user_id}/roles/{role_id}",
+    summary = "Take a role from a member of an organization",
+    security(("bearer" = ["delete:organization_user_roles"])),
+    responses((status = 200, body = Reply<Done>), NotFound))]
+pub async fn remove_member_role(
+    State(state): State<AppState>,
+    Path((org_code, user_id, role_id)): Path<(String, String, String)>,
+) -> Answer<Done> {
+    member_access(&state, &org_code, &user_id).await?;
+    state.store.revoke_member_role(&org_code, &user_id, &role_id).await?;
+    reply("OK", "Role removed from the member", Done {})
+}
+
 #[utoipa::path(get, path = "/organizations/{org_code}/users/{user_id}/permissions",
     summary = "A member's permissions in an organization",
     security(("bearer" = ["read:organization_user_permissions"])),
