@@ -195,7 +195,8 @@ class Stack:
                 port, name = free_port(), f"{kind}-{i}"
                 env = dict(base, CLAIMFLOW_DATA_DIR=data(name), CLAIMFLOW_HEALTH_ADDR=f"127.0.0.1:{port}")
                 if kind == "signer":
-                    env["CLAIMFLOW_SIGNER_KEY_DIR"] = os.path.join(work, "signing-keys")
+                    # Each its own data directory; the keys are the deployment's, in the database.
+                    env["CLAIMFLOW_SECRETS_KEY"] = self.secrets_key
                 else:
                     env["CLAIMFLOW_WORKER_ID"] = f"chaos-{name}"
                 self.add(name, [os.path.join(bins, binary)], env, (port, "/readyz"))
@@ -207,7 +208,7 @@ class Stack:
 
     def start(self):
         # In order: auth-service migrates the database (it serves /healthz once it has; its /readyz
-        # waits for a signer), signer-1 makes the key signer-2 then loads, the workers.
+        # waits for a signer), signer-1 makes the deployment's key signer-2 then loads, the workers.
         for service in self.services.values():
             service.start()
             wait_ready([service], path="/healthz" if service.name == "auth-service" else None)

@@ -48,6 +48,13 @@ async fn a_workers_credentials_cannot_ask_the_signer_for_a_token() {
     let auth = connect_as(&stack, "auth-service", "auth-secret").await;
     let signed = claimflow_platform::nats::request(&auth, &stack.prefix, &request, Duration::from_secs(2)).await;
     assert!(signed.is_ok(), "{signed:?}");
+
+    // Nor can it reach the key commands (list, rotate, revoke), which auth-service can.
+    let list = claimflow_contracts::signer::KeyCommand::List;
+    let result = claimflow_platform::nats::request(&worker, &stack.prefix, &list, Duration::from_millis(500)).await;
+    assert!(result.is_err(), "a worker reached the key commands: {result:?}");
+    let listed = claimflow_platform::nats::request(&auth, &stack.prefix, &list, Duration::from_secs(2)).await;
+    assert_eq!(listed.expect("auth-service lists the keys").len(), 1);
 }
 
 #[tokio::test]

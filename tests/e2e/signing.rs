@@ -57,3 +57,163 @@ async fn es256_and_eddsa_tokens_verify_through_the_jwks_with_jose() {
         assert_eq!(rp["at_hash_verified"], true, "{name}: {rp}");
     }
 }
+
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.expect("a kid")
+}
+
+async fn published_kids(stack: &Stack) -> Vec<String> {
+    let jwks: serde_json::Value =
+        stack.http.get(stack.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    jwks["keys"].as_array().unwrap().iter().map(|key| key["kid"].as_str().unwrap().to_owned()).collect()
+}
+
+fn key_state(listed: &serde_json::Value, kid: &str) -> String {
+    let key = listed["keys"].as_array().unwrap().iter().find(|key| key["kid"] == kid);
+    key.map(|key| key["state"].as_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+/// One set of keys for the whole deployment: signers with their own key directories sign with
+/// the same key; a rotation publishes the next key before it signs, and the old one stays
+/// published while its tokens live; a revoked key stops verifying at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signers_share_the_deployments_keys_rotate_ahead_of_use_and_revoke_at_once() {
+    use reqwest::Method;
+    let lead = std::time::Duration::from_secs(2);
+    let stack = Stack::start_with(StackOptions { key_publish_lead: lead, ..Default::default() }).await;
+    let (client_id, secret) = stack.m2m_client_for("acme").await;
+    let second_dir = tempfile::tempdir().unwrap();
+    let (stop_second, second) = stack.add_signer(second_dir.path());
+    let token = || async {
+        stack.m2m_token(&client_id, &secret, "acme").await.expect("a token")["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Both signers answer (one queue group); every token has the one key and verifies.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut kids = std::collections::BTreeSet::new();
+    for _ in 0..30 {
+        let token = token().await;
+        stack.verify(&token, "acme").await.expect("verifies through the JWKS");
+        kids.insert(kid_of(&token));
+    }
+    assert_eq!(kids.len(), 1, "one key for both signers: {kids:?}");
+    let first = kids.into_iter().next().unwrap();
+    assert_eq!(published_kids(&stack).await, [first.clone()]);
+
+    // Rotation: the new key is published at once; the old one still signs until the lead time.
+    let (status, listed) = stack.management(Method::POST, "signing_keys/rotate", None).await;
+    assert_eq!(status, 200, "{listed}");
+    let next = listed["keys"][0]["kid"].as_str().unwrap().to_owned();
+    assert_eq!((key_state(&listed, &next), key_state(&listed, &first)), ("next".into(), "active".into()), "{listed}");
+    assert_eq!(published_kids(&stack).await, [first.clone(), next.clone()], "published before it signs");
+    let old_token = token().await;
+    assert_eq!(kid_of(&old_token), first);
+    tokio::time::sleep(lead + std::time::Duration::from_millis(300)).await;
+    for _ in 0..10 {
+        assert_eq!(kid_of(&token().await), next, "after the lead time, every signer signs with the new key");
+    }
+    let (_, listed) = stack.management(Method::GET, "signing_keys", None).await;
+    assert_eq!(key_state(&listed, &first), "retiring", "{listed}");
+    stack.verify(&old_token, "acme").await.expect("the old key's tokens verify while they live");
+
+    // Revocation: unpublished at once, its tokens fail; revoking the signing key puts a new one in.
+    let (status, _) = stack.management(Method::DELETE, &format!("signing_keys/{first}"), None).await;
+    assert_eq!(status, 200);
+    assert!(!published_kids(&stack).await.contains(&first));
+    let err = stack.verify(&old_token, "acme").await.expect_err("a revoked key's token");
+    assert!(err.to_string().contains("not in the JWKS"), "{err}");
+    let (status, _) = stack.management(Method::DELETE, &format!("signing_keys/{next}"), None).await;
+    assert_eq!(status, 200);
+    let replacement = kid_of(&token().await);
+    assert!(replacement != first && replacement != next, "a new key signs at once");
+    for _ in 0..10 {
+        let token = token().await;
+        assert_eq!(kid_of(&token), replacement, "both signers heard of it");
+        stack.verify(&token, "acme").await.unwrap();
+    }
+    let (_, listed) = stack.management(Method::GET, "signing_keys", None).await;
+    assert_eq!((key_state(&listed, &first), key_state(&listed, &next)), ("revoked".into(), "revoked".into()));
+    let (status, body) = stack.management(Method::DELETE, "signing_keys/nope", None).await;
+    assert_eq!(status, 404, "{body}");
+
+    // A signer sealed with another secrets key refuses to start, naming the variable.
+    let wrong = signer::Config {
+        secrets: auth_service::secret_box::SecretBox::from_key(&[9; 32]),
+        health_addr: None,
+        ..stack.signer_config()
+    };
+    let err = signer::run(wrong, tokio_util::sync::CancellationToken::new()).await.err().expect("refused");
+    assert!(err.to_string().contains("CLAIMFLOW_SECRETS_KEY"), "{err}");
+    stop_second.cancel();
+    second.await.unwrap().unwrap();
+}
+
+/// A resource server that caches the key set (jose's `createRemoteJWKSet`, its cache shorter than
+/// the publication lead, as the JWKS `max-age` 300 s is shorter than the default lead of 600 s:
+/// here scaled down to 1 s and 3 s; jose's default 30 s cooldown means an unknown `kid` right
+/// after a fetch fails) verifies every token issued across a rotation: 0 failures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caching_verifier_sees_no_failure_across_a_rotation_under_load() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let _ = npm_bin("esbuild");
+    let lead = std::time::Duration::from_secs(3);
+    let stack = Stack::start_with(StackOptions { key_publish_lead: lead, ..Default::default() }).await;
+    let (client_id, secret) = stack.m2m_client_for("acme").await;
+    let script = r#"
+        import { createRemoteJWKSet, jwtVerify } from "jose";
+        import readline from "node:readline";
+        const [issuer] = process.argv.slice(1);
+        const jwks = createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`), { cacheMaxAge: 1000 });
+        for await (const token of readline.createInterface({ input: process.stdin })) {
+          try {
+            const { protectedHeader } = await jwtVerify(token, jwks, { issuer, audience: "acme" });
+            console.log(`ok ${protectedHeader.kid}`);
+          } catch (err) {
+            console.log(`fail ${err.code ?? err.message}`);
+          }
+        }
+    "#;
+    let mut verifier = tokio::process::Command::new("node")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/npm"))
+        .args(["--input-type=module", "-e", script, &stack.issuer])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut input = verifier.stdin.take().unwrap();
+    let mut output = BufReader::new(verifier.stdout.take().unwrap()).lines();
+
+    let started = std::time::Instant::now();
+    // NOTE: the rotation runs beside the load (making a key takes a while), so tokens of the new
+    // key come as soon as it signs.
+    let rotation = {
+        let (http, url, bearer) =
+            (stack.http.clone(), stack.url("/api/v1/signing_keys/rotate"), stack.management_token().await);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            http.post(url).bearer_auth(bearer).send().await.map(|response| response.status().as_u16())
+        })
+    };
+    let (mut verified, mut failures, mut kids) = (0, Vec::new(), Vec::<String>::new());
+    while started.elapsed() < lead + std::time::Duration::from_secs(3) {
+        let token = stack.m2m_token(&client_id, &secret, "acme").await.expect("a token");
+        input.write_all(format!("{}\n", token["access_token"].as_str().unwrap()).as_bytes()).await.unwrap();
+        let line = output.next_line().await.unwrap().expect("the verifier answers");
+        match line.strip_prefix("ok ") {
+            Some(kid) => {
+                verified += 1;
+                if kids.last().map(String::as_str) != Some(kid) {
+                    kids.push(kid.to_owned());
+                }
+            }
+            None => failures.push(line),
+        }
+    }
+    assert_eq!(rotation.await.unwrap().expect("rotated"), 200);
+    assert!(failures.is_empty(), "{} of {} tokens failed: {failures:?}", failures.len(), verified + failures.len());
+    assert_eq!(kids.len(), 2, "tokens of the old key, then of the new one: {kids:?}");
+    assert!(verified > 20, "under load: {verified} tokens verified");
+}

@@ -30,6 +30,8 @@ pub struct StackOptions {
     pub worker: bool,
     /// `CLAIMFLOW_FETCH_ALLOW` of the stack's workers.
     pub fetch_allow: claimflow_workflow_runtime::AllowList,
+    /// `CLAIMFLOW_KEY_PUBLISH_LEAD_SECS` of the stack's signers.
+    pub key_publish_lead: Duration,
 }
 
 impl Default for StackOptions {
@@ -43,6 +45,7 @@ impl Default for StackOptions {
             http_limits: Default::default(),
             worker: true,
             fetch_allow: Default::default(),
+            key_publish_lead: Duration::from_secs(600),
         }
     }
 }
@@ -206,6 +209,8 @@ impl Stack {
             common: CommonConfig { nats_credentials: credentials("signer"), ..common.clone() },
             key_dir: dir.path().join("signing-keys"),
             signing_alg: options.signing_alg,
+            secrets: auth_service::secret_box::SecretBox::from_key(&keys.secrets),
+            rotation: signer::Rotation { lead: options.key_publish_lead, every: None },
             threads: 2,
             concurrency: 64,
             max_patch_bytes: 16 * 1024,
@@ -304,6 +309,19 @@ impl Stack {
     /// The configuration the stack's signer runs with.
     pub fn signer_config(&self) -> signer::Config {
         self.signer_config.clone()
+    }
+
+    /// Starts one more signer in this process, with its own key directory and NATS connection
+    /// (same database and secrets key): a replica on another machine. Cancel the token to stop it.
+    pub fn add_signer(
+        &self,
+        key_dir: &std::path::Path,
+    ) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+        let config = signer::Config { key_dir: key_dir.to_owned(), health_addr: None, ..self.signer_config.clone() };
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let handle = tokio::spawn(async move { Ok(signer::run(config, token).await?) });
+        (stop, handle)
     }
 
     /// Starts one more workflow-worker (its own NATS connection, same queue group): scaling out.

@@ -62,6 +62,33 @@ impl JwksCache {
         Self { client, prefix, inner: Arc::default() }
     }
 
+    /// Forgets the cached key set: the next use asks a signer (keys rotated or revoked).
+    pub async fn forget(&self) {
+        *self.inner.write().await = None;
+    }
+
+    /// Forgets the cached key set whenever a signer says the keys changed.
+    pub async fn follow_key_changes(
+        self,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Result<(), async_nats::SubscribeError> {
+        use futures::StreamExt;
+        let mut changes =
+            self.client.subscribe(claimflow_contracts::signer::KeyCommand::changed_subject(&self.prefix)).await?;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                change = changes.next() => match change {
+                    Some(_) => {
+                        self.forget().await;
+                        tracing::info!("signing keys changed: the JWK set is fetched again");
+                    }
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+
     /// The JWK set document.
     pub async fn document(&self) -> Result<serde_json::Value, RequestError> {
         if let Some(cached) = self.inner.read().await.as_ref().filter(|c| c.fetched.elapsed() < TTL) {

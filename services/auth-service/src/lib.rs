@@ -18,7 +18,7 @@ mod oauth;
 pub mod openapi;
 pub mod passwords;
 mod records;
-pub mod secret_box;
+pub use claimflow_platform::secret_box;
 pub mod secrets;
 mod user_tokens;
 mod userinfo;
@@ -145,6 +145,7 @@ pub async fn run_with_listener(
     };
     let invalidations =
         tokio::spawn(cache::follow_invalidations(client.clone(), prefix.clone(), cache, shutdown.clone()));
+    let key_changes = tokio::spawn(state.jwks.clone().follow_key_changes(shutdown.clone()));
     // The bootstrap may have changed the admin application (a new secret from the environment).
     state.announce_change().await;
 
@@ -193,6 +194,10 @@ pub async fn run_with_listener(
     match invalidations.await {
         Ok(result) => result?,
         Err(err) => tracing::error!(%err, "cache invalidation task failed"),
+    }
+    match key_changes.await {
+        Ok(result) => result?,
+        Err(err) => tracing::error!(%err, "key change task failed"),
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
     Ok(())

@@ -3,6 +3,7 @@
 mod audit;
 mod deploy;
 mod dev;
+mod keys;
 mod local_run;
 mod management;
 mod workflows;
@@ -32,6 +33,9 @@ enum Command {
     Run(local_run::RunArgs),
     /// Issued tokens, newest first: by client, organization, time or jti.
     Audit(audit::AuditArgs),
+    /// The deployment's signing keys: list, rotate, revoke.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +47,7 @@ fn main() -> anyhow::Result<()> {
         Command::Runs(command) => current_thread()?.block_on(workflows::runs(command)),
         Command::Run(args) => local_run::run(args),
         Command::Audit(args) => current_thread()?.block_on(audit::run(args)),
+        Command::Keys(command) => current_thread()?.block_on(keys::run(command)),
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use signer::keys::{KeyRing, SigningAlgorithm};
+use claimflow_platform::secret_box::SecretBox;
+use signer::keys::{new_key, KeyRing, SigningAlgorithm};
 
 fn main() {
     let seconds: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0);
@@ -16,9 +17,9 @@ fn main() {
     let claims = claims.as_object().unwrap().clone();
     let mut results = serde_json::Map::new();
     for alg in [SigningAlgorithm::Rs256, SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
-        let dir = tempfile::tempdir().unwrap();
-        let ring = KeyRing::load_or_create(dir.path(), alg).unwrap();
-        let key = ring.active();
+        let secrets = SecretBox::from_key(&[1; 32]);
+        let ring = KeyRing::from_rows(&[new_key(alg, &secrets, 0, 0).unwrap()], &secrets, None).unwrap();
+        let key = ring.active(alg, 1).unwrap();
         for _ in 0..50 {
             key.sign(&claims).unwrap();
         }

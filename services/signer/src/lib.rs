@@ -14,19 +14,20 @@ pub mod pool;
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{atomic::Ordering, Arc, Mutex, RwLock},
     time::Duration,
 };
 
 use claimflow_contracts::{
     settings::WorkflowSettings,
-    signer::{IssueRequest, IssueResponse, JwksRequest},
+    signer::{IssueRequest, IssueResponse, JwksRequest, KeyCommand, KeyInfo},
     workflow::WorkflowRef,
     Reply, ServiceError, ServiceErrorCode,
 };
 use claimflow_platform::{
     config::{self, CommonConfig, ConfigError},
     nats::{self, ServeOptions},
+    secret_box::SecretBox,
 };
 use claimflow_storage::Store;
 use tokio_util::sync::CancellationToken;
@@ -40,11 +41,16 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
-    /// `CLAIMFLOW_SIGNER_KEY_DIR` (default `<data dir>/signing-keys`).
+    /// `CLAIMFLOW_SIGNER_KEY_DIR` (default `<data dir>/signing-keys`): key files of earlier
+    /// versions, imported into the database once. The keys themselves live in the database.
     pub key_dir: PathBuf,
     /// `CLAIMFLOW_SIGNING_ALG` (default `RS256`; `ES256`, `EdDSA`): the algorithm of the key that
-    /// signs. Keys of other algorithms stay published until removed.
+    /// signs. Keys of other algorithms stay published until their last token expires.
     pub signing_alg: SigningAlgorithm,
+    /// `CLAIMFLOW_SECRETS_KEY` (else `<data dir>/secrets.key`): seals the private keys in the
+    /// database. Every signer of a deployment needs the same one.
+    pub secrets: SecretBox,
+    pub rotation: Rotation,
     /// `CLAIMFLOW_SIGNER_THREADS` (default: the number of CPUs): signatures computed at once.
     pub threads: usize,
     /// `CLAIMFLOW_SIGNER_CONCURRENCY` (default 64): requests in progress at once (decoding, the
@@ -65,6 +71,14 @@ impl Config {
             key_dir: config::var("CLAIMFLOW_SIGNER_KEY_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| common.data_dir.join("signing-keys")),
+            secrets: SecretBox::from_env_or_data_dir(&common.data_dir)?,
+            rotation: Rotation {
+                lead: Duration::from_secs(config::parse_or("CLAIMFLOW_KEY_PUBLISH_LEAD_SECS", 600)?),
+                every: match config::parse_or::<u64>("CLAIMFLOW_KEY_ROTATION_DAYS", 0)? {
+                    0 => None,
+                    days => Some(Duration::from_secs(days * 24 * 3600)),
+                },
+            },
             signing_alg: match config::var("CLAIMFLOW_SIGNING_ALG") {
                 Some(name) => {
                     name.parse().map_err(|message: String| ConfigError::new("CLAIMFLOW_SIGNING_ALG", message))?
@@ -81,6 +95,17 @@ impl Config {
             common,
         })
     }
+}
+
+/// When new keys sign.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation {
+    /// `CLAIMFLOW_KEY_PUBLISH_LEAD_SECS` (default 600): how long a new key is published before it
+    /// signs, so that verifiers caching the JWK set (auth-service serves it with max-age 300) know
+    /// it by then.
+    pub lead: Duration,
+    /// `CLAIMFLOW_KEY_ROTATION_DAYS` (default 0, never): a new key when the newest is this old.
+    pub every: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,13 +129,43 @@ pub enum Error {
 /// Runs the signer until `shutdown` is cancelled; in-flight requests are answered first.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     let health_listener = claimflow_platform::health::bind(config.health_addr).await?;
-    let keys = Arc::new(KeyRing::load_or_create(&config.key_dir, config.signing_alg)?);
     let store = Store::open(&config.common.database_url).await?;
     let client = nats::connect(&config.common.nats_url, "signer", config.common.nats_credentials.as_ref()).await?;
+    let health = {
+        let (client, store) = (client.clone(), store.clone());
+        let ready: claimflow_platform::health::ReadinessCheck = std::sync::Arc::new(move || {
+            let (client, store) = (client.clone(), store.clone());
+            Box::pin(async move {
+                claimflow_platform::health::nats_ready(&client)?;
+                store.check_schema().await.map_err(|err| format!("database: {err}"))
+            })
+        });
+        tokio::spawn(claimflow_platform::health::serve(health_listener, ready, shutdown.clone()))
+    };
+    // NOTE: the keys live in the schema auth-service migrates; a signer started first waits.
+    while let Err(err) = store.check_schema().await {
+        tracing::info!(%err, "waiting for auth-service to migrate the database");
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
     let pool = SigningPool::start(config.threads).map_err(Error::Threads)?;
-    let signer =
-        Arc::new(Signer { keys, store, pool, max_patch_bytes: config.max_patch_bytes, settings: Mutex::default() });
-    tracing::info!(kid = %signer.keys.active().kid, alg = %signer.keys.active().alg, threads = signer.pool.threads(), "signer ready");
+    let signer = Arc::new(Signer {
+        keys: RwLock::new(Arc::new(KeyRing::from_rows(&[], &config.secrets, None)?)),
+        store,
+        pool,
+        max_patch_bytes: config.max_patch_bytes,
+        settings: Mutex::default(),
+        alg: config.signing_alg,
+        secrets: config.secrets.clone(),
+        rotation: config.rotation,
+        client: client.clone(),
+        prefix: config.common.subject_prefix.clone(),
+    });
+    signer.start_keys(&config.key_dir).await?;
+    let active = signer.ring().active(signer.alg, now_ms()).map(|key| key.kid.clone()).unwrap_or_default();
+    tracing::info!(kid = %active, alg = %signer.alg, threads = signer.pool.threads(), "signer ready");
     let prefix = &config.common.subject_prefix;
 
     let issuing = {
@@ -133,42 +188,236 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             shutdown.clone(),
             move |_: JwksRequest| {
                 let signer = signer.clone();
-                async move { Ok(signer.keys.jwks()) }
+                // NOTE: read fresh: another signer may have rotated a moment ago.
+                async move { Ok(signer.reload().await?.jwks(signer.alg, now_ms())) }
             },
         )
     };
-    let health = {
-        let (client, store) = (client.clone(), signer.store.clone());
-        let ready: claimflow_platform::health::ReadinessCheck = std::sync::Arc::new(move || {
-            let (client, store) = (client.clone(), store.clone());
-            Box::pin(async move {
-                claimflow_platform::health::nats_ready(&client)?;
-                store.check_schema().await.map_err(|err| format!("database: {err}"))
-            })
-        });
+    let managing = {
+        let signer = signer.clone();
+        nats::serve(
+            client.clone(),
+            ServeOptions { subject: KeyCommand::subject_for(prefix), concurrency: 1 },
+            shutdown.clone(),
+            move |command: KeyCommand| {
+                let signer = signer.clone();
+                async move { signer.command(command).await }
+            },
+        )
+    };
+    let maintaining = {
+        let signer = signer.clone();
         let shutdown = shutdown.clone();
-        async move { claimflow_platform::health::serve(health_listener, ready, shutdown).await.map_err(Error::Health) }
+        async move {
+            signer.maintain_keys(shutdown).await;
+            Ok::<(), Error>(())
+        }
     };
     let serving = async {
-        tokio::try_join!(issuing, publishing)?;
+        tokio::try_join!(issuing, publishing, managing)?;
         Ok::<(), Error>(())
     };
-    tokio::try_join!(serving, health)?;
+    tokio::try_join!(serving, maintaining)?;
+    match health.await {
+        Ok(result) => result.map_err(Error::Health)?,
+        Err(err) => tracing::error!(%err, "health task failed"),
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
     Ok(())
 }
 
+fn now_ms() -> i64 {
+    claimflow_storage::now_ms()
+}
+
+/// How often a signer reads the keys again without being told (a missed change message, a
+/// rotation that is due).
+const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A key's use is recorded this far ahead of the tokens it signs (seconds): one write a minute.
+const RECORD_AHEAD_SECS: i64 = 60;
+
 struct Signer {
-    keys: Arc<KeyRing>,
+    /// The deployment's keys, as last read from the database.
+    keys: RwLock<Arc<KeyRing>>,
     store: Store,
     pool: SigningPool,
     max_patch_bytes: usize,
     /// Deployed settings per deployment id. Deployments are immutable, so this never goes stale.
     settings: Mutex<HashMap<String, Arc<WorkflowSettings>>>,
+    alg: SigningAlgorithm,
+    secrets: SecretBox,
+    rotation: Rotation,
+    client: async_nats::Client,
+    prefix: String,
+}
+
+fn internal(err: impl std::fmt::Display) -> ServiceError {
+    ServiceError::new(ServiceErrorCode::Internal, err.to_string())
 }
 
 impl Signer {
-    #[tracing::instrument(name = "signer.issue", skip_all, fields(event_id = %request.event_id, kid = %self.keys.active().kid, rejected))]
+    fn ring(&self) -> Arc<KeyRing> {
+        self.keys.read().expect("key ring poisoned").clone()
+    }
+
+    /// Reads the keys from the database, reusing those already parsed.
+    async fn reload(&self) -> Result<Arc<KeyRing>, ServiceError> {
+        let rows = self.store.signing_keys().await.map_err(internal)?;
+        let current = self.ring();
+        let ring = Arc::new(KeyRing::from_rows(&rows, &self.secrets, Some(&current)).map_err(internal)?);
+        *self.keys.write().expect("key ring poisoned") = ring.clone();
+        Ok(ring)
+    }
+
+    /// At start: the keys of an earlier version's key directory imported, and a key of the
+    /// configured algorithm made if none can sign.
+    async fn start_keys(&self, key_dir: &std::path::Path) -> Result<(), Error> {
+        let known: Vec<String> = self.store.signing_keys().await?.into_iter().map(|key| key.kid).collect();
+        for row in keys::key_files(key_dir, &self.secrets)? {
+            if !known.contains(&row.kid) {
+                tracing::info!(kid = %row.kid, dir = %key_dir.display(), "imported a signing key file into the database");
+                self.store.add_signing_key(row, None).await?;
+            }
+        }
+        let ring = KeyRing::from_rows(&self.store.signing_keys().await?, &self.secrets, None)?;
+        if ring.active(self.alg, now_ms()).is_none() {
+            let now = now_ms();
+            // NOTE: nothing has verified a token of this key yet: it signs at once.
+            self.store.add_signing_key(keys::new_key(self.alg, &self.secrets, now, now)?, None).await?;
+            tracing::info!(alg = %self.alg, "created a signing key for the deployment");
+        }
+        let ring = KeyRing::from_rows(&self.store.signing_keys().await?, &self.secrets, Some(&ring))?;
+        *self.keys.write().expect("key ring poisoned") = Arc::new(ring);
+        Ok(())
+    }
+
+    async fn command(&self, command: KeyCommand) -> Reply<Vec<KeyInfo>> {
+        match command {
+            KeyCommand::List => {}
+            KeyCommand::Rotate => {
+                let now = now_ms();
+                let lead = self.rotation.lead.as_millis() as i64;
+                let key = keys::new_key(self.alg, &self.secrets, now, now + lead).map_err(internal)?;
+                tracing::info!(kid = %key.kid, signs_in = ?self.rotation.lead, "rotated the signing key");
+                self.store.add_signing_key(key, None).await.map_err(internal)?;
+                self.changed().await;
+            }
+            KeyCommand::Revoke { kid } => {
+                let now = now_ms();
+                self.store.revoke_signing_key(&kid, now).await.map_err(|err| match err {
+                    claimflow_storage::StorageError::NotFound { .. } => {
+                        ServiceError::new(ServiceErrorCode::NotFound, format!("no signing key {kid}"))
+                    }
+                    other => internal(other),
+                })?;
+                tracing::warn!(%kid, "revoked a signing key");
+                // NOTE: a revoked key must not sign another token: when it was the signing key,
+                // a successor signs at once (verifiers fetch the JWK set again for a new kid).
+                if self.reload().await?.active(self.alg, now).is_none() {
+                    let key = keys::new_key(self.alg, &self.secrets, now, now).map_err(internal)?;
+                    self.store.add_signing_key(key, None).await.map_err(internal)?;
+                }
+                self.changed().await;
+            }
+        }
+        let ring = self.reload().await?;
+        let now = now_ms();
+        let mut listed: Vec<KeyInfo> = ring
+            .states(self.alg, now)
+            .into_iter()
+            .map(|(key, state)| KeyInfo {
+                kid: key.kid.clone(),
+                alg: key.alg.as_str().to_owned(),
+                state: state.as_str().to_owned(),
+                created_at: key.created_at,
+                signs_from: key.signs_from,
+                revoked_at: None,
+                last_exp: key.last_exp.load(Ordering::Relaxed),
+            })
+            .collect();
+        let revoked =
+            self.store.signing_keys().await.map_err(internal)?.into_iter().filter(|row| row.revoked_at.is_some());
+        listed.extend(revoked.map(|row| KeyInfo {
+            kid: row.kid,
+            alg: row.alg,
+            state: "revoked".to_owned(),
+            created_at: row.created_at,
+            signs_from: row.signs_from,
+            revoked_at: row.revoked_at,
+            last_exp: row.last_exp,
+        }));
+        listed.sort_by(|a, b| b.signs_from.cmp(&a.signs_from).then(a.kid.cmp(&b.kid)));
+        Ok(listed)
+    }
+
+    /// Reloads its own keys and tells every signer and auth-service that the keys changed.
+    async fn changed(&self) {
+        if let Err(err) = self.reload().await {
+            tracing::error!(err = %err.message, "cannot read the signing keys back");
+        }
+        let subject = KeyCommand::changed_subject(&self.prefix);
+        if let Err(err) = self.client.publish(subject, bytes::Bytes::new()).await {
+            tracing::error!(%err, "cannot announce the key change; other services see it within 10 s");
+        }
+    }
+
+    /// Follows other signers' changes, reads the keys again now and then, and rotates when the
+    /// newest key is older than `CLAIMFLOW_KEY_ROTATION_DAYS`.
+    async fn maintain_keys(&self, shutdown: CancellationToken) {
+        use futures::StreamExt;
+        let subject = KeyCommand::changed_subject(&self.prefix);
+        let mut changes = match self.client.subscribe(subject).await {
+            Ok(changes) => Some(changes),
+            Err(err) => {
+                tracing::error!(%err, "cannot follow key changes; reading them every 10 s only");
+                None
+            }
+        };
+        let mut ticks = tokio::time::interval(KEY_CHECK_INTERVAL);
+        loop {
+            let changed = async {
+                match changes.as_mut() {
+                    Some(changes) => changes.next().await.is_some(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticks.tick() => self.rotate_when_due().await,
+                alive = changed => if !alive { changes = None },
+            }
+            if let Err(err) = self.reload().await {
+                tracing::warn!(err = %err.message, "cannot read the signing keys; signing with those known");
+            }
+        }
+    }
+
+    async fn rotate_when_due(&self) {
+        let Some(every) = self.rotation.every else { return };
+        let now = now_ms();
+        let cutoff = now - every.as_millis() as i64;
+        if self.ring().states(self.alg, now).iter().any(|(key, _)| key.alg == self.alg && key.created_at >= cutoff) {
+            return;
+        }
+        let lead = self.rotation.lead.as_millis() as i64;
+        let key = match keys::new_key(self.alg, &self.secrets, now, now + lead) {
+            Ok(key) => key,
+            Err(err) => return tracing::error!(%err, "cannot rotate the signing key"),
+        };
+        let kid = key.kid.clone();
+        // NOTE: of several signers deciding at once, one adds its key.
+        match self.store.add_signing_key(key, Some(cutoff)).await {
+            Ok(true) => {
+                tracing::info!(%kid, days = every.as_secs() / 86_400, "rotated the signing key (CLAIMFLOW_KEY_ROTATION_DAYS)");
+                self.changed().await;
+            }
+            Ok(false) => {}
+            Err(err) => tracing::warn!(%err, "cannot rotate the signing key"),
+        }
+    }
+
+    #[tracing::instrument(name = "signer.issue", skip_all, fields(event_id = %request.event_id, kid, rejected))]
     async fn issue(&self, request: IssueRequest) -> Reply<IssueResponse> {
         let result = self.issue_checked(request).await;
         claimflow_platform::metrics::METRICS
@@ -187,10 +436,16 @@ impl Signer {
             None => None,
         };
         let max_patch_bytes = self.max_patch_bytes;
-        let keys = self.keys.clone();
+        let key = self
+            .ring()
+            .active(self.alg, now_ms())
+            .cloned()
+            .ok_or_else(|| internal(format!("no {} key can sign", self.alg)))?;
+        tracing::Span::current().record("kid", key.kid.as_str());
+        let signing = key.clone();
         // NOTE: merging and signing are CPU work: both run on a signing thread, and this task
         // only waits.
-        let signed = self
+        let (signed, exp) = self
             .pool
             .run(move || {
                 let permissions = settings
@@ -204,27 +459,32 @@ impl Signer {
                     request.patches,
                     max_patch_bytes,
                 );
-                let key = keys.active();
-                let access_token = key.sign(&merged.access)?;
+                let exp_of = |claims: &claimflow_contracts::Claims| claims.get("exp").and_then(|v| v.as_i64());
+                let exp = exp_of(&merged.access).max(merged.id.as_ref().and_then(exp_of)).unwrap_or_default();
+                let access_token = signing.sign(&merged.access)?;
                 let id_token = match merged.id {
                     Some(mut id) => {
                         // NOTE: set after the merge, so a workflow cannot bind the ID token to
                         // another token.
-                        id.insert("at_hash".to_owned(), at_hash(key.alg, &access_token).into());
-                        Some(key.sign(&id)?)
+                        id.insert("at_hash".to_owned(), at_hash(signing.alg, &access_token).into());
+                        Some(signing.sign(&id)?)
                     }
                     None => None,
                 };
-                Ok::<_, keys::SignError>(IssueResponse {
-                    access_token,
-                    id_token,
-                    access_claims: merged.access,
-                    rejected: merged.rejected,
-                })
+                let response =
+                    IssueResponse { access_token, id_token, access_claims: merged.access, rejected: merged.rejected };
+                Ok::<_, keys::SignError>((response, exp))
             })
             .await
-            .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, err.to_string()))?
+            .map_err(internal)?
             .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, format!("signing failed: {err}")))?;
+        // NOTE: a key stays published until its last token expires: recorded before the token is
+        // handed out, a minute ahead, so this writes about once a minute.
+        if exp > key.last_exp.load(Ordering::Relaxed) {
+            let ahead = exp + RECORD_AHEAD_SECS;
+            self.store.record_key_use(&key.kid, ahead).await.map_err(internal)?;
+            key.last_exp.fetch_max(ahead, Ordering::Relaxed);
+        }
         tracing::Span::current().record("rejected", signed.rejected.len());
         for rejected in &signed.rejected {
             tracing::warn!(workflow_id = %rejected.workflow_id, token = rejected.token.as_str(), claim = %rejected.claim, reason = rejected.reason.describe(), "claim dropped");

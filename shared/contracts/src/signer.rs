@@ -101,3 +101,55 @@ impl Request for JwksRequest {
         Self::subject_for(prefix)
     }
 }
+
+/// Asked on `{prefix}signer.v1.keys` (by auth-service, for the management API and the CLI):
+/// the deployment's signing keys, after a rotation or a revocation when it asks for one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum KeyCommand {
+    List,
+    /// A new key, published now, signing after the publication lead time.
+    Rotate,
+    /// Unpublished at once and never used again; when it was signing, a new key signs at once.
+    Revoke {
+        kid: String,
+    },
+}
+
+impl KeyCommand {
+    pub fn subject_for(prefix: &str) -> String {
+        format!("{prefix}signer.v1.keys")
+    }
+
+    /// Published by a signer once the keys changed: every signer reloads them, every
+    /// auth-service forgets the JWK set it cached.
+    pub fn changed_subject(prefix: &str) -> String {
+        format!("{prefix}signer.v1.keys.changed")
+    }
+}
+
+impl Request for KeyCommand {
+    type Response = Vec<KeyInfo>;
+    const SERVICE: crate::Service = crate::Service::Signer;
+
+    fn subject(&self, prefix: &str) -> String {
+        Self::subject_for(prefix)
+    }
+}
+
+/// A signing key as `claimflow keys list` shows it; never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub alg: String,
+    /// `next` (published, not signing yet), `active`, `retiring` (superseded, published until the
+    /// last token it signed expires), `retired` or `revoked`.
+    pub state: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub signs_from: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+    /// Unix seconds: no token it signed expires later.
+    pub last_exp: i64,
+}

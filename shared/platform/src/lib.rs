@@ -10,6 +10,7 @@ pub mod health;
 pub mod metrics;
 pub mod nats;
 pub mod nats_server;
+pub mod secret_box;
 pub mod shutdown;
 pub mod telemetry;
 

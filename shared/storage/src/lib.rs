@@ -16,6 +16,7 @@ mod properties;
 mod records;
 mod runs;
 mod sign_in;
+mod signing_keys;
 mod user_properties;
 mod users;
 mod workflows;

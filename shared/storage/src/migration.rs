@@ -9,6 +9,7 @@ mod m20261202_000001_token_audit;
 mod m20261203_000001_user_properties;
 mod m20261203_000002_workflow_modules;
 mod m20261203_000003_organization_handles;
+mod m20261203_000004_signing_keys;
 
 use sea_orm_migration::prelude::*;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_user_properties::Migration),
             Box::new(m20261203_000002_workflow_modules::Migration),
             Box::new(m20261203_000003_organization_handles::Migration),
+            Box::new(m20261203_000004_signing_keys::Migration),
         ]
     }
 }

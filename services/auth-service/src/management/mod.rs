@@ -13,6 +13,7 @@ mod limits;
 mod organization_members;
 mod organizations;
 mod properties;
+mod signing_keys;
 mod user_properties;
 mod users;
 mod workflows;
@@ -103,6 +104,9 @@ impl ManagementApi {
             .routes(routes!(audit::list_tokens))
             .routes(routes!(connections::list))
             .routes(routes!(connections::get_one))
+            .routes(routes!(signing_keys::list))
+            .routes(routes!(signing_keys::rotate))
+            .routes(routes!(signing_keys::revoke))
             .split_for_parts();
         crate::openapi::complete(&mut document, issuer, &ErrorBody::name());
         let scopes = RouteScopes::of(&document);

@@ -370,6 +370,16 @@ export default async function Workflow(event: any) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("lib/stamp.ts:1:22: cannot import \"./nested/index.js\""), "{stderr}");
 
+    // The deployment's signing keys: one active; a rotation publishes the next one.
+    let listed = cli(&["keys", "list"]);
+    assert_eq!(listed.matches(" active ").count(), 1, "{listed}");
+    let rotated: Value = serde_json::from_str(&cli(&["keys", "rotate", "--json"])).unwrap();
+    let states: Vec<&str> = rotated["keys"].as_array().unwrap().iter().map(|k| k["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["next", "active"], "{rotated}");
+    let next = rotated["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let revoked = cli(&["keys", "revoke", &next]);
+    assert!(revoked.contains(&next) && revoked.contains("revoked"), "{revoked}");
+
     // SIGTERM stops the stack gracefully.
     let mut dev = dev;
     let status = Command::new("kill").arg("-TERM").arg(dev.child.id().to_string()).status().unwrap();

@@ -23,6 +23,7 @@ pub mod property;
 pub mod refresh_token;
 pub mod role_permission;
 pub mod session;
+pub mod signing_key;
 pub mod token_audit;
 pub mod user;
 pub mod user_property;

@@ -1,14 +1,14 @@
-//! Encryption at rest for secret environment variables: AES-256-GCM with a random 96-bit nonce
+//! Encryption at rest for secrets (environment variables, signing keys): AES-256-GCM with a random 96-bit nonce
 //! per value, stored as `base64(nonce || ciphertext)`. The key comes from
 //! `CLAIMFLOW_SECRETS_KEY` (32 bytes, base64) or is generated once into
 //! `<data dir>/secrets.key` (mode 0600).
 
+use crate::config::{self, ConfigError};
 use aes_gcm::{
     aead::{Aead, AeadCore, KeyInit, OsRng},
     Aes256Gcm,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
-use claimflow_platform::config::{self, ConfigError};
 
 #[derive(Clone)]
 pub struct SecretBox {
