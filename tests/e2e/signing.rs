@@ -217,3 +217,39 @@ async fn a_caching_verifier_sees_no_failure_across_a_rotation_under_load() {
     assert_eq!(kids.len(), 2, "tokens of the old key, then of the new one: {kids:?}");
     assert!(verified > 20, "under load: {verified} tokens verified");
 }
+
+/// `CLAIMFLOW_KEY_ROTATION_DAYS`, scaled down to a 2 s period: the signers rotate on their own,
+/// one of them each time, and every token verifies throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signers_rotate_on_their_own_once_per_period_between_them() {
+    let period = std::time::Duration::from_secs(2);
+    let options = StackOptions {
+        key_rotation: Some(period),
+        key_publish_lead: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let stack = Stack::start_with(options).await;
+    let second_dir = tempfile::tempdir().unwrap();
+    let (stop_second, second) = stack.add_signer(second_dir.path());
+    let (client_id, secret) = stack.m2m_client_for("acme").await;
+    let started = std::time::Instant::now();
+    let mut kids = Vec::<String>::new();
+    while started.elapsed() < period * 3 + std::time::Duration::from_millis(500) {
+        let token = stack.m2m_token(&client_id, &secret, "acme").await.expect("a token");
+        let token = token["access_token"].as_str().unwrap();
+        stack.verify(token, "acme").await.expect("every token verifies across the rotations");
+        let kid = kid_of(token);
+        if kids.last() != Some(&kid) {
+            kids.push(kid);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, listed) = stack.management(reqwest::Method::GET, "signing_keys", None).await;
+    let keys = listed["keys"].as_array().unwrap();
+    assert!(kids.len() >= 3, "a new key about every 2 s: {kids:?}");
+    // Two signers, one rotation per period: at most one key per period (and the first).
+    assert!(keys.len() <= 5, "one signer of the two rotates each time: {listed}");
+    assert_eq!(keys.iter().filter(|key| key["state"] == "active").count(), 1, "{listed}");
+    stop_second.cancel();
+    second.await.unwrap().unwrap();
+}

@@ -32,6 +32,8 @@ pub struct StackOptions {
     pub fetch_allow: claimflow_workflow_runtime::AllowList,
     /// `CLAIMFLOW_KEY_PUBLISH_LEAD_SECS` of the stack's signers.
     pub key_publish_lead: Duration,
+    /// `CLAIMFLOW_KEY_ROTATION_DAYS` of the stack's signers, as a period.
+    pub key_rotation: Option<Duration>,
 }
 
 impl Default for StackOptions {
@@ -46,6 +48,7 @@ impl Default for StackOptions {
             worker: true,
             fetch_allow: Default::default(),
             key_publish_lead: Duration::from_secs(600),
+            key_rotation: None,
         }
     }
 }
@@ -210,7 +213,7 @@ impl Stack {
             key_dir: dir.path().join("signing-keys"),
             signing_alg: options.signing_alg,
             secrets: auth_service::secret_box::SecretBox::from_key(&keys.secrets),
-            rotation: signer::Rotation { lead: options.key_publish_lead, every: None },
+            rotation: signer::Rotation { lead: options.key_publish_lead, every: options.key_rotation },
             threads: 2,
             concurrency: 64,
             max_patch_bytes: 16 * 1024,

@@ -374,7 +374,9 @@ impl Signer {
                 None
             }
         };
-        let mut ticks = tokio::time::interval(KEY_CHECK_INTERVAL);
+        // NOTE: a rotation is at most half a period late.
+        let interval = self.rotation.every.map_or(KEY_CHECK_INTERVAL, |every| KEY_CHECK_INTERVAL.min(every / 2));
+        let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(100)));
         loop {
             let changed = async {
                 match changes.as_mut() {
