@@ -28,6 +28,14 @@ pub struct Member {
     pub permissions: Vec<String>,
 }
 
+/// What makes a member's grant unique: the same role or permission is granted once.
+const GRANT_KEY: [organization_user_grant::Column; 4] = [
+    organization_user_grant::Column::OrgCode,
+    organization_user_grant::Column::UserId,
+    organization_user_grant::Column::Grant,
+    organization_user_grant::Column::GrantId,
+];
+
 /// An organization's fields, for creating one (`name` required) or changing some.
 #[derive(Debug, Clone, Default)]
 pub struct OrganizationFields {
@@ -180,13 +188,7 @@ impl Store {
                     grant: Set(kind.as_str().to_owned()),
                     grant_id: Set(grant_id),
                 };
-                let key = [
-                    organization_user_grant::Column::OrgCode,
-                    organization_user_grant::Column::UserId,
-                    organization_user_grant::Column::Grant,
-                    organization_user_grant::Column::GrantId,
-                ];
-                insert_unless_present(&txn, row, key).await?;
+                insert_unless_present(&txn, row, GRANT_KEY).await?;
             }
         }
         txn.commit().await?;
@@ -234,13 +236,7 @@ impl Store {
             grant: Set(AccessKind::Role.as_str().to_owned()),
             grant_id: Set(role_id.to_owned()),
         };
-        let key = [
-            organization_user_grant::Column::OrgCode,
-            organization_user_grant::Column::UserId,
-            organization_user_grant::Column::Grant,
-            organization_user_grant::Column::GrantId,
-        ];
-        insert_unless_present(&self.db, row, key).await
+        insert_unless_present(&self.db, row, GRANT_KEY).await
     }
 
     /// Takes a role (by id) from a member; 404 when the member does not hold it.
