@@ -183,16 +183,22 @@ impl KeyRing {
         self.keys.iter().rev().find(|key| key.alg == alg && key.signs_from <= now)
     }
 
+    /// When the newest key of `alg` was made (Unix ms).
+    pub fn newest_created(&self, alg: SigningAlgorithm) -> Option<i64> {
+        self.keys.iter().filter(|key| key.alg == alg).map(|key| key.created_at).max()
+    }
+
     /// Every key and its state at `now` (Unix ms), when the signers sign with `alg` (a key of
     /// another algorithm is retiring at best).
     pub fn states(&self, alg: SigningAlgorithm, now: i64) -> Vec<(&Arc<SigningKey>, KeyState)> {
         let now_secs = now / 1000;
+        let active = self.active(alg, now).map(|key| key.kid.as_str());
         self.keys
             .iter()
             .map(|key| {
                 let state = if key.alg == alg && key.signs_from > now {
                     KeyState::Next
-                } else if self.active(alg, now).is_some_and(|active| active.kid == key.kid) {
+                } else if active == Some(key.kid.as_str()) {
                     KeyState::Active
                 } else if key.last_exp.load(Ordering::Relaxed) >= now_secs {
                     KeyState::Retiring

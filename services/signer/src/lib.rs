@@ -29,7 +29,7 @@ use claimflow_platform::{
     nats::{self, ServeOptions},
     secret_box::SecretBox,
 };
-use claimflow_storage::Store;
+use claimflow_storage::{entity::signing_key, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -189,7 +189,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             move |_: JwksRequest| {
                 let signer = signer.clone();
                 // NOTE: read fresh: another signer may have rotated a moment ago.
-                async move { Ok(signer.reload().await?.jwks(signer.alg, now_ms())) }
+                async move { Ok(signer.reload().await.map_err(internal)?.0.jwks(signer.alg, now_ms())) }
             },
         )
     };
@@ -261,13 +261,13 @@ impl Signer {
         self.keys.read().expect("key ring poisoned").clone()
     }
 
-    /// Reads the keys from the database, reusing those already parsed.
-    async fn reload(&self) -> Result<Arc<KeyRing>, ServiceError> {
-        let rows = self.store.signing_keys().await.map_err(internal)?;
-        let current = self.ring();
-        let ring = Arc::new(KeyRing::from_rows(&rows, &self.secrets, Some(&current)).map_err(internal)?);
+    /// Reads the keys from the database, reusing those already parsed; the ring and the rows
+    /// it was made from (revoked ones too).
+    async fn reload(&self) -> Result<(Arc<KeyRing>, Vec<signing_key::Model>), Error> {
+        let rows = self.store.signing_keys().await?;
+        let ring = Arc::new(KeyRing::from_rows(&rows, &self.secrets, Some(&self.ring()))?);
         *self.keys.write().expect("key ring poisoned") = ring.clone();
-        Ok(ring)
+        Ok((ring, rows))
     }
 
     /// At start: the keys of an earlier version's key directory imported, and a key of the
@@ -280,19 +280,18 @@ impl Signer {
                 self.store.add_signing_key(row, None).await?;
             }
         }
-        let ring = KeyRing::from_rows(&self.store.signing_keys().await?, &self.secrets, None)?;
-        if ring.active(self.alg, now_ms()).is_none() {
+        if self.reload().await?.0.active(self.alg, now_ms()).is_none() {
             let now = now_ms();
             // NOTE: nothing has verified a token of this key yet: it signs at once.
             self.store.add_signing_key(keys::new_key(self.alg, &self.secrets, now, now)?, None).await?;
             tracing::info!(alg = %self.alg, "created a signing key for the deployment");
+            self.reload().await?;
         }
-        let ring = KeyRing::from_rows(&self.store.signing_keys().await?, &self.secrets, Some(&ring))?;
-        *self.keys.write().expect("key ring poisoned") = Arc::new(ring);
         Ok(())
     }
 
     async fn command(&self, command: KeyCommand) -> Reply<Vec<KeyInfo>> {
+        let changed = !matches!(command, KeyCommand::List);
         match command {
             KeyCommand::List => {}
             KeyCommand::Rotate => {
@@ -301,7 +300,6 @@ impl Signer {
                 let key = keys::new_key(self.alg, &self.secrets, now, now + lead).map_err(internal)?;
                 tracing::info!(kid = %key.kid, signs_in = ?self.rotation.lead, "rotated the signing key");
                 self.store.add_signing_key(key, None).await.map_err(internal)?;
-                self.changed().await;
             }
             KeyCommand::Revoke { kid } => {
                 let now = now_ms();
@@ -314,48 +312,42 @@ impl Signer {
                 tracing::warn!(%kid, "revoked a signing key");
                 // NOTE: a revoked key must not sign another token: when it was the signing key,
                 // a successor signs at once (verifiers fetch the JWK set again for a new kid).
-                if self.reload().await?.active(self.alg, now).is_none() {
+                if self.reload().await.map_err(internal)?.0.active(self.alg, now).is_none() {
                     let key = keys::new_key(self.alg, &self.secrets, now, now).map_err(internal)?;
                     self.store.add_signing_key(key, None).await.map_err(internal)?;
                 }
-                self.changed().await;
             }
         }
-        let ring = self.reload().await?;
+        let (ring, rows) = self.reload().await.map_err(internal)?;
+        if changed {
+            self.announce_change().await;
+        }
         let now = now_ms();
-        let mut listed: Vec<KeyInfo> = ring
-            .states(self.alg, now)
+        let states = ring.states(self.alg, now);
+        let mut listed: Vec<KeyInfo> = rows
             .into_iter()
-            .map(|(key, state)| KeyInfo {
-                kid: key.kid.clone(),
-                alg: key.alg.as_str().to_owned(),
-                state: state.as_str().to_owned(),
-                created_at: key.created_at,
-                signs_from: key.signs_from,
-                revoked_at: None,
-                last_exp: key.last_exp.load(Ordering::Relaxed),
+            .map(|row| {
+                let state = match row.revoked_at {
+                    Some(_) => "revoked",
+                    None => states.iter().find(|(key, _)| key.kid == row.kid).map_or("retired", |(_, s)| s.as_str()),
+                };
+                KeyInfo {
+                    state: state.to_owned(),
+                    kid: row.kid,
+                    alg: row.alg,
+                    created_at: row.created_at,
+                    signs_from: row.signs_from,
+                    revoked_at: row.revoked_at,
+                    last_exp: row.last_exp,
+                }
             })
             .collect();
-        let revoked =
-            self.store.signing_keys().await.map_err(internal)?.into_iter().filter(|row| row.revoked_at.is_some());
-        listed.extend(revoked.map(|row| KeyInfo {
-            kid: row.kid,
-            alg: row.alg,
-            state: "revoked".to_owned(),
-            created_at: row.created_at,
-            signs_from: row.signs_from,
-            revoked_at: row.revoked_at,
-            last_exp: row.last_exp,
-        }));
         listed.sort_by(|a, b| b.signs_from.cmp(&a.signs_from).then(a.kid.cmp(&b.kid)));
         Ok(listed)
     }
 
-    /// Reloads its own keys and tells every signer and auth-service that the keys changed.
-    async fn changed(&self) {
-        if let Err(err) = self.reload().await {
-            tracing::error!(err = %err.message, "cannot read the signing keys back");
-        }
+    /// Tells every signer and auth-service that the keys changed (this signer has reloaded them).
+    async fn announce_change(&self) {
         let subject = KeyCommand::changed_subject(&self.prefix);
         if let Err(err) = self.client.publish(subject, bytes::Bytes::new()).await {
             tracing::error!(%err, "cannot announce the key change; other services see it within 10 s");
@@ -390,7 +382,7 @@ impl Signer {
                 alive = changed => if !alive { changes = None },
             }
             if let Err(err) = self.reload().await {
-                tracing::warn!(err = %err.message, "cannot read the signing keys; signing with those known");
+                tracing::warn!(%err, "cannot read the signing keys; signing with those known");
             }
         }
     }
@@ -399,7 +391,7 @@ impl Signer {
         let Some(every) = self.rotation.every else { return };
         let now = now_ms();
         let cutoff = now - every.as_millis() as i64;
-        if self.ring().states(self.alg, now).iter().any(|(key, _)| key.alg == self.alg && key.created_at >= cutoff) {
+        if self.ring().newest_created(self.alg).is_some_and(|created| created >= cutoff) {
             return;
         }
         let lead = self.rotation.lead.as_millis() as i64;
@@ -412,7 +404,10 @@ impl Signer {
         match self.store.add_signing_key(key, Some(cutoff)).await {
             Ok(true) => {
                 tracing::info!(%kid, days = every.as_secs() / 86_400, "rotated the signing key (CLAIMFLOW_KEY_ROTATION_DAYS)");
-                self.changed().await;
+                if let Err(err) = self.reload().await {
+                    tracing::error!(%err, "cannot read the signing keys back");
+                }
+                self.announce_change().await;
             }
             Ok(false) => {}
             Err(err) => tracing::warn!(%err, "cannot rotate the signing key"),
