@@ -224,21 +224,14 @@ pub async fn follow_invalidations(
     cache: Arc<TokenPathCache>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), async_nats::SubscribeError> {
-    use futures::StreamExt;
-    let mut messages = client.subscribe(CacheInvalidation::subject_for(&prefix)).await?;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            message = messages.next() => match message {
-                Some(message) => {
-                    cache.invalidate();
-                    let origin = serde_json::from_slice::<CacheInvalidation>(&message.payload).map(|m| m.origin).unwrap_or_default();
-                    tracing::debug!(%origin, "caches emptied: the management API changed something");
-                }
-                None => return Ok(()),
-            },
-        }
-    }
+    claimflow_platform::nats::follow(&client, CacheInvalidation::subject_for(&prefix), shutdown, |message| {
+        cache.invalidate();
+        let origin =
+            serde_json::from_slice::<CacheInvalidation>(&message.payload).map(|m| m.origin).unwrap_or_default();
+        tracing::debug!(%origin, "caches emptied: the management API changed something");
+        std::future::ready(())
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -72,21 +72,12 @@ impl JwksCache {
         self,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<(), async_nats::SubscribeError> {
-        use futures::StreamExt;
-        let mut changes =
-            self.client.subscribe(claimflow_contracts::signer::KeyCommand::changed_subject(&self.prefix)).await?;
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                change = changes.next() => match change {
-                    Some(_) => {
-                        self.forget().await;
-                        tracing::info!("signing keys changed: the JWK set is fetched again");
-                    }
-                    None => return Ok(()),
-                },
-            }
-        }
+        let subject = claimflow_contracts::signer::KeyCommand::changed_subject(&self.prefix);
+        nats::follow(&self.client, subject, shutdown, |_| async {
+            self.forget().await;
+            tracing::info!("signing keys changed: the JWK set is fetched again");
+        })
+        .await
     }
 
     /// The JWK set document.

@@ -376,6 +376,30 @@ impl Extractor for HeaderExtractor<'_> {
 }
 
 /// Writes `span`'s context as `traceparent` / `tracestate` headers.
+/// Calls `on_message` for every message published on `subject` (a notice, not a request) until
+/// `shutdown` is cancelled or the subscription ends.
+pub async fn follow<F, Fut>(
+    client: &Client,
+    subject: String,
+    shutdown: CancellationToken,
+    mut on_message: F,
+) -> Result<(), async_nats::SubscribeError>
+where
+    F: FnMut(async_nats::Message) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut messages = client.subscribe(subject).await?;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            message = messages.next() => match message {
+                Some(message) => on_message(message).await,
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
 pub fn inject_context(span: &Span, headers: &mut HeaderMap) {
     let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {

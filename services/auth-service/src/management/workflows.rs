@@ -118,7 +118,7 @@ pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bund
     }
     let mut errors = Vec::new();
     let mut files: Vec<(String, String)> = Vec::new();
-    for (index, file) in bundle.files.iter().enumerate() {
+    for (index, file) in bundle.files.into_iter().enumerate() {
         if file.path.starts_with('/') || file.path.split('/').any(|part| matches!(part, "" | "." | "..")) {
             errors.push(format!("files[{index}].path {:?} must be relative, without `..`, `.` or `//`", file.path));
             continue;
@@ -131,7 +131,7 @@ pub async fn deploy(State(state): State<AppState>, ApiJson(bundle): ApiJson<Bund
             errors.push(format!("files[{index}].path {:?} is listed twice", file.path));
             continue;
         }
-        files.push((file.path.clone(), file.content.clone()));
+        files.push((file.path, file.content));
     }
     // NOTE: a file no other file imports is a workflow; the rest are the project modules they
     // import, linked here as Kinde bundles a project.
