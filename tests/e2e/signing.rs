@@ -253,3 +253,37 @@ async fn signers_rotate_on_their_own_once_per_period_between_them() {
     stop_second.cancel();
     second.await.unwrap().unwrap();
 }
+
+/// Signers starting together on a new deployment make one first key between them, not one each
+/// (each would sign with its own until it next read the keys).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signers_starting_together_make_one_first_key() {
+    let stack = Stack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = claimflow_storage::sqlite_url(&dir.path().join("fresh.sqlite"));
+    let store = claimflow_storage::Store::open_and_migrate(&database_url).await.unwrap();
+    let mut config = stack.signer_config();
+    config.common.database_url = database_url;
+    config.common.subject_prefix = "fresh.".to_owned();
+    config.health_addr = None;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let signers: Vec<_> = (0..3)
+        .map(|n| {
+            let config = signer::Config { key_dir: dir.path().join(format!("keys-{n}")), ..config.clone() };
+            tokio::spawn(signer::run(config, stop.clone()))
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    while store.signing_keys().await.unwrap().is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "no signer made a key");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Time for the others to have made theirs, had they.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1, "one first key: {:?}", keys.iter().map(|key| &key.kid).collect::<Vec<_>>());
+    stop.cancel();
+    for signer in signers {
+        signer.await.unwrap().unwrap();
+    }
+}

@@ -282,9 +282,12 @@ impl Signer {
         }
         if self.reload().await?.0.active(self.alg, now_ms()).is_none() {
             let now = now_ms();
-            // NOTE: nothing has verified a token of this key yet: it signs at once.
-            self.store.add_signing_key(keys::new_key(self.alg, &self.secrets, now, now)?, None).await?;
-            tracing::info!(alg = %self.alg, "created a signing key for the deployment");
+            // NOTE: nothing has verified a token of this key yet: it signs at once. Of signers
+            // starting together, one adds the key (none is added beside any key of the algorithm).
+            let key = keys::new_key(self.alg, &self.secrets, now, now)?;
+            if self.store.add_signing_key(key, Some(i64::MIN)).await? {
+                tracing::info!(alg = %self.alg, "created a signing key for the deployment");
+            }
             self.reload().await?;
         }
         Ok(())
