@@ -5,6 +5,7 @@ mod broker;
 mod caches;
 mod child;
 mod client_authentication;
+mod cluster;
 mod corpus;
 mod deploy;
 mod health;

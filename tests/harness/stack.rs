@@ -34,6 +34,8 @@ pub struct StackOptions {
     pub key_publish_lead: Duration,
     /// `CLAIMFLOW_KEY_ROTATION_DAYS` of the stack's signers, as a period.
     pub key_rotation: Option<Duration>,
+    /// Run a cluster of 3 nats-servers with routes instead of one; services get all 3 URLs.
+    pub nats_cluster: bool,
 }
 
 impl Default for StackOptions {
@@ -49,6 +51,7 @@ impl Default for StackOptions {
             fetch_allow: Default::default(),
             key_publish_lead: Duration::from_secs(600),
             key_rotation: None,
+            nats_cluster: false,
         }
     }
 }
@@ -67,11 +70,13 @@ pub(crate) fn nats_credentials(user: &str) -> Option<(String, String)> {
         .map(|(name, _, password)| (name.to_string(), password.to_string()))
 }
 
-/// `deploy/nats/nats.conf` as the test runs it: monitoring off, JetStream in the test's directory.
-pub(crate) fn secured_nats_config(dir: &std::path::Path) -> std::path::PathBuf {
+/// `deploy/nats/nats.conf` as the test runs it: monitoring off, JetStream in the test's directory
+/// (or, for a cluster, in the directory each server is given).
+pub(crate) fn secured_nats_config(dir: &std::path::Path, cluster: bool) -> std::path::PathBuf {
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/nats.conf");
     let text = std::fs::read_to_string(&shipped).expect("deploy/nats/nats.conf");
-    let text = text.replace("http_port: 8222", "").replace("/data/jetstream", &dir.join("js").display().to_string());
+    let store_dir = if cluster { String::new() } else { format!("store_dir: {}", dir.join("js").display()) };
+    let text = text.replace("http_port: 8222", "").replace("store_dir: /data/jetstream", &store_dir);
     let path = dir.join("nats.conf");
     std::fs::write(&path, text).expect("write nats.conf");
     path
@@ -124,6 +129,10 @@ pub struct Stack {
     pub admin: AdminCredentials,
     pub http: reqwest::Client,
     pub nats: Option<NatsServer>,
+    /// The other servers of the cluster, when [`StackOptions::nats_cluster`].
+    pub nats_peers: Vec<Option<NatsServer>>,
+    /// What the services get as `NATS_URL`: every server of the stack.
+    pub nats_url: String,
     pub database_url: String,
     pub prefix: String,
     /// The credentials the harness itself uses on a secured broker (auth-service's).
@@ -149,14 +158,21 @@ impl Stack {
         let dir = tempfile::tempdir().expect("temp dir");
         let nats_store = dir.path().join("nats");
         std::fs::create_dir_all(&nats_store).expect("nats store dir");
-        let nats = if options.secured_nats {
-            let environment: Vec<(&str, &str)> =
-                NATS_USERS.iter().map(|(_, variable, password)| (*variable, *password)).collect();
-            NatsServer::start_with_config(&secured_nats_config(dir.path()), &environment).await
+        let environment: Vec<(&str, &str)> =
+            NATS_USERS.iter().map(|(_, variable, password)| (*variable, *password)).collect();
+        let (nats, nats_peers) = if options.nats_cluster {
+            let config = options.secured_nats.then(|| secured_nats_config(dir.path(), true));
+            let mut servers = NatsServer::start_cluster(&nats_store, 3, config.as_deref(), &environment)
+                .await
+                .expect("a nats-server cluster starts (is nats-server installed?)");
+            (servers.remove(0), servers)
+        } else if options.secured_nats {
+            let server = NatsServer::start_with_config(&secured_nats_config(dir.path(), false), &environment).await;
+            (server.expect("nats-server starts (is it installed?)"), Vec::new())
         } else {
-            NatsServer::start(&nats_store).await
-        }
-        .expect("nats-server starts (is it installed?)");
+            (NatsServer::start(&nats_store).await.expect("nats-server starts (is it installed?)"), Vec::new())
+        };
+        let nats_url = std::iter::once(&nats).chain(&nats_peers).map(NatsServer::url).collect::<Vec<_>>().join(",");
         let (database_url, postgres) = test_database(dir.path()).await;
         // The shipped NATS permissions are written for the default prefix.
         let prefix = if options.secured_nats {
@@ -175,7 +191,7 @@ impl Stack {
         let common = CommonConfig {
             data_dir: dir.path().to_owned(),
             database_url: database_url.clone(),
-            nats_url: nats.url(),
+            nats_url: nats_url.clone(),
             nats_credentials: None,
             subject_prefix: prefix.clone(),
         };
@@ -254,6 +270,8 @@ impl Stack {
             admin,
             http,
             nats: Some(nats),
+            nats_peers: nats_peers.into_iter().map(Some).collect(),
+            nats_url,
             database_url,
             prefix,
             nats_credentials: credentials("auth-service"),
@@ -279,8 +297,7 @@ impl Stack {
     /// Waits until a workflow-worker answers on the stack's broker (it has subscribed).
     pub async fn wait_for_a_worker(&self) {
         use claimflow_contracts::workflow::{ModuleInspection, ModuleInspectionRequest};
-        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
-        let client = claimflow_platform::nats::connect(&nats.url(), "auth-service", self.nats_credentials.as_ref())
+        let client = claimflow_platform::nats::connect(&self.nats_url, "auth-service", self.nats_credentials.as_ref())
             .await
             .expect("the harness connects to NATS");
         let probe = ModuleInspectionRequest {
@@ -362,13 +379,12 @@ impl Stack {
         let port = claimflow_platform::nats_server::free_port().expect("a free port");
         let url = format!("http://127.0.0.1:{port}");
         let base64 = |key: &[u8; 32]| base64::engine::general_purpose::STANDARD.encode(key);
-        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
         let child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
             .args(["--exact", "child::auth_service_process", "--ignored", "--nocapture", "--test-threads", "1"])
             .env(CHILD_SERVICE, "auth-service")
             .env("CLAIMFLOW_DATA_DIR", self._dir.path().join("child-auth-service"))
             .env("DATABASE_URL", &self.database_url)
-            .env("NATS_URL", nats.url())
+            .env("NATS_URL", &self.nats_url)
             .env("CLAIMFLOW_SUBJECT_PREFIX", &self.prefix)
             .env("CLAIMFLOW_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("CLAIMFLOW_ISSUER", &self.issuer)
@@ -393,14 +409,13 @@ impl Stack {
     pub async fn spawn_worker(&self, worker_id: &str) -> ServiceProcess {
         let port = claimflow_platform::nats_server::free_port().expect("a free port");
         let url = format!("http://127.0.0.1:{port}");
-        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
         let mut command = std::process::Command::new(std::env::current_exe().expect("the test binary"));
         command
             .args(["--exact", "child::worker_process", "--ignored", "--nocapture", "--test-threads", "1"])
             .env(CHILD_SERVICE, "workflow-worker")
             .env("CLAIMFLOW_DATA_DIR", self._dir.path().join(format!("child-{worker_id}")))
             .env("DATABASE_URL", &self.database_url)
-            .env("NATS_URL", nats.url())
+            .env("NATS_URL", &self.nats_url)
             .env("CLAIMFLOW_SUBJECT_PREFIX", &self.prefix)
             .env("CLAIMFLOW_WORKER_ID", worker_id)
             .env("CLAIMFLOW_WORKER_THREADS", "2")
@@ -569,7 +584,6 @@ impl Stack {
     /// database: the records stream's writer has nothing left to deliver or to acknowledge.
     pub async fn records_written(&self) {
         use async_nats::jetstream;
-        let nats = self.nats.as_ref().expect("the stack's nats-server runs");
         let mut options = async_nats::ConnectOptions::new();
         if let Some((user, password)) = &self.nats_credentials {
             // NOTE: on a secured broker the harness is auth-service, and may only read replies
@@ -577,20 +591,29 @@ impl Stack {
             options =
                 options.user_and_password(user.clone(), password.clone()).custom_inbox_prefix("_INBOX_auth-service");
         }
-        let client = options.connect(nats.url()).await.expect("the harness connects to NATS");
+        let servers = claimflow_platform::nats::server_addrs(&self.nats_url).expect("the stack's NATS URLs");
+        let client = options.connect(servers).await.expect("the harness connects to NATS");
         let stream = claimflow_contracts::records::stream_name(&self.prefix);
-        let consumer: jetstream::consumer::PullConsumer = jetstream::new(client)
-            .get_consumer_from_stream(claimflow_contracts::records::WRITER_CONSUMER, &stream)
-            .await
-            .expect("the records consumer exists");
-        for _ in 0..1000 {
-            let info = consumer.get_info().await.expect("consumer info");
-            if info.num_pending == 0 && info.num_ack_pending == 0 {
-                return;
+        let jetstream = jetstream::new(client);
+        // NOTE: on a cluster that lost a server, the consumer may be electing a new leader: its
+        // information is unavailable for a few seconds.
+        let mut last_error = None;
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            let consumer: Result<jetstream::consumer::PullConsumer, _> =
+                jetstream.get_consumer_from_stream(claimflow_contracts::records::WRITER_CONSUMER, &stream).await;
+            match consumer {
+                Ok(consumer)
+                    if consumer.cached_info().num_pending == 0 && consumer.cached_info().num_ack_pending == 0 =>
+                {
+                    return
+                }
+                Ok(_) => {}
+                Err(err) => last_error = Some(err.to_string()),
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("the records writer did not catch up within 10 s");
+        panic!("the records writer did not catch up within 20 s (last error: {last_error:?})");
     }
 
     /// The recorded workflow runs, newest first, once every record so far is written.

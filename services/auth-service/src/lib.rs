@@ -132,7 +132,7 @@ pub async fn run_with_listener(
     )
     .await?;
     let prefix = config.common.subject_prefix.clone();
-    let records = records::Records::setup(client.clone(), &prefix).await?;
+    let records = records::Records::setup(client.clone(), &prefix, store.clone()).await?;
     let record_writer = tokio::spawn(records::write_to_database(records.clone(), store.clone(), shutdown.clone()));
     let state = AppState {
         jwks: jwks::JwksCache::new(client.clone(), prefix.clone()),

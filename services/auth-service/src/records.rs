@@ -3,9 +3,17 @@
 //!
 //! The token path waits for the stream's acknowledgement, never for the database: an issued
 //! token's record is durable before the client sees the token, and a token whose record cannot
-//! be made durable is not handed out.
+//! be made durable is not handed out. While the stream cannot take records (a cluster electing
+//! a new leader for it, a broker without JetStream for a moment), the token path stores them in
+//! the database itself, and tries the stream again after [`DIRECT_FOR`].
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use async_nats::jetstream::{self, consumer::pull, stream};
 use claimflow_contracts::{
@@ -30,6 +38,12 @@ const BATCH: usize = 500;
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// A record handed to a writer that died is redelivered after this.
 const ACK_WAIT: Duration = Duration::from_secs(10);
+/// How long the stream may take to acknowledge a message before the records go to the database.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long start-up waits for JetStream to take the stream.
+const JETSTREAM_WAIT: Duration = Duration::from_secs(30);
+/// After the stream failed to take records, how long they go to the database directly.
+const DIRECT_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {
@@ -63,6 +77,21 @@ struct StreamHandle {
     jetstream: jetstream::Context,
     stream: String,
     subject: String,
+    /// Copies of the stream the cluster keeps (1 on a single server).
+    replicas: usize,
+    /// Where records go while the stream does not take them.
+    store: Store,
+    /// Until when (Unix ms) records go to the database directly.
+    direct_until: AtomicU64,
+}
+
+/// Copies of the records stream: 3 on a cluster of 3 or more servers (the NATS documentation's
+/// advice: a majority survives one lost server), as many as there are on a smaller one.
+pub fn stream_replicas(info: &async_nats::ServerInfo) -> usize {
+    if info.cluster.is_none() {
+        return 1;
+    }
+    info.connect_urls.len().clamp(1, 3)
 }
 
 /// Messages on their way to the stream at once.
@@ -70,15 +99,27 @@ const MESSAGES_IN_FLIGHT: usize = 4;
 
 impl Records {
     /// Makes sure the stream and its writer consumer exist and starts the publisher.
-    pub async fn setup(client: async_nats::Client, prefix: &str) -> Result<Records, RecordsError> {
+    pub async fn setup(client: async_nats::Client, prefix: &str, store: Store) -> Result<Records, RecordsError> {
+        let replicas = stream_replicas(&client.server_info());
         let mut jetstream = jetstream::new(client);
-        jetstream.set_timeout(Duration::from_secs(2));
+        jetstream.set_timeout(PUBLISH_TIMEOUT);
         let stream = Arc::new(StreamHandle {
             jetstream,
             stream: stream_name(prefix),
             subject: IssuanceRecord::subject_for(prefix),
+            replicas,
+            store,
+            direct_until: AtomicU64::new(0),
         });
-        stream.writer_consumer().await?;
+        // NOTE: a cluster that has just started elects a JetStream leader before it takes streams.
+        let waiting_since = std::time::Instant::now();
+        while let Err(err) = stream.writer_consumer().await {
+            if waiting_since.elapsed() > JETSTREAM_WAIT {
+                return Err(err);
+            }
+            tracing::info!(%err, "waiting for JetStream");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
         let (queue, waiting) = mpsc::channel(4 * BATCH);
         tokio::spawn(send_batches(stream.clone(), waiting));
         Ok(Records { queue, stream })
@@ -107,6 +148,7 @@ impl StreamHandle {
                 storage: stream::StorageType::File,
                 max_age: MAX_AGE,
                 duplicate_window: Duration::from_secs(120),
+                num_replicas: self.replicas,
                 ..Default::default()
             })
             .await
@@ -124,6 +166,26 @@ impl StreamHandle {
             )
             .await
             .map_err(|err| failed(err.to_string()))
+    }
+
+    /// Makes `records` durable: in the stream, or in the database while the stream fails.
+    async fn store(&self, records: &[IssuanceRecord]) -> Result<(), String> {
+        let now = claimflow_storage::now_ms() as u64;
+        if now >= self.direct_until.load(Ordering::Relaxed) {
+            match self.send(records).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    tracing::warn!(%err, "the records stream did not take records; storing them directly for {DIRECT_FOR:?}");
+                    self.direct_until.store(now + DIRECT_FOR.as_millis() as u64, Ordering::Relaxed);
+                }
+            }
+        }
+        // NOTE: a message the stream took after all (its acknowledgement lost) is stored twice,
+        // and the database keeps one copy.
+        self.store.write_records(records).await.map_err(|err| {
+            tracing::error!(%err, "cannot store records in the database either");
+            "neither the records stream nor the database took the record".to_owned()
+        })
     }
 
     /// Sends one message of records and waits for the stream's acknowledgement. A stream found
@@ -167,7 +229,7 @@ async fn send_batches(stream: Arc<StreamHandle>, mut waiting: mpsc::Receiver<Pen
         tokio::spawn(async move {
             let (records, stored): (Vec<IssuanceRecord>, Vec<_>) =
                 batch.into_iter().map(|pending| (pending.record, pending.stored)).unzip();
-            let outcome = stream.send(&records).await;
+            let outcome = stream.store(&records).await;
             for stored in stored {
                 let _ = stored.send(outcome.clone());
             }

@@ -79,7 +79,8 @@ pub struct CommonConfig {
     pub data_dir: std::path::PathBuf,
     /// `DATABASE_URL`, or the SQLite file `claimflow.sqlite` in the data directory.
     pub database_url: String,
-    /// `NATS_URL` (default `nats://127.0.0.1:4222`).
+    /// `NATS_URL` (default `nats://127.0.0.1:4222`): one server, or a cluster's servers separated
+    /// by commas (the client also learns the others from the first it reaches).
     pub nats_url: String,
     /// `NATS_USER` / `NATS_PASSWORD`: this service's NATS credentials, when the server wants them.
     pub nats_credentials: Option<(String, String)>,
@@ -93,7 +94,7 @@ impl CommonConfig {
         Ok(CommonConfig {
             database_url: var("DATABASE_URL").unwrap_or_else(|| default_database_url(&data_dir)),
             data_dir,
-            nats_url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned()),
+            nats_url: nats_urls()?,
             nats_credentials: match (var("NATS_USER"), var("NATS_PASSWORD")) {
                 (Some(user), Some(password)) => Some((user, password)),
                 (None, None) => None,
@@ -110,6 +111,13 @@ impl CommonConfig {
             ConfigError::new("CLAIMFLOW_DATA_DIR", format!("cannot create {}: {err}", self.data_dir.display()))
         })
     }
+}
+
+/// `NATS_URL`, each of its comma-separated servers checked.
+fn nats_urls() -> Result<String, ConfigError> {
+    let urls = var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned());
+    crate::nats::server_addrs(&urls).map_err(|message| ConfigError::new("NATS_URL", message))?;
+    Ok(urls)
 }
 
 /// The embedded default: a SQLite file in the data directory.

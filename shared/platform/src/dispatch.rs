@@ -140,6 +140,7 @@ impl Dispatcher {
         replies: &mut mpsc::UnboundedReceiver<async_nats::Message>,
     ) -> Result<R::Response, RequestError> {
         let mut attempt = 1;
+        let first_sent = std::time::Instant::now();
         self.send(subject, reply_to, headers, payload).await?;
         let mut heard_at = Instant::now();
         // NOTE: a lost broker loses every reply: the caller hears so at once, not at the deadline.
@@ -151,15 +152,32 @@ impl Dispatcher {
             let received = tokio::select! {
                 received = tokio::time::timeout_at(wait_until, replies.recv()) => received,
                 _ = watch.tick() => {
-                    if self.inner.client.connection_state() != async_nats::connection::State::Connected {
+                    if self.inner.client.connection_state() == async_nats::connection::State::Connected {
+                        continue;
+                    }
+                    // NOTE: in a cluster the client is on another server within milliseconds;
+                    // what was sent through the lost one may be lost with it: send it again.
+                    if !nats::connected(&self.inner.client).await || attempt >= MAX_ATTEMPTS {
                         return Err(RequestError::Disconnected { subject: subject.to_owned() });
                     }
+                    attempt += 1;
+                    tracing::warn!(subject, attempt, "the NATS connection moved to another server; sending the request again");
+                    self.send(subject, reply_to, headers, payload).await?;
+                    heard_at = Instant::now();
                     continue;
                 }
             };
             match received {
                 Ok(Some(message)) if message.status == Some(StatusCode::NO_RESPONDERS) => {
-                    return Err(RequestError::NoResponders { subject: subject.to_owned(), service: R::SERVICE.name() });
+                    if !nats::may_retry_no_responders(&self.inner.client, first_sent) {
+                        return Err(RequestError::NoResponders {
+                            subject: subject.to_owned(),
+                            service: R::SERVICE.name(),
+                        });
+                    }
+                    tokio::time::sleep(nats::NO_RESPONDERS_RETRY).await;
+                    self.send(subject, reply_to, headers, payload).await?;
+                    heard_at = Instant::now();
                 }
                 Ok(Some(message)) if nats::is_heartbeat(&message) => heard_at = Instant::now(),
                 Ok(Some(message)) => return nats::decode_reply::<R>(subject, &message),
@@ -199,7 +217,7 @@ impl Dispatcher {
         payload: &bytes::Bytes,
     ) -> Result<(), RequestError> {
         let client = &self.inner.client;
-        if client.connection_state() != async_nats::connection::State::Connected {
+        if !nats::connected(client).await {
             return Err(RequestError::Disconnected { subject: subject.to_owned() });
         }
         client

@@ -23,6 +23,64 @@ pub enum ConnectError {
         #[source]
         source: async_nats::ConnectError,
     },
+    #[error("NATS_URL: {0}")]
+    Url(String),
+}
+
+/// The servers of `urls`: one URL, or several separated by commas (a cluster's servers).
+pub fn server_addrs(urls: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
+    let addrs = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| {
+            url.parse::<async_nats::ServerAddr>().map_err(|err| format!("{url:?} is not a NATS server URL: {err}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if addrs.is_empty() {
+        return Err("names no server (expected nats://host:port, or several separated by commas)".to_owned());
+    }
+    Ok(addrs)
+}
+
+/// How long a request waits for a lost connection to come back when the broker is a cluster:
+/// the client moves to another server within milliseconds, so waiting beats failing. A single
+/// server that went away is not waited for: requests fail at once with a clear error.
+pub const RECONNECT_GRACE: Duration = Duration::from_secs(1);
+
+/// Whether `client` is on a cluster: a cluster announces its members' addresses to every client.
+pub fn in_cluster(client: &Client) -> bool {
+    client.server_info().connect_urls.len() >= 2
+}
+
+/// Whether a request that found no responders may try again: on a cluster, for
+/// [`RECONNECT_GRACE`] after it was first sent, the service's instances may be moving from a
+/// lost server to another (milliseconds); on a single server, never.
+pub(crate) fn may_retry_no_responders(client: &Client, first_sent: std::time::Instant) -> bool {
+    first_sent.elapsed() < RECONNECT_GRACE && in_cluster(client)
+}
+
+/// How long a request waits before trying again when it found no responders on a cluster.
+pub(crate) const NO_RESPONDERS_RETRY: Duration = Duration::from_millis(20);
+
+/// Whether `client` is connected, waiting up to [`RECONNECT_GRACE`] for it to be again when it
+/// knows of other servers (a cluster).
+pub async fn connected(client: &Client) -> bool {
+    use async_nats::connection::State;
+    if client.connection_state() == State::Connected {
+        return true;
+    }
+    if !in_cluster(client) {
+        return false;
+    }
+    let until = tokio::time::Instant::now() + RECONNECT_GRACE;
+    while tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if client.connection_state() == State::Connected {
+            return true;
+        }
+    }
+    false
 }
 
 /// Connects to NATS, naming the connection after the service so `nats server report` shows who
@@ -40,6 +98,7 @@ pub async fn connect_with_reconnect_hook(
     credentials: Option<&(String, String)>,
     on_reconnect: impl Fn() + Send + Sync + 'static,
 ) -> Result<Client, ConnectError> {
+    let servers = server_addrs(url).map_err(ConnectError::Url)?;
     let on_reconnect = Arc::new(on_reconnect);
     let mut options = async_nats::ConnectOptions::new().event_callback(move |event| {
         let on_reconnect = on_reconnect.clone();
@@ -61,9 +120,10 @@ pub async fn connect_with_reconnect_hook(
         // reconnecting forever; requests fail fast with a clear error meanwhile.
         .max_reconnects(None)
         // NOTE: async-nats backs off up to seconds between attempts; a broker that is back
-        // should be in use within a second, and a retry every half second costs nothing.
-        .reconnect_delay_callback(|attempts| Duration::from_millis((attempts as u64 * 100).min(500)))
-        .connect(url)
+        // should be in use within a second, and a retry every half second costs nothing. The
+        // first attempt goes at once: in a cluster another server is there to take over.
+        .reconnect_delay_callback(|attempts| Duration::from_millis((attempts.saturating_sub(1) as u64 * 100).min(500)))
+        .connect(servers)
         .await
         .map_err(|source| ConnectError::Connect { url: url.to_owned(), source })
 }
@@ -189,14 +249,26 @@ pub async fn request<R: Request>(
     timeout: Duration,
 ) -> Result<R::Response, RequestError> {
     let subject = request.subject(prefix);
-    if client.connection_state() != async_nats::connection::State::Connected {
+    if !connected(client).await {
         return Err(RequestError::Disconnected { subject });
     }
     async {
         let (payload, headers) = encode(&subject, request, timeout)?;
-        let nats_request = async_nats::Request::new().payload(payload.into()).headers(headers).timeout(Some(timeout));
+        let payload: bytes::Bytes = payload.into();
         let started = std::time::Instant::now();
-        let sent = client.send_request(subject.clone(), nats_request).await;
+        let sent = loop {
+            let nats_request =
+                async_nats::Request::new().payload(payload.clone()).headers(headers.clone()).timeout(Some(timeout));
+            match client.send_request(subject.clone(), nats_request).await {
+                Err(err)
+                    if err.kind() == async_nats::client::RequestErrorKind::NoResponders
+                        && may_retry_no_responders(client, started) =>
+                {
+                    tokio::time::sleep(NO_RESPONDERS_RETRY).await
+                }
+                sent => break sent,
+            }
+        };
         observe_latency(R::SERVICE.name(), started);
         let message = sent.map_err(|err| {
             use async_nats::client::RequestErrorKind;

@@ -33,6 +33,8 @@ pub enum NatsServerError {
 pub struct NatsServer {
     child: Child,
     port: u16,
+    /// The HTTP monitoring port (`/connz`, `/jsz`) of a cluster's server.
+    monitor_port: Option<u16>,
 }
 
 impl NatsServer {
@@ -53,30 +55,74 @@ impl NatsServer {
 
     /// Starts a server on `port` (used to restart a broker on the same address).
     pub async fn start_on(store_dir: &Path, port: u16) -> Result<NatsServer, NatsServerError> {
-        Self::spawn(store_dir, port, None, &[]).await
+        Self::spawn(Some(store_dir), port, None, &[], &[]).await
     }
 
     /// Starts a server with a configuration file (users, permissions, JetStream), on a free port.
     pub async fn start_with_config(config: &Path, environment: &[(&str, &str)]) -> Result<NatsServer, NatsServerError> {
         let port = free_port().map_err(NatsServerError::Port)?;
-        Self::spawn(Path::new(""), port, Some(config), environment).await
+        Self::spawn(None, port, Some(config), environment, &[]).await
+    }
+
+    /// Starts a cluster of `size` servers with routes to one another, each with JetStream in a
+    /// directory of its own under `store_dir`, and `config` (users, permissions) when given.
+    /// JetStream takes a moment more to elect its leader: services wait for it.
+    pub async fn start_cluster(
+        store_dir: &Path,
+        size: usize,
+        config: Option<&Path>,
+        environment: &[(&str, &str)],
+    ) -> Result<Vec<NatsServer>, NatsServerError> {
+        let ports = (0..size)
+            .map(|_| Ok((free_port()?, free_port()?, free_port()?)))
+            .collect::<std::io::Result<Vec<(u16, u16, u16)>>>()
+            .map_err(NatsServerError::Port)?;
+        let mut servers = Vec::with_capacity(size);
+        for (i, &(port, route_port, monitor_port)) in ports.iter().enumerate() {
+            let routes: Vec<String> = ports
+                .iter()
+                .filter(|(_, other, _)| *other != route_port)
+                .map(|(_, other, _)| format!("nats://127.0.0.1:{other}"))
+                .collect();
+            let name = format!("nats-{}", i + 1);
+            let cluster = [
+                "--server_name".to_owned(),
+                name.clone(),
+                "--cluster_name".to_owned(),
+                "claimflow".to_owned(),
+                "--cluster".to_owned(),
+                format!("nats://127.0.0.1:{route_port}"),
+                "--routes".to_owned(),
+                routes.join(","),
+                "-m".to_owned(),
+                monitor_port.to_string(),
+            ];
+            let mut server = Self::spawn(Some(&store_dir.join(&name)), port, config, environment, &cluster).await?;
+            server.monitor_port = Some(monitor_port);
+            servers.push(server);
+        }
+        Ok(servers)
     }
 
     async fn spawn(
-        store_dir: &Path,
+        store_dir: Option<&Path>,
         port: u16,
         config: Option<&Path>,
         environment: &[(&str, &str)],
+        extra: &[String],
     ) -> Result<NatsServer, NatsServerError> {
         let binary = Self::find_binary().ok_or(NatsServerError::NotInstalled)?;
         let mut command = Command::new(&binary);
         command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
-        match config {
-            // NOTE: a configuration file brings its own JetStream settings.
-            Some(config) => command.arg("-c").arg(config),
-            None => command.args(["-js", "-sd"]).arg(store_dir),
-        };
+        if let Some(config) = config {
+            command.arg("-c").arg(config);
+        }
+        // NOTE: without a directory of its own, a configuration file brings its JetStream settings.
+        if let Some(store_dir) = store_dir {
+            command.args(["-js", "-sd"]).arg(store_dir);
+        }
         let child = command
+            .args(extra)
             .envs(environment.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -84,7 +130,7 @@ impl NatsServer {
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| NatsServerError::Spawn { binary, source })?;
-        let server = NatsServer { child, port };
+        let server = NatsServer { child, port, monitor_port: None };
         let started = Instant::now();
         let limit = Duration::from_secs(10);
         while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
@@ -102,6 +148,11 @@ impl NatsServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The monitoring endpoint of a cluster's server (`http://127.0.0.1:<port>`).
+    pub fn monitor_url(&self) -> Option<String> {
+        self.monitor_port.map(|port| format!("http://127.0.0.1:{port}"))
     }
 
     /// Resolves when the server exits on its own, with its status; the process is reaped.
