@@ -127,3 +127,25 @@ async fn when_the_server_auth_service_uses_dies_every_service_moves_on_and_no_to
     assert_eq!(status, 200, "{audit}");
     assert_eq!(audit["tokens"].as_array().map(Vec::len), Some(31), "{audit}");
 }
+
+#[tokio::test]
+async fn with_two_of_three_servers_gone_tokens_are_still_issued_and_audited() {
+    let mut stack = Stack::start_with(cluster_options(false)).await;
+    let (client_id, client_secret) = deploy_stamp(&stack).await;
+    stack.m2m_token(&client_id, &client_secret, "acme").await.expect("a token before the kills");
+    stack.records_written().await;
+
+    // One server left: core NATS works on it, JetStream has no majority and takes no records.
+    stack.nats.take().expect("the first node runs").kill().await;
+    stack.nats_peers[0].take().expect("the second node runs").kill().await;
+    for i in 0..10 {
+        let token = stack.m2m_token(&client_id, &client_secret, "acme").await;
+        let token = token.unwrap_or_else(|err| panic!("token {i} with one server left failed: {err:?}"));
+        stack.verify(token["access_token"].as_str().unwrap(), "acme").await.unwrap();
+    }
+    // Their records went to the database directly: the audit has every token.
+    let (status, audit) =
+        stack.management(reqwest::Method::GET, &format!("audit/tokens?client_id={client_id}"), None).await;
+    assert_eq!(status, 200, "{audit}");
+    assert_eq!(audit["tokens"].as_array().map(Vec::len), Some(11), "{audit}");
+}

@@ -48,16 +48,23 @@ pub fn server_addrs(urls: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
 /// server that went away is not waited for: requests fail at once with a clear error.
 pub const RECONNECT_GRACE: Duration = Duration::from_secs(1);
 
-/// Whether `client` is on a cluster: a cluster announces its members' addresses to every client.
+/// Whether `client` is on a cluster: its server names its cluster, and announces the members'
+/// addresses (only its own once the others are gone).
 pub fn in_cluster(client: &Client) -> bool {
-    client.server_info().connect_urls.len() >= 2
+    let info = client.server_info();
+    info.cluster.is_some() || info.connect_urls.len() >= 2
 }
 
+/// How long a request that found no responders keeps trying on a cluster: the service's
+/// instances may be moving from a lost server to another (each reconnects, then subscribes
+/// again; the client tries the servers it knows in turn, dead ones included).
+pub const NO_RESPONDERS_GRACE: Duration = Duration::from_secs(2);
+
 /// Whether a request that found no responders may try again: on a cluster, for
-/// [`RECONNECT_GRACE`] after it was first sent, the service's instances may be moving from a
-/// lost server to another (milliseconds); on a single server, never.
+/// [`NO_RESPONDERS_GRACE`] after it was first sent; on a single server, never (nothing is
+/// moving: the service is not running).
 pub(crate) fn may_retry_no_responders(client: &Client, first_sent: std::time::Instant) -> bool {
-    first_sent.elapsed() < RECONNECT_GRACE && in_cluster(client)
+    first_sent.elapsed() < NO_RESPONDERS_GRACE && in_cluster(client)
 }
 
 /// How long a request waits before trying again when it found no responders on a cluster.

@@ -73,10 +73,13 @@ impl NatsServer {
         config: Option<&Path>,
         environment: &[(&str, &str)],
     ) -> Result<Vec<NatsServer>, NatsServerError> {
-        let ports = (0..size)
-            .map(|_| Ok((free_port()?, free_port()?, free_port()?)))
-            .collect::<std::io::Result<Vec<(u16, u16, u16)>>>()
-            .map_err(NatsServerError::Port)?;
+        // NOTE: every port is held until all are chosen, so that no two of them are the same.
+        let held = (0..size * 3).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<std::io::Result<Vec<_>>>();
+        let held = held.map_err(NatsServerError::Port)?;
+        let free = held.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<std::io::Result<Vec<_>>>();
+        let free = free.map_err(NatsServerError::Port)?;
+        drop(held);
+        let ports: Vec<(u16, u16, u16)> = free.chunks(3).map(|p| (p[0], p[1], p[2])).collect();
         let mut servers = Vec::with_capacity(size);
         for (i, &(port, route_port, monitor_port)) in ports.iter().enumerate() {
             let routes: Vec<String> = ports
