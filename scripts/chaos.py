@@ -2,7 +2,9 @@
 """claimflow's reliability suite: faults under token load, then seeded fuzzing, on the real binaries.
 
 Starts nats-server, auth-service, two signers and two workers as processes, kills each kind under
-token load, then sends seeded hostile requests to every endpoint. Exit 0: every target met; 1: one
+token load, then sends seeded hostile requests to every endpoint. With --cluster: three
+nats-servers with routes, two auth-services behind the load's own balancer, two signers and two
+workers; kills one of each in turn under load (no fuzzing). Exit 0: every target met; 1: one
 missed; 2: the stack did not start; 130: interrupted. See docs/reliability.md.
 """
 
@@ -152,7 +154,9 @@ def wait_ready(services, seconds=60, path=None):
 
 
 class Stack:
-    """nats-server, auth-service, two signers sharing one key directory, two workers."""
+    """nats-server, auth-service, two signers, two workers; with --cluster, three nats-servers
+    with routes and two auth-services. Every signer has its own data directory: the keys are the
+    deployment's, in the database."""
 
     def __init__(self, args, work):
         self.work, bins = work, os.path.join(work, "bin")
@@ -167,12 +171,18 @@ class Stack:
             except OSError:
                 shutil.copy2(source, bins)
             self.build[binary] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.stat(source).st_mtime))
-        self.nats_port, self.http_port = free_port(), free_port()
+        self.cluster = args.cluster
+        nodes = 3 if args.cluster else 1
+        nats_ports = [(free_port(), free_port(), free_port()) for _ in range(nodes)]  # client, route, monitor
+        self.nats_port, self.http_port = nats_ports[0][0], free_port()
+        self.http_ports = [self.http_port] + ([free_port()] if args.cluster else [])
+        self.monitor_ports = {f"nats-{i + 1}": ports[2] for i, ports in enumerate(nats_ports)} if args.cluster else {}
+        # NOTE: replicas behind a load balancer share one issuer (the balancer's address).
         self.issuer = f"http://127.0.0.1:{self.http_port}"
         self.admin = {"client_id": "chaos-admin", "client_secret": secrets.token_urlsafe(24)}
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("CLAIMFLOW_", "NATS_", "OTEL_")) and k != "DATABASE_URL"}
-        base.update(NATS_URL=f"nats://127.0.0.1:{self.nats_port}",
+        base.update(NATS_URL=",".join(f"nats://127.0.0.1:{ports[0]}" for ports in nats_ports),
                     DATABASE_URL=args.database_url or f"sqlite://{work}/claimflow.db?mode=rwc",
                     CLAIMFLOW_LOG=os.environ.get("CLAIMFLOW_LOG", "info"))
         data = lambda name: os.path.join(work, "data", name)  # noqa: E731
@@ -182,14 +192,23 @@ class Stack:
         os.makedirs(os.path.join(work, "nats"), exist_ok=True)
         self.services = {}
         nats = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        self.add("nats-server", [nats, "-a", "127.0.0.1", "-p", str(self.nats_port), "-js",
-                                 "-sd", os.path.join(work, "nats")], base, self.nats_port)
-        self.add("auth-service", [os.path.join(bins, "auth-service")], dict(
-            base, CLAIMFLOW_DATA_DIR=data("auth-service"), CLAIMFLOW_HTTP_ADDR=f"127.0.0.1:{self.http_port}",
-            CLAIMFLOW_ISSUER=self.issuer, CLAIMFLOW_ADMIN_CLIENT_ID=self.admin["client_id"],
-            CLAIMFLOW_ADMIN_CLIENT_SECRET=self.admin["client_secret"], CLAIMFLOW_SECRETS_KEY=self.secrets_key,
-            CLAIMFLOW_SECURE_FETCH_KEY=key("secure-fetch"), CLAIMFLOW_SESSION_KEY=key("session")),
-            (self.http_port, "/readyz"))
+        if not args.cluster:
+            self.add("nats-server", [nats, "-a", "127.0.0.1", "-p", str(self.nats_port), "-js",
+                                     "-sd", os.path.join(work, "nats")], base, self.nats_port)
+        for i, (port, route, monitor) in enumerate(nats_ports if args.cluster else []):
+            name = f"nats-{i + 1}"
+            routes = ",".join(f"nats://127.0.0.1:{other[1]}" for other in nats_ports if other[1] != route)
+            self.add(name, [nats, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", os.path.join(work, "nats", name),
+                            "--server_name", name, "--cluster_name", "chaos", "--cluster", f"nats://127.0.0.1:{route}",
+                            "--routes", routes, "-m", str(monitor)], base, port)
+        for i, port in enumerate(self.http_ports):
+            name = f"auth-{i + 1}" if args.cluster else "auth-service"
+            self.add(name, [os.path.join(bins, "auth-service")], dict(
+                base, CLAIMFLOW_DATA_DIR=data(name), CLAIMFLOW_HTTP_ADDR=f"127.0.0.1:{port}",
+                CLAIMFLOW_ISSUER=self.issuer, CLAIMFLOW_ADMIN_CLIENT_ID=self.admin["client_id"],
+                CLAIMFLOW_ADMIN_CLIENT_SECRET=self.admin["client_secret"], CLAIMFLOW_SECRETS_KEY=self.secrets_key,
+                CLAIMFLOW_SECURE_FETCH_KEY=key("secure-fetch"), CLAIMFLOW_SESSION_KEY=key("session")),
+                (port, "/readyz"))
         for kind, binary in (("signer", "signer"), ("worker", "workflow-worker")):
             for i in (1, 2):
                 port, name = free_port(), f"{kind}-{i}"
@@ -209,11 +228,29 @@ class Stack:
     def start(self):
         # In order: auth-service migrates the database (it serves /healthz once it has; its /readyz
         # waits for a signer), signer-1 makes the deployment's key signer-2 then loads, the workers.
+        # (A cluster's servers start together: each waits for its routes before JetStream is up.)
         for service in self.services.values():
             service.start()
-            wait_ready([service], path="/healthz" if service.name == "auth-service" else None)
-            progress(f"  {service.name} up (pid {service.proc.pid})")
-        wait_ready([self.services["auth-service"]])
+            if not service.name.startswith("nats-"):
+                wait_ready([service], path="/healthz" if service.name.startswith("auth") else None)
+                progress(f"  {service.name} up (pid {service.proc.pid})")
+            elif service.name == f"nats-{len(self.monitor_ports)}" or not self.cluster:
+                wait_ready([s for s in self.services.values() if s.name.startswith("nats-")])
+                progress("  " + ", ".join(f"{s.name} (pid {s.proc.pid})" for s in self.services.values()
+                                          if s.name.startswith("nats-")) + " up")
+        wait_ready([s for s in self.services.values() if s.name.startswith("auth")])
+
+    def auth_services(self):
+        return [s for s in self.services.values() if s.name.startswith("auth")]
+
+    def busiest_nats(self):
+        """The cluster's server to kill: one an auth-service is connected to, and of those the one
+        with the most service connections (from each server's /connz page)."""
+        held = {}
+        for name, port in self.monitor_ports.items():
+            status, page = call(port, "GET", "/connz")
+            held[name] = sorted(c.get("name", "?") for c in (page or {}).get("connections") or []) if status == 200 else []
+        return max(held, key=lambda n: ("auth-service" in held[n], len(held[n]))), held
 
     def stop(self):
         for service in reversed(list(self.services.values())):
@@ -298,12 +335,47 @@ def verify_rs256(token, jwks):
     return json.loads(b64url(payload)) if signed == expected else None
 
 
-class Load:
-    """K threads asking for tokens in a loop, each on its own keep-alive connection."""
+class Balancer:
+    """What a load balancer in front of auth-service replicas does: requests take turns over the
+    replicas; one whose connection failed (refused, cut) is taken out at once for every thread,
+    and back in when its /readyz answers 200 (checked every 100 ms). The failed request itself
+    still counts as a failure: nothing is retried. With one replica: that one, always."""
 
-    def __init__(self, port, form, threads):
-        self.port, self.body = port, urllib.parse.urlencode(form)
-        self.records = [[] for _ in range(threads)]  # per thread: (sent, latency, status, error, body)
+    def __init__(self, ports):
+        self.ports, self.out, self.turn, self.lock = list(ports), {}, 0, threading.Lock()
+        self.generation = {port: 0 for port in ports}  # a connection from before an ejection is stale
+        self.stopping = threading.Event()
+        if len(self.ports) > 1:
+            threading.Thread(target=self.check, daemon=True).start()
+
+    def pick(self):
+        with self.lock:
+            live = [port for port in self.ports if port not in self.out] or self.ports
+            self.turn += 1
+            return live[self.turn % len(live)]
+
+    def failed(self, port):
+        if len(self.ports) > 1:
+            with self.lock:
+                if port not in self.out:
+                    self.out[port] = now()
+                    self.generation[port] += 1
+
+    def check(self):
+        while not self.stopping.wait(0.1):
+            for port in list(self.out):
+                if call(port, "GET", "/readyz", timeout=1)[0] == 200:
+                    with self.lock:
+                        self.out.pop(port, None)
+
+
+class Load:
+    """K threads asking for tokens in a loop, each on its own keep-alive connection to each
+    replica, spread by a [`Balancer`]."""
+
+    def __init__(self, ports, form, threads):
+        self.balancer, self.body = Balancer(ports if isinstance(ports, list) else [ports]), urllib.parse.urlencode(form)
+        self.records = [[] for _ in range(threads)]  # per thread: (sent, latency, status, error, body, port)
         self.samples = []  # one token in 100, checked against the JWKS at the end
         self.stopping = threading.Event()
         self.pool = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(threads)]
@@ -314,15 +386,21 @@ class Load:
 
     def stop(self):
         self.stopping.set()
+        self.balancer.stopping.set()
         for thread in self.pool:
             thread.join(timeout=15)
 
     def run(self, index):
-        records, conn = self.records[index], None
+        records, conns = self.records[index], {}  # port -> (connection, balancer generation)
         while not self.stopping.is_set():
+            port = self.balancer.pick()
+            conn, generation = conns.pop(port, (None, None))
+            if conn and generation != self.balancer.generation[port]:
+                conn = conn.close()
             sent = now()
             try:
-                conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                generation = self.balancer.generation[port]
                 conn.request("POST", "/oauth2/token", self.body, {"content-type": "application/x-www-form-urlencoded"})
                 response = conn.getresponse()
                 data, status = response.read(), response.status
@@ -330,10 +408,13 @@ class Load:
                     conn = conn.close()
             except (OSError, http.client.HTTPException) as err:  # refused or cut: status 0
                 status, data, conn = 0, f"{type(err).__name__}: {err}".encode(), conn and conn.close()
+                self.balancer.failed(port)
             latency = now() - sent
+            if conn:
+                conns[port] = (conn, generation)
             if status == 200:
                 token = json.loads(data)["access_token"]
-                records.append((sent, latency, 200, "", json.loads(b64url(token.split(".")[1]))["jti"]))
+                records.append((sent, latency, 200, "", json.loads(b64url(token.split(".")[1]))["jti"], port))
                 if len(records) % 100 == 1:
                     self.samples.append(token)
                 continue
@@ -341,7 +422,7 @@ class Load:
                 error = json.loads(data).get("error", "?")
             except (ValueError, AttributeError):
                 error = "connection" if status == 0 else "?"
-            records.append((sent, latency, status, error, data[:300].decode("utf-8", "replace")))
+            records.append((sent, latency, status, error, data[:300].decode("utf-8", "replace"), port))
             time.sleep(0.005)  # a client backs off a little after a failure
 
     def jtis(self):
@@ -389,7 +470,10 @@ def print_phase(p):
                 f"max {p['in_flight_max_ms']} ms"
     if p.get("resent"):
         line += f", resent by auth-service: {p['resent']}"
-    if p["phase"] in OUTAGES:
+    if p.get("full_rate_ms") is not None:
+        line += f", rate {p['steady_per_s']}/s before the kill, lowest {p['lowest_rate']:.0%} of it after, " \
+                f"at {FULL_RATE:.0%} or more from {p['full_rate_ms']} ms"
+    elif p["phase"] in OUTAGES:
         line += f", recovery {p['recovery_ms']} ms, all ok after {p['all_ok_after_ms']} ms"
     progress(line)
     for example in p["unexpected_examples"]:
@@ -456,15 +540,68 @@ PHASES = [("steady", phase_steady), ("worker", phase_worker), ("signer", phase_s
           ("all-signers", phase_all_signers), ("broker", phase_broker), ("auth-service", phase_auth)]
 
 
+# --- cluster phases: one of each killed in turn, the rest carry the load -----------------------
+
+def in_flight_allowed(record, marks):
+    """A request sent before the killed process was gone and not answered before the kill."""
+    return record[0] < marks["reaped"] and record[0] + record[1] >= marks["kills"][0]
+
+
+def kill_one(kind):
+    def phase(ctx):
+        if kind == "nats-server":
+            name, counts = ctx.stack.busiest_nats()
+            progress(f"  killing {name} (connections: {counts})")
+        else:
+            name = {"worker": "worker-1", "signer": "signer-1", "auth-service": "auth-2"}[kind]
+            progress(f"  killing {name}")
+        service = ctx.stack.services[name]
+        marks = {"kills": [now()]}
+        service.kill()
+        marks["reaped"] = marks["down"] = now()
+        time.sleep(ctx.hold)  # the load goes on without it
+        service.start()
+        marks["ready"] = wait_ready([service])
+        return marks, in_flight_allowed
+    return phase
+
+
+CLUSTER_PHASES = [("steady", phase_steady)] + [(kind, kill_one(kind))
+                                                for kind in ("worker", "signer", "nats-server", "auth-service")]
+RATE_WINDOW = 0.5  # seconds: the window the rate after a kill is measured over
+FULL_RATE = 0.8  # of the rate before the kill: what counts as full on this noisy machine
+
+
+def full_rate_after(records, start, marks, hold):
+    """How the rate of issued tokens fared after the kill, against the load's own rate in the
+    settle before it: (seconds from the kill to the end of the last RATE_WINDOW below FULL_RATE
+    of that rate, 0 when none was; the lowest window's rate as a fraction; the rate before)."""
+    kill = marks["kills"][0]
+    done = sorted(r[0] + r[1] for r in records if r[2] == 200)
+    steady = sum(1 for t in done if start <= t < kill) / max(kill - start, 1e-9)
+    back, lowest, t = 0.0, float("inf"), kill
+    while t + RATE_WINDOW <= kill + hold:
+        rate = sum(1 for d in done if t <= d < t + RATE_WINDOW) / RATE_WINDOW / max(steady, 1e-9)
+        lowest = min(lowest, rate)
+        if rate < FULL_RATE:
+            back = t + RATE_WINDOW - kill
+        t += 0.05
+    return back, lowest, steady
+
+
 def run_phases(ctx):
     results = []
-    for name, fault in PHASES:
+    for name, fault in ctx.phases:
         progress(f"phase {name}")
         start, resent = now(), resent_requests(ctx)
         time.sleep(ctx.settle)
         marks, allowed = fault(ctx)
         time.sleep(ctx.settle)
-        result = summarize(name, ctx.load.between(start, now()), start, marks, allowed)
+        records = ctx.load.between(start, now())
+        result = summarize(name, records, start, marks, allowed)
+        if ctx.args.cluster and "reaped" in marks:
+            after, lowest, steady = full_rate_after(records, start, marks, ctx.hold)
+            result.update(full_rate_ms=ms(after), lowest_rate=round(lowest, 2), steady_per_s=round(steady, 1))
         result["crashed"] = check_crashes(ctx, f"phase {name}")
         if name != "auth-service":  # its counters start again at 0 when it restarts
             result["resent"] = {k: v - resent.get(k, 0) for k, v in resent_requests(ctx).items()}
@@ -850,6 +987,15 @@ def targets(results):
     pick = lambda key, names: [phases[n][key] for n in names if n in phases]  # noqa: E731
     fuzz = results.get("fuzz")
     rows = [("crashes", "0", len(fuzz["crashes"] if fuzz else []) + sum(len(p["crashed"]) for p in phases.values()))]
+    if results.get("cluster") and phases:
+        kills = [n for n in phases if n != "steady"]
+        rate = worst(pick("full_rate_ms", kills))
+        rows += [("failures without a fault (steady)", "0", sum(pick("failures", ["steady"]))),
+                 ("failures after a kill, apart from in flight", "0", sum(pick("unexpected", kills))),
+                 ("full rate after each kill", "< 2 s", rate, rate < 2000),
+                 ("sampled tokens verify against the JWKS", "0 bad", results["tokens"]["bad"]),
+                 ("signers that signed tokens", "2", results["signers_signing"], results["signers_signing"] == 2)]
+        phases = {}  # the single-server targets below do not apply
     if fuzz:
         count = lambda *keys: sum(v.get(k, 0) for v in fuzz["by_kind"].values() for k in keys)  # noqa: E731
         rows += [("hangs / unanswered fuzz requests", "0", count("hang", "no answer")),
@@ -917,7 +1063,7 @@ def run(ctx, work, results):
 
 def run_load_and_faults(ctx, results):
     progress(f"token load: {ctx.args.threads} threads; {ctx.settle} s settle before and after each fault")
-    ctx.load = Load(ctx.stack.http_port, ctx.form, ctx.args.threads)
+    ctx.load = Load(ctx.stack.http_ports, ctx.form, ctx.args.threads)
     ctx.load.start()
     try:
         results["phases"] = run_phases(ctx)
@@ -928,6 +1074,17 @@ def run_load_and_faults(ctx, results):
     results["tokens"] = {"sampled": len(claims), "bad": sum(1 for c in claims if not c or c.get("chaos") != "steady"),
                          "jwks_keys": len(jwks.get("keys", [])) if status == 200 else 0}
     progress(f"tokens: {results['tokens']}")
+    if ctx.args.cluster:  # every signer took its share: tokens of both verified above, against one JWKS
+        signed = {name: signed_tokens(service) for name, service in ctx.stack.services.items() if name.startswith("signer")}
+        results["signers_signing"] = sum(1 for count in signed.values() if count > 0)
+        progress(f"tokens signed by each signer since its last start: {signed}")
+
+
+def signed_tokens(service):
+    status, text = call(service.ready[0], "GET", "/metrics")
+    found = re.findall(r'^\w*signer_operations_total\{(?=[^}]*operation="issue")(?=[^}]*outcome="ok")[^}]*\} (\d+)',
+                       str(text), re.M)
+    return sum(int(value) for value in found)
 
 
 def run_fuzzing(ctx, results, suffix):
@@ -983,11 +1140,13 @@ def parse_args(argv):
     parser.add_argument("--timeout", type=float, default=10.0, help="per fuzz request, seconds (default 10)")
     parser.add_argument("--settle", type=float, help="seconds of load before and after each fault (2; --short 1)")
     parser.add_argument("--skip-phases", action="store_true", help="no fault phases: fuzz only")
+    parser.add_argument("--cluster", action="store_true",
+                        help="3 nats-servers, 2 auth-services, 2 signers, 2 workers; one of each killed in turn (no fuzzing)")
     parser.add_argument("--verbose", action="store_true", help="print every fuzz case and its answer")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
     args.bin_dir = args.bin_dir or os.path.join(ROOT, "target", "release" if args.release else "debug")
-    args.cases = args.cases if args.cases is not None else (300 if args.short else 2000)
+    args.cases = args.cases if args.cases is not None else (0 if args.cluster else 300 if args.short else 2000)
     if args.database_url == "$DATABASE_URL":
         args.database_url = os.environ.get("DATABASE_URL") or parser.error("--database-url: DATABASE_URL is not set")
     return args
@@ -1000,6 +1159,7 @@ class Context:
         self.args, self.stack, self.load, self.background, self.ids = args, None, None, None, {}
         self.settle = args.settle if args.settle is not None else (1.0 if args.short else 2.0)
         self.down, self.broker_down, self.rounds = (0.5, 2.0, 1) if args.short else (1.0, 3.0, 3)
+        self.phases, self.hold = (CLUSTER_PHASES if args.cluster else PHASES), 3.0
 
 
 def interrupted(*_):
@@ -1011,7 +1171,8 @@ def main(argv):
     signal.signal(signal.SIGTERM, interrupted)
     ctx, work, started, code = Context(args), tempfile.mkdtemp(prefix="claimflow-chaos-"), now(), 1
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    results = {"seed": args.seed, "short": args.short, "threads": args.threads, "bin_dir": args.bin_dir,
+    results = {"seed": args.seed, "short": args.short, "cluster": args.cluster, "threads": args.threads,
+               "bin_dir": args.bin_dir,
                "commit": commit.stdout.strip(),
                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cores": os.cpu_count()}
     try:
