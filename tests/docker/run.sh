@@ -10,6 +10,10 @@
 #   5. one token request's trace reaches the collector with spans of all three services;
 #   6. a user signs in through the login page, the client exchanges the code and refreshes.
 #
+# With --cluster, all of it on docker-compose.cluster.yml as well (3 nats-servers), and then:
+#   7. the records stream is kept on all three servers;
+#   8. with one nats-server killed, tokens are still issued.
+#
 # Needs root (installs docker.io, docker-compose, debootstrap when missing) and prints
 # "N passed, N failed". Tears everything down, also on failure.
 set -euo pipefail
@@ -17,6 +21,12 @@ cd "$(dirname "$0")/../.."
 repo=$(pwd)
 project=claimflowtest
 work=$(mktemp -d)
+files=(-f "$repo/docker-compose.yml")
+cluster=false
+if [[ ${1:-} == --cluster ]]; then
+  cluster=true
+  files+=(-f "$repo/docker-compose.cluster.yml")
+fi
 passed=0
 failed=0
 
@@ -49,7 +59,7 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
 fi
 compose() {
-  docker-compose -p "$project" -f "$repo/docker-compose.yml" "$@"
+  docker-compose -p "$project" "${files[@]}" "$@"
 }
 cleanup() {
   compose down -v --remove-orphans >/dev/null 2>&1 || true
@@ -91,7 +101,7 @@ export CLAIMFLOW_IMAGE=claimflow-test/claimflow NATS_IMAGE=claimflow-test/nats P
 export OTEL_COLLECTOR_IMAGE=claimflow-test/collector JAEGER_IMAGE=claimflow-test/base:bookworm
 export OTEL_EXPORTER_OTLP_PROTOCOL=http/json CLAIMFLOW_PORT=$port CLAIMFLOW_ISSUER=$issuer
 export CLAIMFLOW_ADMIN_CLIENT_ID=claimflow-admin CLAIMFLOW_ADMIN_CLIENT_SECRET=docker-test-admin-secret
-log "docker-compose up (issuer $issuer)"
+log "docker-compose ${files[*]} up (issuer $issuer)"
 compose up -d --scale jaeger=0 >"$work/up.log" 2>&1 || { cat "$work/up.log"; compose logs --tail=50; exit 1; }
 
 ready=false
@@ -203,6 +213,21 @@ token "$client_id" wrong-secret acme -o /dev/null
 sleep 1
 line=$( (compose logs --no-color auth-service 2>/dev/null || true) | (grep '"trace_id"' || true) | tail -n1 | cut -d'|' -f2-)
 check "services log JSON lines with trace_id" python3 -c "import json,sys; assert json.loads(sys.argv[1])['trace_id']" "$line"
+
+# --- the cluster -----------------------------------------------------------------------------
+if [[ $cluster == true ]]; then
+  peers=$(compose exec -T nats curl -fsS "http://127.0.0.1:8222/jsz?accounts=true&streams=true" | python3 -c "
+import json, sys
+streams = [s for a in json.load(sys.stdin).get('account_details', []) for s in a.get('stream_detail', [])]
+records = [s for s in streams if s['name'] == 'CLAIMFLOW_RECORDS']
+print(1 + len(records[0].get('cluster', {}).get('replicas') or []) if records else 0)")
+  check "the records stream is kept on all three nats-servers ($peers)" test "$peers" -eq 3
+  log "killing nats-2"
+  compose kill nats-2 >/dev/null 2>&1
+  codes=$(for _ in $(seq 1 20); do token "$client_id" "$client_secret" acme -o /dev/null -w '%{http_code}\n'; done)
+  bad=$(grep -vc '^200$' <<<"$codes" || true)
+  check "with one nats-server killed, tokens are issued (20 requests, $bad failed)" test "$bad" -eq 0
+fi
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

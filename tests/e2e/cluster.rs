@@ -149,3 +149,76 @@ async fn with_two_of_three_servers_gone_tokens_are_still_issued_and_audited() {
     assert_eq!(status, 200, "{audit}");
     assert_eq!(audit["tokens"].as_array().map(Vec::len), Some(11), "{audit}");
 }
+
+#[tokio::test]
+async fn a_sign_in_spread_over_two_auth_service_replicas_works_and_their_throttling_is_one() {
+    use claimflow_e2e::{pkce, Browser};
+    let stack = Stack::start_with(cluster_options(false)).await;
+    let other = stack.add_auth_service().await;
+    let on_other = |url: String| url.replacen(&stack.issuer, &other.url, 1);
+    stack.user_with_password("ada@example.com", "Ada", "Lovelace", "correct horse 1").await;
+    let app = stack.web_app("reg").await;
+
+    // The login page from one replica, its form (CSRF token, sign-in state) posted to the other.
+    let browser = Browser::default();
+    let (verifier, challenge) = pkce();
+    let params = [
+        ("scope", "openid offline"),
+        ("state", "st-1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let page = browser.get(&stack.authorize_url(&app, &params)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let mut form = page.hidden_fields();
+    form.push(("email".into(), "ada@example.com".into()));
+    form.push(("password".into(), "correct horse 1".into()));
+    let answer = browser.post(&on_other(stack.url("/oauth2/auth")), &form).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let code = answer.param("code").expect("a code");
+
+    // The code is exchanged at the first replica, the refresh token used at the second.
+    let (status, tokens) = stack.exchange_code(&app, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refreshed = stack
+        .http
+        .post(format!("{}/oauth2/token", other.url))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &app.client_id),
+            ("client_secret", app.client_secret.as_deref().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200, "{}", refreshed.text().await.unwrap());
+
+    // The session made at the second replica signs in silently at the first.
+    let silent = browser
+        .get(&stack.authorize_url(
+            &app,
+            &[("prompt", "none"), ("code_challenge", &challenge), ("code_challenge_method", "S256")],
+        ))
+        .await;
+    assert_eq!(silent.status, 302, "{}", silent.body);
+    assert!(silent.param("code").is_some(), "{:?}", silent.location);
+
+    // Wrong passwords sent to both replicas count together: five lock the account on both.
+    let intruder = Browser::default();
+    let page = intruder.get(&stack.authorize_url(&app, &params)).await;
+    for i in 0..5 {
+        let mut form = page.hidden_fields();
+        form.push(("email".into(), "ada@example.com".into()));
+        form.push(("password".into(), "guess".into()));
+        let url = if i % 2 == 0 { stack.url("/oauth2/auth") } else { on_other(stack.url("/oauth2/auth")) };
+        assert_eq!(intruder.post(&url, &form).await.status, 401);
+    }
+    for url in [stack.url("/oauth2/auth"), on_other(stack.url("/oauth2/auth"))] {
+        let mut form = page.hidden_fields();
+        form.push(("email".into(), "ada@example.com".into()));
+        form.push(("password".into(), "correct horse 1".into()));
+        let locked = intruder.post(&url, &form).await;
+        assert_eq!(locked.status, 429, "{url}: {}", locked.body);
+    }
+}
