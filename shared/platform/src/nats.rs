@@ -495,3 +495,24 @@ pub fn extract_context(headers: Option<&HeaderMap>) -> opentelemetry::Context {
         None => opentelemetry::Context::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::server_addrs;
+
+    #[test]
+    fn nats_url_takes_one_server_or_a_cluster_separated_by_commas() {
+        assert_eq!(server_addrs("nats://127.0.0.1:4222").unwrap().len(), 1);
+        let cluster = server_addrs("nats://nats-1:4222, nats://nats-2:4222,nats://nats-3:4222,").unwrap();
+        let ports: Vec<u16> = cluster.iter().map(|addr| addr.port()).collect();
+        assert_eq!(ports, [4222, 4222, 4222]);
+        assert_eq!(cluster[1].host(), "nats-2");
+    }
+
+    #[test]
+    fn a_bad_nats_url_names_the_server_at_fault() {
+        let err = server_addrs("nats://ok:4222,nats://bad host:4222").unwrap_err();
+        assert!(err.contains("\"nats://bad host:4222\" is not a NATS server URL"), "{err}");
+        assert!(server_addrs(" , ").unwrap_err().contains("names no server"));
+    }
+}
