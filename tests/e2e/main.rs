@@ -19,6 +19,7 @@ mod management_resources;
 mod nats_permissions;
 mod openapi;
 mod org_aware_m2m;
+mod post_authentication;
 mod project_imports;
 mod records;
 mod runtime_errors;

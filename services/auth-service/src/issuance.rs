@@ -71,6 +71,25 @@ pub async fn run_and_sign(
     }
 }
 
+/// Runs the live workflow of a trigger that shapes a sign-in rather than a token
+/// (`user:post_authentication`): its failure policy applied (a denial, or a failure under
+/// `stop`, is the error), its runs recorded.
+pub async fn run_sign_in_workflow(
+    state: &AppState,
+    deployment: &workflow_deployment::Model,
+    event: WorkflowEvent,
+) -> Result<WorkflowOutcome, OAuthError> {
+    let event_id = uuid::Uuid::new_v4().to_string();
+    tracing::Span::current().record("event_id", event_id.as_str());
+    let grant_type = "authorization_code";
+    // NOTE: no token exists yet: the worker gets no claims, and deploy refused token bindings.
+    let base = BaseClaims { access: Default::default(), id: None };
+    let (_, outcome) = run_workflow(state, deployment, &event_id, event, &base, TokenKind::Access, grant_type).await?;
+    publish_runs(state, records::issuance_record(&event_id, grant_type, Some(deployment.trigger), &outcome, None))
+        .await;
+    Ok(outcome)
+}
+
 /// Signed tokens, and what the workflow decided about the sign-in's session.
 pub struct Signed {
     pub tokens: IssueResponse,

@@ -156,15 +156,17 @@ pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) 
             ip: request.ip.to_string(),
             user_agent: request.user_agent.map(str::to_owned),
             locale: None,
+            auth_url_params: None,
         },
         context: EventContext {
             domains: EventDomains { kinde_domain: state.config.issuer.clone() },
             workflow: EventWorkflow { trigger: Trigger::UserTokensGeneration },
             application: EventApplication { client_id: request.application.id.clone() },
             auth: Some(EventAuth {
-                origin: origin.to_owned(),
+                origin: Some(origin.to_owned()),
                 connection_id: PASSWORD_CONNECTION_ID.to_owned(),
-                is_existing_session: existing_session,
+                is_existing_session: Some(existing_session),
+                is_new_user_record_created: None,
             }),
             user: Some(EventUser {
                 id: request.user.id.clone(),

@@ -91,15 +91,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     .with_context(|| format!("{} is not JSON", args.event.display()))?;
     let kind = match compiled.trigger {
         Trigger::M2mTokenGeneration => TokenKind::M2m,
-        Trigger::UserTokensGeneration => TokenKind::Access,
+        Trigger::UserTokensGeneration | Trigger::UserPostAuthentication => TokenKind::Access,
     };
     // User tokens come in pairs: the ID token starts from the claims a sign-in would give it.
-    let (default_access, id_base) = match kind {
-        TokenKind::Access => {
+    // A sign-in trigger runs before any token exists.
+    let (default_access, id_base) = match compiled.trigger {
+        Trigger::UserTokensGeneration => {
             let (access, id) = default_user_base(&event);
             (access, Some(id))
         }
-        _ => (default_base(&event), None),
+        Trigger::M2mTokenGeneration => (default_base(&event), None),
+        Trigger::UserPostAuthentication => (Claims::new(), None),
     };
     let base: Claims = match &args.base {
         Some(path) => serde_json::from_str(
@@ -219,43 +221,54 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             let policy = serde_json::to_value(policy)?;
             println!("session policy: {} (the sign-in's session cookie)", policy.as_str().unwrap_or_default());
         }
-        println!("\nclaims against the base token:");
-        for (claim, value) in &added {
-            println!("  + {claim}: {value}");
-        }
-        for (claim, old, new) in &changed {
-            println!("  ~ {claim}: {old} -> {new}");
-        }
-        if id_base.is_some() {
-            println!("\nID token claims against the base ID token:");
-            for (claim, value) in &id_added {
-                println!("  + {claim}: {value}");
-            }
-            for (claim, old, new) in &id_changed {
-                println!("  ~ {claim}: {old} -> {new}");
-            }
-        }
-        for rejected in &merged.rejected {
-            println!(
-                "  ! {} ({} token) dropped by the signer: {}",
-                rejected.claim,
-                rejected.token.as_str(),
-                rejected.reason.describe()
-            );
-        }
-        if added.is_empty()
-            && changed.is_empty()
-            && id_added.is_empty()
-            && id_changed.is_empty()
-            && merged.rejected.is_empty()
-        {
-            println!("  (no change)");
+        // NOTE: a sign-in trigger shapes the sign-in (denied, session policy), no token.
+        if compiled.trigger.makes_tokens() {
+            print_claim_changes(&added, &changed, id_base.is_some(), &id_added, &id_changed, &merged.rejected);
         }
     }
     if outcome.status != claimflow_contracts::workflow::RunStatus::Ok {
         bail!("the workflow did not complete");
     }
     Ok(())
+}
+
+type Changes = Vec<(String, Value, Value)>;
+
+fn print_claim_changes(
+    added: &Claims,
+    changed: &Changes,
+    has_id: bool,
+    id_added: &Claims,
+    id_changed: &Changes,
+    rejected: &[claimflow_contracts::signer::RejectedClaim],
+) {
+    println!("\nclaims against the base token:");
+    for (claim, value) in added {
+        println!("  + {claim}: {value}");
+    }
+    for (claim, old, new) in changed.iter() {
+        println!("  ~ {claim}: {old} -> {new}");
+    }
+    if has_id {
+        println!("\nID token claims against the base ID token:");
+        for (claim, value) in id_added {
+            println!("  + {claim}: {value}");
+        }
+        for (claim, old, new) in id_changed.iter() {
+            println!("  ~ {claim}: {old} -> {new}");
+        }
+    }
+    for dropped in rejected {
+        println!(
+            "  ! {} ({} token) dropped by the signer: {}",
+            dropped.claim,
+            dropped.token.as_str(),
+            dropped.reason.describe()
+        );
+    }
+    if added.is_empty() && changed.is_empty() && id_added.is_empty() && id_changed.is_empty() && rejected.is_empty() {
+        println!("  (no change)");
+    }
 }
 
 /// Claims in `after` that `before` lacked, and claims whose value changed.

@@ -23,6 +23,28 @@ pub struct EventRequest {
     pub user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// `user:post_authentication`: the authorization request the sign-in answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_url_params: Option<AuthUrlParams>,
+}
+
+/// `request.authUrlParams`: the parameters of the authorization request, as Kinde names them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthUrlParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    pub client_id: String,
+    pub redirect_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_hint: Option<String>,
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,16 +69,21 @@ pub struct EventContext {
     pub organization: Option<EventOrganization>,
 }
 
-/// `context.auth` of `user:tokens_generation`.
+/// `context.auth` of the user triggers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventAuth {
-    /// `authorization_request` (sign-in, or a silent one on an existing session) or
-    /// `refresh_token_request`.
-    pub origin: String,
+    /// `user:tokens_generation`: `authorization_request` (sign-in, or a silent one on an
+    /// existing session) or `refresh_token_request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     pub connection_id: String,
-    /// True when no password was asked: the browser's session was reused.
-    pub is_existing_session: bool,
+    /// `user:tokens_generation`: true when no password was asked (the browser's session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_existing_session: Option<bool>,
+    /// `user:post_authentication`: whether this sign-in created the user record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_new_user_record_created: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +129,7 @@ mod tests {
                 ip: "127.0.0.1".into(),
                 user_agent: Some("curl/8".into()),
                 locale: None,
+                auth_url_params: None,
             },
             context: EventContext {
                 domains: EventDomains { kinde_domain: "http://127.0.0.1:8080".into() },
@@ -128,9 +156,10 @@ mod tests {
             workflow: EventWorkflow { trigger: Trigger::UserTokensGeneration },
             application: EventApplication { client_id: "web".into() },
             auth: Some(EventAuth {
-                origin: "refresh_token_request".into(),
+                origin: Some("refresh_token_request".into()),
                 connection_id: "conn_password".into(),
-                is_existing_session: false,
+                is_existing_session: Some(false),
+                is_new_user_record_created: None,
             }),
             user: Some(EventUser { id: "kp_1".into(), identity_id: "identity_1".into() }),
             organization: Some(EventOrganization { code: "org_1".into() }),
@@ -141,5 +170,30 @@ mod tests {
         assert_eq!(json["auth"]["connectionId"], "conn_password");
         assert_eq!(json["user"]["identityId"], "identity_1");
         assert_eq!(json["organization"]["code"], "org_1");
+        assert!(json["auth"].get("isNewUserRecordCreated").is_none(), "only post-authentication has it");
+    }
+
+    #[test]
+    fn post_authentication_event_carries_the_authorization_requests_parameters() {
+        let request = EventRequest {
+            auth: EventRequestAuth { audience: vec![] },
+            ip: "127.0.0.1".into(),
+            user_agent: None,
+            locale: None,
+            auth_url_params: Some(AuthUrlParams {
+                state: Some("st".into()),
+                client_id: "web".into(),
+                redirect_uri: "https://app.example/cb".into(),
+                login_hint: Some("ada@example.com".into()),
+                scope: "openid".into(),
+                ..Default::default()
+            }),
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        let params = &json["authUrlParams"];
+        assert_eq!(params["clientId"], "web");
+        assert_eq!(params["redirectUri"], "https://app.example/cb");
+        assert_eq!(params["loginHint"], "ada@example.com");
+        assert!(params.get("orgCode").is_none() && params.get("audience").is_none(), "{params}");
     }
 }

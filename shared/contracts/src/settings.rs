@@ -113,13 +113,20 @@ impl Binding {
     /// Where Kinde offers a binding that `trigger` does not offer: such a binding is `undefined`
     /// at run time, so deploy refuses a call of it with this.
     pub fn not_offered_on(self, trigger: crate::Trigger) -> Option<&'static str> {
+        use crate::Trigger::*;
         match self {
-            Binding::Mfa => Some("user:pre_mfa"),
-            Binding::Widget => Some("user:new_password_provided and user:existing_password_provided"),
-            Binding::SsoSession if trigger != crate::Trigger::UserTokensGeneration => {
+            Binding::Mfa => Some("user:pre_mfa, which claimflow does not run"),
+            Binding::Widget => {
+                Some("user:new_password_provided and user:existing_password_provided, which claimflow does not run")
+            }
+            Binding::SsoSession if trigger == M2mTokenGeneration => {
                 Some("user:tokens_generation (at sign-in) and user:post_authentication")
             }
-            Binding::Localization => Some("Kinde's custom pages"),
+            Binding::AccessToken | Binding::IdToken if trigger == UserPostAuthentication => {
+                Some("user:tokens_generation (the tokens are made after this trigger)")
+            }
+            Binding::M2mToken if trigger == UserPostAuthentication => Some("m2m:token_generation"),
+            Binding::Localization => Some("Kinde's custom pages, which claimflow does not have"),
             _ => None,
         }
     }

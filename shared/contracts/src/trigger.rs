@@ -16,17 +16,44 @@ pub enum Trigger {
     #[serde(rename = "user:tokens_generation")]
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:tokens_generation"))]
     UserTokensGeneration,
+    /// A user has signed in with a password; the session and the code are not made yet.
+    #[serde(rename = "user:post_authentication")]
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:post_authentication"))]
+    UserPostAuthentication,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 2] = [Trigger::M2mTokenGeneration, Trigger::UserTokensGeneration];
+    pub const ALL: [Trigger; 3] =
+        [Trigger::M2mTokenGeneration, Trigger::UserTokensGeneration, Trigger::UserPostAuthentication];
 
     /// The canonical name, as stored and shown to users.
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::M2mTokenGeneration => "m2m:token_generation",
             Trigger::UserTokensGeneration => "user:tokens_generation",
+            Trigger::UserPostAuthentication => "user:post_authentication",
         }
+    }
+
+    /// Why claimflow refuses a trigger Kinde has (deploy says so), or `None` for a name Kinde
+    /// does not have either.
+    pub fn refused(name: &str) -> Option<&'static str> {
+        match name {
+            "user:plan_selection" | "user:plan_cancellation_request" => {
+                Some("claimflow has no billing: no plan is ever selected or cancelled, so it would never run")
+            }
+            "user:pre_registration"
+            | "user:new_password_provided"
+            | "user:existing_password_provided"
+            | "user:new_username_provided"
+            | "user:pre_mfa" => Some("claimflow does not run it yet"),
+            _ => None,
+        }
+    }
+
+    /// Whether the trigger's workflow shapes tokens (claim patches), rather than a sign-in.
+    pub fn makes_tokens(self) -> bool {
+        matches!(self, Trigger::M2mTokenGeneration | Trigger::UserTokensGeneration)
     }
 
     /// Parses a trigger name as written in `workflowSettings.trigger`. Both spellings of the
@@ -35,6 +62,7 @@ impl Trigger {
         match name {
             "m2m:token_generation" | "m2m:tokens_generation" => Some(Trigger::M2mTokenGeneration),
             "user:tokens_generation" => Some(Trigger::UserTokensGeneration),
+            "user:post_authentication" => Some(Trigger::UserPostAuthentication),
             _ => None,
         }
     }
@@ -45,6 +73,7 @@ impl Trigger {
         match self {
             Trigger::M2mTokenGeneration => "m2m_token_generation",
             Trigger::UserTokensGeneration => "user_tokens_generation",
+            Trigger::UserPostAuthentication => "user_post_authentication",
         }
     }
 }

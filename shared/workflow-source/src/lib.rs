@@ -391,12 +391,13 @@ fn validate(exports: &ModuleExports, locate: &Locator) -> Result<WorkflowSetting
     let trigger = match fields.get("trigger") {
         Some(Value::String(name)) => Trigger::parse(name).ok_or_else(|| {
             let supported: Vec<&str> = Trigger::ALL.iter().map(|t| t.as_str()).collect();
+            let why = match Trigger::refused(name) {
+                Some(why) => format!("a Kinde trigger, but {why}"),
+                None => "not a trigger claimflow runs".to_owned(),
+            };
             locate.setting(
                 &["trigger"],
-                format!(
-                    "workflowSettings.trigger {name:?} is not a trigger claimflow runs (supported: {})",
-                    supported.join(", ")
-                ),
+                format!("workflowSettings.trigger {name:?} is {why} (supported: {})", supported.join(", ")),
             )
         })?,
         Some(_) => return Err(locate.setting(&["trigger"], "workflowSettings.trigger must be a string".to_owned())),
@@ -526,8 +527,7 @@ fn check_bindings_used(
         return Err(locate.at(
             *at,
             format!(
-                "{written} is not offered on {trigger}: Kinde offers {binding} on {offered_on}, which claimflow does \
-                 not run",
+                "{written} is not offered on {trigger}: Kinde offers {binding} on {offered_on}",
                 trigger = settings.trigger,
                 binding = binding.as_str()
             ),

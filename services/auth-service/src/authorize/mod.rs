@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 mod cookies;
 mod logout;
 pub(crate) mod pages;
+mod post_authentication;
 
 use axum::{
     body::Bytes,
@@ -360,6 +361,20 @@ pub async fn sign_in(
     if let Err(err) = state.store.clear_login_failures(&account).await {
         return storage_page(err).into_response();
     }
+    // NOTE: before the session exists, so that a denied sign-in leaves none behind.
+    let session_policy = match post_authentication::run(&state, &request, &user, peer, &headers).await {
+        Ok(policy) => policy,
+        Err(error) => {
+            tracing::info!(error = error.code.as_str(), description = %error.description, "sign-in refused by its workflow");
+            let refusal = Refusal::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                state: request.state.clone(),
+                error: error.code.as_str(),
+                description: error.description,
+            };
+            return refusal.into_response();
+        }
+    };
     let secret = user_tokens::new_secret();
     let session = match state
         .store
@@ -369,7 +384,10 @@ pub async fn sign_in(
         Ok(session) => session,
         Err(err) => return storage_page(err).into_response(),
     };
-    let lifetime = Some(state.config.session_lifetime.as_secs());
+    let lifetime = match session_policy {
+        Some(SessionPolicy::NonPersistent) => None,
+        _ => Some(state.config.session_lifetime.as_secs()),
+    };
     let jar = jar.add(cookies::cookie(&state.config.issuer, cookies::SESSION, secret, lifetime));
     let signed_in = SignedIn { user: &user, session_id: &session.id, auth_time: session.auth_time, existing: false };
     complete(&state, &request, signed_in, peer, &headers, jar, StatusCode::SEE_OTHER).await

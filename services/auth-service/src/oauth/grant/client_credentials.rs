@@ -76,6 +76,7 @@ pub async fn exchange(
             ip: caller.peer.ip().to_string(),
             user_agent: caller.user_agent.map(str::to_owned),
             locale: None,
+            auth_url_params: None,
         },
         context: EventContext {
             domains: EventDomains { kinde_domain: state.config.issuer.clone() },
