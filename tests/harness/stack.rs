@@ -440,6 +440,11 @@ impl Stack {
         Ok(())
     }
 
+    /// The environment's `kinde.secureFetch` key: what a receiving API decrypts bodies with.
+    pub fn secure_fetch_key(&self) -> [u8; 32] {
+        self.keys.secure_fetch
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
     }

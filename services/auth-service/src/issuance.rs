@@ -41,7 +41,8 @@ pub async fn run_and_sign(
     let (workflow, outcome) = match deployment {
         Some(deployment) => {
             let (workflow, outcome) =
-                run_workflow(state, deployment, &event_id, event, &base, access_token_kind, grant_type).await?;
+                run_workflow(state, deployment, &event_id, (event, Vec::new()), &base, access_token_kind, grant_type)
+                    .await?;
             (Some(workflow), outcome)
         }
         None => (None, WorkflowOutcome::default()),
@@ -78,13 +79,15 @@ pub async fn run_sign_in_workflow(
     state: &AppState,
     deployment: &workflow_deployment::Model,
     event: WorkflowEvent,
+    redact: Vec<String>,
 ) -> Result<WorkflowOutcome, OAuthError> {
     let event_id = uuid::Uuid::new_v4().to_string();
     tracing::Span::current().record("event_id", event_id.as_str());
     let grant_type = "authorization_code";
     // NOTE: no token exists yet: the worker gets no claims, and deploy refused token bindings.
     let base = BaseClaims { access: Default::default(), id: None };
-    let (_, outcome) = run_workflow(state, deployment, &event_id, event, &base, TokenKind::Access, grant_type).await?;
+    let (_, outcome) =
+        run_workflow(state, deployment, &event_id, (event, redact), &base, TokenKind::Access, grant_type).await?;
     publish_runs(state, records::issuance_record(&event_id, grant_type, Some(deployment.trigger), &outcome, None))
         .await;
     Ok(outcome)
@@ -128,7 +131,7 @@ async fn run_workflow(
     state: &AppState,
     deployment: &workflow_deployment::Model,
     event_id: &str,
-    event: WorkflowEvent,
+    (event, redact): (WorkflowEvent, Vec<String>),
     base: &BaseClaims,
     access_token_kind: TokenKind,
     grant_type: &str,
@@ -167,6 +170,7 @@ async fn run_workflow(
         secure_fetch_key: settings
             .declares(Binding::SecureFetch)
             .then(|| base64::engine::general_purpose::STANDARD.encode(state.config.secure_fetch_key)),
+        redact,
     };
     let policy = settings.failure_policy.action;
     // NOTE: the worker enforces the run's wall time itself; the extra second covers fetching
@@ -197,6 +201,7 @@ async fn run_workflow(
                 patches: vec![],
                 denied: None,
                 session_policy: None,
+                form_errors: Vec::new(),
                 runs: vec![RunReport {
                     workflow_id: workflow.workflow_id.clone(),
                     deployment_id: workflow.deployment_id.clone(),

@@ -167,6 +167,10 @@ pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) 
                 connection_id: PASSWORD_CONNECTION_ID.to_owned(),
                 is_existing_session: Some(existing_session),
                 is_new_user_record_created: None,
+                password: None,
+                provided_email: None,
+                hashed_password: None,
+                has_user_record_in_kinde: None,
             }),
             user: Some(EventUser {
                 id: request.user.id.clone(),

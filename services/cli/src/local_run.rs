@@ -91,7 +91,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     .with_context(|| format!("{} is not JSON", args.event.display()))?;
     let kind = match compiled.trigger {
         Trigger::M2mTokenGeneration => TokenKind::M2m,
-        Trigger::UserTokensGeneration | Trigger::UserPostAuthentication => TokenKind::Access,
+        Trigger::UserTokensGeneration | Trigger::UserPostAuthentication | Trigger::UserExistingPasswordProvided => {
+            TokenKind::Access
+        }
     };
     // User tokens come in pairs: the ID token starts from the claims a sign-in would give it.
     // A sign-in trigger runs before any token exists.
@@ -101,7 +103,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             (access, Some(id))
         }
         Trigger::M2mTokenGeneration => (default_base(&event), None),
-        Trigger::UserPostAuthentication => (Claims::new(), None),
+        Trigger::UserPostAuthentication | Trigger::UserExistingPasswordProvided => (Claims::new(), None),
     };
     let base: Claims = match &args.base {
         Some(path) => serde_json::from_str(
@@ -187,6 +189,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             "error": outcome.error,
             "denied": outcome.denied,
             "session_policy": outcome.session_policy,
+            "form_errors": outcome.form_errors.iter().map(|(field, message)| json!({ "field": field, "message": message })).collect::<Vec<_>>(),
             "logs": outcome.logs,
             "added": added,
             "changed": changed.iter().map(|(k, old, new)| json!({ "claim": k, "from": old, "to": new })).collect::<Vec<_>>(),
@@ -216,6 +219,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         if let Some(reason) = &outcome.denied {
             println!("access denied: {reason}");
+        }
+        for (field, message) in &outcome.form_errors {
+            println!("form field {field} refused: {message}");
         }
         if let Some(policy) = outcome.session_policy {
             let policy = serde_json::to_value(policy)?;

@@ -222,11 +222,14 @@ impl Worker {
             },
             inspect_only: false,
         };
-        let outcome = self
+        let mut outcome = self
             .engine
             .run(request)
             .await
             .map_err(|err| ServiceError::new(ServiceErrorCode::Internal, err.to_string()))?;
+        // NOTE: before anything is logged or sent back: what the event marked (a password)
+        // never leaves the worker.
+        redact_outcome(&mut outcome, &event.redact);
         let metrics = &claimflow_platform::metrics::METRICS;
         metrics
             .workflow_runs
@@ -257,6 +260,11 @@ impl Worker {
             patches,
             denied: outcome.denied.map(|reason| Denial { workflow_id: workflow.workflow_id.clone(), reason }),
             session_policy: outcome.session_policy,
+            form_errors: outcome
+                .form_errors
+                .into_iter()
+                .map(|(field, message)| claimflow_contracts::workflow::FormFieldError { field, message })
+                .collect(),
             runs: vec![RunReport {
                 workflow_id: workflow.workflow_id.clone(),
                 deployment_id: workflow.deployment_id.clone(),
@@ -339,6 +347,21 @@ impl Worker {
         }
         cache.insert(code_hash.to_owned(), code.clone());
         Ok(code)
+    }
+}
+
+/// Replaces every value of `secrets` in the run's logs and error with `[redacted]`.
+fn redact_outcome(outcome: &mut claimflow_workflow_runtime::RunOutcome, secrets: &[String]) {
+    let redact = |text: &mut String| {
+        for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+            if text.contains(secret.as_str()) {
+                *text = text.replace(secret.as_str(), "[redacted]");
+            }
+        }
+    };
+    outcome.logs.iter_mut().for_each(|line| redact(&mut line.message));
+    if let Some(error) = outcome.error.as_mut() {
+        redact(error);
     }
 }
 

@@ -70,7 +70,7 @@ pub struct EventContext {
 }
 
 /// `context.auth` of the user triggers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventAuth {
     /// `user:tokens_generation`: `authorization_request` (sign-in, or a silent one on an
@@ -84,6 +84,34 @@ pub struct EventAuth {
     /// `user:post_authentication`: whether this sign-in created the user record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_new_user_record_created: Option<bool>,
+    /// `user:existing_password_provided`: the password as typed (never in a log or record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// `user:existing_password_provided`: the email as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provided_email: Option<String>,
+    /// `user:existing_password_provided`: the stored hash (argon2id, PHC string), when the user
+    /// has a password in claimflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashed_password: Option<String>,
+    /// `user:existing_password_provided`: whether claimflow has a user with that email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_user_record_in_kinde: Option<bool>,
+}
+
+impl std::fmt::Debug for EventAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventAuth")
+            .field("origin", &self.origin)
+            .field("connection_id", &self.connection_id)
+            .field("is_existing_session", &self.is_existing_session)
+            .field("is_new_user_record_created", &self.is_new_user_record_created)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("provided_email", &self.provided_email)
+            .field("hashed_password", &self.hashed_password.as_ref().map(|_| "[redacted]"))
+            .field("has_user_record_in_kinde", &self.has_user_record_in_kinde)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,6 +188,10 @@ mod tests {
                 connection_id: "conn_password".into(),
                 is_existing_session: Some(false),
                 is_new_user_record_created: None,
+                password: None,
+                provided_email: None,
+                hashed_password: None,
+                has_user_record_in_kinde: None,
             }),
             user: Some(EventUser { id: "kp_1".into(), identity_id: "identity_1".into() }),
             organization: Some(EventOrganization { code: "org_1".into() }),

@@ -116,16 +116,16 @@ impl Binding {
         use crate::Trigger::*;
         match self {
             Binding::Mfa => Some("user:pre_mfa, which claimflow does not run"),
-            Binding::Widget => {
-                Some("user:new_password_provided and user:existing_password_provided, which claimflow does not run")
+            Binding::Widget if trigger != UserExistingPasswordProvided => {
+                Some("user:existing_password_provided (and user:new_password_provided)")
             }
-            Binding::SsoSession if trigger == M2mTokenGeneration => {
+            Binding::SsoSession if matches!(trigger, M2mTokenGeneration | UserExistingPasswordProvided) => {
                 Some("user:tokens_generation (at sign-in) and user:post_authentication")
             }
-            Binding::AccessToken | Binding::IdToken if trigger == UserPostAuthentication => {
+            Binding::AccessToken | Binding::IdToken if !trigger.makes_tokens() => {
                 Some("user:tokens_generation (the tokens are made after this trigger)")
             }
-            Binding::M2mToken if trigger == UserPostAuthentication => Some("m2m:token_generation"),
+            Binding::M2mToken if !trigger.makes_tokens() => Some("m2m:token_generation"),
             Binding::Localization => Some("Kinde's custom pages, which claimflow does not have"),
             _ => None,
         }

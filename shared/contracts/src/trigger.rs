@@ -20,11 +20,20 @@ pub enum Trigger {
     #[serde(rename = "user:post_authentication")]
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:post_authentication"))]
     UserPostAuthentication,
+    /// A user has submitted a password at sign-in (whether claimflow knows the email or not);
+    /// it is not checked yet.
+    #[serde(rename = "user:existing_password_provided")]
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:existing_password_provided"))]
+    UserExistingPasswordProvided,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 3] =
-        [Trigger::M2mTokenGeneration, Trigger::UserTokensGeneration, Trigger::UserPostAuthentication];
+    pub const ALL: [Trigger; 4] = [
+        Trigger::M2mTokenGeneration,
+        Trigger::UserTokensGeneration,
+        Trigger::UserPostAuthentication,
+        Trigger::UserExistingPasswordProvided,
+    ];
 
     /// The canonical name, as stored and shown to users.
     pub fn as_str(self) -> &'static str {
@@ -32,6 +41,7 @@ impl Trigger {
             Trigger::M2mTokenGeneration => "m2m:token_generation",
             Trigger::UserTokensGeneration => "user:tokens_generation",
             Trigger::UserPostAuthentication => "user:post_authentication",
+            Trigger::UserExistingPasswordProvided => "user:existing_password_provided",
         }
     }
 
@@ -42,11 +52,9 @@ impl Trigger {
             "user:plan_selection" | "user:plan_cancellation_request" => {
                 Some("claimflow has no billing: no plan is ever selected or cancelled, so it would never run")
             }
-            "user:pre_registration"
-            | "user:new_password_provided"
-            | "user:existing_password_provided"
-            | "user:new_username_provided"
-            | "user:pre_mfa" => Some("claimflow does not run it yet"),
+            "user:pre_registration" | "user:new_password_provided" | "user:new_username_provided" | "user:pre_mfa" => {
+                Some("claimflow does not run it yet")
+            }
             _ => None,
         }
     }
@@ -63,6 +71,7 @@ impl Trigger {
             "m2m:token_generation" | "m2m:tokens_generation" => Some(Trigger::M2mTokenGeneration),
             "user:tokens_generation" => Some(Trigger::UserTokensGeneration),
             "user:post_authentication" => Some(Trigger::UserPostAuthentication),
+            "user:existing_password_provided" => Some(Trigger::UserExistingPasswordProvided),
             _ => None,
         }
     }
@@ -74,6 +83,7 @@ impl Trigger {
             Trigger::M2mTokenGeneration => "m2m_token_generation",
             Trigger::UserTokensGeneration => "user_tokens_generation",
             Trigger::UserPostAuthentication => "user_post_authentication",
+            Trigger::UserExistingPasswordProvided => "user_existing_password_provided",
         }
     }
 }

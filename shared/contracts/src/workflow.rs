@@ -55,6 +55,10 @@ pub struct TokenGenerationEvent {
     /// The environment's `kinde.secureFetch` key (base64), only when that binding is declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secure_fetch_key: Option<String>,
+    /// Values of the event that must never reach a run record (the password a user typed):
+    /// the worker replaces them with `[redacted]` in the run's logs and error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redact: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +102,17 @@ pub struct WorkflowOutcome {
     /// `kinde.ssoSession.setPolicy(...)`: the sign-in's session cookie outlives the browser or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_policy: Option<SessionPolicy>,
+    /// `kinde.widget.invalidateFormField(field, message)`: the form is refused, the message
+    /// shown at the field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub form_errors: Vec<FormFieldError>,
     pub runs: Vec<RunReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormFieldError {
+    pub field: String,
+    pub message: String,
 }
 
 /// Whether the session cookie of a sign-in persists when the browser closes (Kinde's SSO

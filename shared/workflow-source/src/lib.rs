@@ -456,6 +456,7 @@ fn check_bindings_used(
             "m2mTokenClaims" => Binding::M2mToken,
             "getEnvironmentVariable" => Binding::Env,
             "denyAccess" => Binding::Auth,
+            "invalidateFormField" => Binding::Widget,
             "secureFetch" => Binding::SecureFetch,
             "getLocalization" => Binding::Localization,
             _ => return None,

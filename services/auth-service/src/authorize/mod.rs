@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 
 mod cookies;
+mod existing_password;
 mod logout;
 pub(crate) mod pages;
 mod post_authentication;
@@ -329,10 +330,38 @@ pub async fn sign_in(
             Err(err) => return storage_page(err).into_response(),
         }
     }
-    let user = match state.store.find_user_by_email(&email).await {
+    let mut user = match state.store.find_user_by_email(&email).await {
         Ok(user) => user,
         Err(err) => return storage_page(err).into_response(),
     };
+    let submitted = existing_password::Submitted { email: &email, password: &password };
+    match existing_password::run(&state, &request, submitted, user.as_ref(), peer, &headers).await {
+        Ok(None) => {}
+        Ok(Some(refused)) if !refused.is_empty() => {
+            // NOTE: a password the workflow refused counts as a wrong one for the throttle.
+            if let Err(err) = state.store.record_login_failure(&[account, address]).await {
+                return storage_page(err).into_response();
+            }
+            let messages: Vec<&str> = refused.iter().map(|error| error.message.as_str()).collect();
+            return login_page(&state, &request, &nonce, &email, Some(&messages.join(" ")), StatusCode::UNAUTHORIZED);
+        }
+        // The workflow may have created the user, or set the password (drip-feed migration).
+        Ok(Some(_)) => match state.store.find_user_by_email(&email).await {
+            Ok(found) => user = found,
+            Err(err) => return storage_page(err).into_response(),
+        },
+        Err(error) if error.code.as_str() == "access_denied" => {
+            return login_page(&state, &request, &nonce, &email, Some(&error.description), StatusCode::FORBIDDEN);
+        }
+        Err(error) => {
+            tracing::warn!(error = error.code.as_str(), description = %error.description, "sign-in stopped by its password workflow");
+            return pages::message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in could not be completed",
+                "Your password could not be checked just now. Try again in a moment.",
+            );
+        }
+    }
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
     // NOTE: an unknown email costs the same argon2 verification as a wrong password, so response
     // times do not tell which accounts exist.

@@ -58,6 +58,10 @@ pub(super) async fn run(
                 is_existing_session: None,
                 // NOTE: a sign-in with a password finds the user; sign-up will say true.
                 is_new_user_record_created: Some(false),
+                password: None,
+                provided_email: None,
+                hashed_password: None,
+                has_user_record_in_kinde: None,
             }),
             user: Some(EventUser {
                 id: user.id.clone(),
@@ -66,6 +70,6 @@ pub(super) async fn run(
             organization: None,
         },
     };
-    let outcome = issuance::run_sign_in_workflow(state, &deployment, event).await?;
+    let outcome = issuance::run_sign_in_workflow(state, &deployment, event, Vec::new()).await?;
     Ok(outcome.session_policy)
 }

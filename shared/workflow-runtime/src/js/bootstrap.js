@@ -17,6 +17,7 @@
   const op_console = (level, message) => host.console(level, message);
   const op_deny_access = (reason) => host.denyAccess(reason);
   const op_set_session_policy = (policy) => host.setSessionPolicy(policy);
+  const op_invalidate_form_field = (field, message) => host.invalidateFormField(field, message);
   const op_env_get = (key) => parse(host.envGet(key));
   const op_fetch = (request) => parse(host.fetch(stringify(request)));
   const op_secure_fetch = (request) => parse(host.secureFetch(stringify(request)));
@@ -75,6 +76,11 @@
   }
   if (declared.has("kinde.ssoSession")) {
     kinde.ssoSession = Object.freeze({ setPolicy: (policy) => op_set_session_policy(String(policy)) });
+  }
+  if (declared.has("kinde.widget")) {
+    kinde.widget = Object.freeze({
+      invalidateFormField: (field, message) => op_invalidate_form_field(String(field ?? ""), String(message ?? "")),
+    });
   }
 
   // --- url binding: URLSearchParams and URL (WHATWG behaviour for what workflows use) ---

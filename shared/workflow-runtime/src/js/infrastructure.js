@@ -59,6 +59,10 @@ export function getEnvironmentVariable(key) {
   return requireBinding("env", "env binding not available, please add to workflow/page settings to enable").get(key);
 }
 
+export function invalidateFormField(fieldName, message) {
+  requireBinding("widget", "widget binding not available").invalidateFormField(fieldName, message);
+}
+
 export function denyAccess(reason) {
   requireBinding("auth", "auth binding not available").denyAccess(reason);
 }

@@ -37,3 +37,22 @@ pub(super) fn set_session_policy(
         Ok(Returned::Undefined)
     });
 }
+
+/// `kinde.widget.invalidateFormField(field, message)`: every call is kept, in order.
+pub(super) fn invalidate_form_field(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    rv: v8::ReturnValue<v8::Value>,
+) {
+    let field = string_arg(scope, &args, 0).unwrap_or_default();
+    let message = string_arg(scope, &args, 1).unwrap_or_default();
+    with_run(scope, rv, |run| {
+        if field.is_empty() {
+            return Err(Thrown::Type(
+                "kinde.widget.invalidateFormField: the field name must be a non-empty string".into(),
+            ));
+        }
+        run.form_errors.push((field, message));
+        Ok(Returned::Undefined)
+    });
+}

@@ -40,6 +40,8 @@ pub(crate) struct RunState {
     pub(crate) max_log_bytes: usize,
     pub(crate) max_claims_bytes: usize,
     pub(crate) environment: Vec<EnvironmentVariable>,
+    /// `kinde.widget.invalidateFormField`: (field, message).
+    pub(crate) form_errors: Vec<(String, String)>,
     pub(crate) secure_fetch_key: Option<[u8; 32]>,
     pub(crate) services: Arc<Services>,
     pub(crate) trusted_host: Option<String>,
@@ -82,6 +84,7 @@ pub(crate) fn host_template<'s>(scope: &v8::PinScope<'s, '_, ()>) -> v8::Local<'
     add("console", v8::FunctionTemplate::new(scope, console::log));
     add("denyAccess", v8::FunctionTemplate::new(scope, auth::deny_access));
     add("setSessionPolicy", v8::FunctionTemplate::new(scope, auth::set_session_policy));
+    add("invalidateFormField", v8::FunctionTemplate::new(scope, auth::invalidate_form_field));
     add("envGet", v8::FunctionTemplate::new(scope, env::get));
     add("fetch", v8::FunctionTemplate::new(scope, fetch::fetch));
     add("secureFetch", v8::FunctionTemplate::new(scope, fetch::secure_fetch));

@@ -1,0 +1,79 @@
+//! `user:existing_password_provided`: the live workflow of that trigger runs when a password is
+//! submitted at sign-in, before claimflow checks it, whether claimflow knows the email or not.
+//! That is what drip-feed migration needs: for an email claimflow does not know, the workflow
+//! asks the legacy system whether the password is right and, if it is, creates the user and
+//! sets the password through the management API; the sign-in then finds the user and goes on.
+//! `kinde.widget.invalidateFormField(field, message)` refuses the password with its message.
+//!
+//! The password travels to the worker in the event and nowhere else: the worker removes it
+//! from the run's logs and error before anything is recorded.
+
+use std::net::SocketAddr;
+
+use axum::http::{header, HeaderMap};
+use claimflow_contracts::{
+    event::{
+        EventApplication, EventAuth, EventContext, EventDomains, EventRequest, EventRequestAuth, EventUser,
+        EventWorkflow, WorkflowEvent,
+    },
+    workflow::FormFieldError,
+    Trigger,
+};
+use claimflow_storage::entity::user;
+
+use super::AuthorizationRequest;
+use crate::{issuance, oauth::error::OAuthError, user_tokens::PASSWORD_CONNECTION_ID, AppState};
+
+/// What was typed into the sign-in form.
+pub(super) struct Submitted<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// Runs the live workflow, if there is one (`None` when there is none): the form errors it
+/// raised (none: go on).
+pub(super) async fn run(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    submitted: Submitted<'_>,
+    user: Option<&user::Model>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Option<Vec<FormFieldError>>, OAuthError> {
+    let Some(deployment) = state.cache.live_deployment(&state.store, Trigger::UserExistingPasswordProvided).await?
+    else {
+        return Ok(None);
+    };
+    let event = WorkflowEvent {
+        request: EventRequest {
+            auth: EventRequestAuth { audience: request.audience.clone() },
+            ip: peer.ip().to_string(),
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            locale: None,
+            auth_url_params: None,
+        },
+        context: EventContext {
+            domains: EventDomains { kinde_domain: state.config.issuer.clone() },
+            workflow: EventWorkflow { trigger: Trigger::UserExistingPasswordProvided },
+            application: EventApplication { client_id: request.application.id.clone() },
+            auth: Some(EventAuth {
+                origin: None,
+                connection_id: PASSWORD_CONNECTION_ID.to_owned(),
+                is_existing_session: None,
+                is_new_user_record_created: None,
+                password: Some(submitted.password.to_owned()),
+                provided_email: Some(submitted.email.to_owned()),
+                hashed_password: user.and_then(|user| user.password_hash.clone()),
+                has_user_record_in_kinde: Some(user.is_some()),
+            }),
+            user: user.map(|user| EventUser {
+                id: user.id.clone(),
+                identity_id: format!("identity_{}", user.id.trim_start_matches("kp_")),
+            }),
+            organization: None,
+        },
+    };
+    let outcome =
+        issuance::run_sign_in_workflow(state, &deployment, event, vec![submitted.password.to_owned()]).await?;
+    Ok(Some(outcome.form_errors))
+}
