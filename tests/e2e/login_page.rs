@@ -1,5 +1,6 @@
-//! The sign-in page in a real browser: Debian's Chromium, headless, driven by playwright-core
-//! (`tests/npm/login-page.mjs`). Screenshots are kept in `target/screenshots/` (a CI artifact).
+//! The sign-in and sign-up pages in a real browser: Debian's Chromium, headless, driven by
+//! playwright-core (`tests/npm/login-page.mjs`, `sign-up-page.mjs`). Screenshots are kept in
+//! `target/screenshots/` (a CI artifact).
 
 use std::process::Command;
 
@@ -9,8 +10,13 @@ use serde_json::Value;
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery";
 
-#[tokio::test]
-async fn a_person_signs_in_with_the_keyboard_alone_on_a_phone_after_a_wrong_password() {
+fn screenshots() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
+}
+
+/// Runs `tests/npm/<script>` in node with `environment` (and CHROMIUM, SCREENSHOTS): the JSON
+/// object it prints.
+async fn browser_script(script: &str, environment: &[(&str, &str)]) -> Value {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     assert!(
         std::path::Path::new(&chromium).exists(),
@@ -18,6 +24,26 @@ async fn a_person_signs_in_with_the_keyboard_alone_on_a_phone_after_a_wrong_pass
     );
     let playwright = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/npm/node_modules/playwright-core"));
     assert!(playwright.exists(), "install the npm test dependencies: npm ci --prefix tests/npm (scripts/test does)");
+    let mut command = Command::new("node");
+    command
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("npm").join(script))
+        .envs(environment.iter().copied())
+        .env("SCREENSHOTS", screenshots())
+        .env("CHROMIUM", &chromium);
+    // NOTE: off the test's runtime thread, which also serves the pages the browser loads.
+    let output = tokio::task::spawn_blocking(move || command.output().expect("node runs")).await.unwrap();
+    let result: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("the browser script prints JSON: {}", String::from_utf8_lossy(&output.stderr)));
+    assert!(
+        output.status.success(),
+        "the browser script failed: {result}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    result
+}
+
+#[tokio::test]
+async fn a_person_signs_in_with_the_keyboard_alone_on_a_phone_after_a_wrong_password() {
     let stack = Stack::start().await;
     stack.user_with_password(EMAIL, "Ada", "Lovelace", PASSWORD).await;
     let app = stack.web_app("reg").await;
@@ -31,25 +57,13 @@ async fn a_person_signs_in_with_the_keyboard_alone_on_a_phone_after_a_wrong_pass
             ("code_challenge_method", "S256"),
         ],
     );
-    let screenshots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
-    let mut command = Command::new("node");
-    command
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/npm/login-page.mjs"))
-        .env("LOGIN_URL", &login_url)
-        .env("REDIRECT_URI", &app.redirect_uri)
-        .env("EMAIL", EMAIL)
-        .env("PASSWORD", PASSWORD)
-        .env("SCREENSHOTS", &screenshots)
-        .env("CHROMIUM", &chromium);
-    // NOTE: off the test's runtime thread, which also serves the pages the browser loads.
-    let output = tokio::task::spawn_blocking(move || command.output().expect("node runs")).await.unwrap();
-    let result: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("the browser script prints JSON: {}", String::from_utf8_lossy(&output.stderr)));
-    assert!(
-        output.status.success(),
-        "the browser script failed: {result}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let environment = [
+        ("LOGIN_URL", login_url.as_str()),
+        ("REDIRECT_URI", &app.redirect_uri),
+        ("EMAIL", EMAIL),
+        ("PASSWORD", PASSWORD),
+    ];
+    let result = browser_script("login-page.mjs", &environment).await;
 
     // The page is the application's.
     assert_eq!(result["title"], "Sign in · Web shop", "{result}");
@@ -81,5 +95,59 @@ async fn a_person_signs_in_with_the_keyboard_alone_on_a_phone_after_a_wrong_pass
     assert_eq!(status, 200, "{tokens}");
     let claims = stack.verify_user_token(tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(claims["email"], EMAIL);
-    assert!(screenshots.join("login-error.png").exists() && screenshots.join("login-phone.png").exists());
+    assert!(screenshots().join("login-error.png").exists() && screenshots().join("login-phone.png").exists());
+}
+
+#[tokio::test]
+async fn a_person_creates_an_account_from_the_login_pages_link_and_again_on_a_phone() {
+    let stack = Stack::start().await;
+    let app = stack.web_app("reg").await;
+    let body = serde_json::json!({ "allow_signup": true });
+    let path = format!("applications/{}", app.client_id);
+    assert_eq!(stack.management(reqwest::Method::PATCH, &path, Some(body)).await.0, 200);
+    let (verifier, challenge) = pkce();
+    let login_url = stack.authorize_url(
+        &app,
+        &[
+            ("scope", "openid profile email"),
+            ("state", "st-sign-up"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let environment = [
+        ("LOGIN_URL", login_url.as_str()),
+        ("REDIRECT_URI", &app.redirect_uri),
+        ("EMAIL", "grace@example.com"),
+        ("PASSWORD", "sign me up 42"),
+    ];
+    let result = browser_script("sign-up-page.mjs", &environment).await;
+
+    // The login page's link leads to the application's sign-up page.
+    assert_eq!(result["page_status"], 200, "{result}");
+    assert_eq!(result["title"], "Create your account · Web shop", "{result}");
+    assert_eq!(result["heading"], "Create your account");
+    // Passwords that differ: the message right under the fields, which say they are invalid;
+    // the email is kept, the passwords are not sent back.
+    assert_eq!(result["refused_status"], 400);
+    assert_eq!(result["error_text"], "The passwords do not match.");
+    assert_eq!(result["error_visible"], true);
+    let gap = result["error_below_confirmation_px"].as_i64().unwrap();
+    assert!((0..=32).contains(&gap), "the error sits {gap} px under the confirmation field");
+    assert_eq!(result["confirmation_invalid"], "true");
+    assert_eq!(
+        (result["email_kept"].as_str(), result["password_kept"].as_str()),
+        (Some("grace@example.com"), Some(""))
+    );
+    // A 360 px phone: nothing wider than the screen, the first field focused; Enter sends it.
+    assert!(result["phone_scroll_width"].as_f64().unwrap() <= 360.0, "{result}");
+    assert_eq!(result["focused_first"], "given_name");
+    let callback = url::Url::parse(result["callback"].as_str().expect("the redirect URI was reached")).unwrap();
+    let param = |name: &str| callback.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned());
+    assert_eq!(param("state").as_deref(), Some("st-sign-up"));
+    let (status, tokens) = stack.exchange_code(&app, &param("code").expect("a code"), &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = stack.verify_user_token(tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(id["email"], "grace@example.com", "{id}");
+    assert!(screenshots().join("signup-error.png").exists() && screenshots().join("signup-phone.png").exists());
 }

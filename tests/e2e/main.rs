@@ -26,6 +26,7 @@ mod records;
 mod runtime_errors;
 mod scaling;
 mod sign_in_security;
+mod sign_up;
 mod signing;
 mod slow_clients;
 mod trace;

@@ -207,6 +207,7 @@ fn router(state: AppState, management_api: management::ManagementApi) -> Router 
     Router::new()
         .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/auth", get(authorize::authorize).post(authorize::sign_in))
+        .route("/oauth2/signup", post(authorize::sign_up))
         .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/oauth2/v2/user_profile", get(userinfo::userinfo))
         .route("/oauth2/revoke", post(oauth::revoke))

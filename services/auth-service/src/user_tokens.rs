@@ -164,18 +164,10 @@ pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) 
             application: EventApplication { client_id: request.application.id.clone() },
             auth: Some(EventAuth {
                 origin: Some(origin.to_owned()),
-                connection_id: PASSWORD_CONNECTION_ID.to_owned(),
                 is_existing_session: Some(existing_session),
-                is_new_user_record_created: None,
-                password: None,
-                provided_email: None,
-                hashed_password: None,
-                has_user_record_in_kinde: None,
+                ..EventAuth::connection(PASSWORD_CONNECTION_ID)
             }),
-            user: Some(EventUser {
-                id: request.user.id.clone(),
-                identity_id: format!("identity_{}", request.user.id.trim_start_matches("kp_")),
-            }),
+            user: Some(EventUser::of(&request.user.id)),
             organization: request.org_code.map(|code| EventOrganization { code: code.to_owned() }),
         },
     };

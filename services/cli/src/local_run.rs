@@ -91,9 +91,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     .with_context(|| format!("{} is not JSON", args.event.display()))?;
     let kind = match compiled.trigger {
         Trigger::M2mTokenGeneration => TokenKind::M2m,
-        Trigger::UserTokensGeneration | Trigger::UserPostAuthentication | Trigger::UserExistingPasswordProvided => {
-            TokenKind::Access
-        }
+        _ => TokenKind::Access,
     };
     // User tokens come in pairs: the ID token starts from the claims a sign-in would give it.
     // A sign-in trigger runs before any token exists.
@@ -103,7 +101,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             (access, Some(id))
         }
         Trigger::M2mTokenGeneration => (default_base(&event), None),
-        Trigger::UserPostAuthentication | Trigger::UserExistingPasswordProvided => (Claims::new(), None),
+        _ => (Claims::new(), None),
     };
     let base: Claims = match &args.base {
         Some(path) => serde_json::from_str(

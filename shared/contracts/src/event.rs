@@ -97,6 +97,33 @@ pub struct EventAuth {
     /// `user:existing_password_provided`: whether claimflow has a user with that email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_user_record_in_kinde: Option<bool>,
+    /// `user:new_password_provided`: the password and its confirmation, as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_password: Option<String>,
+    /// `user:new_password_provided`: `initial` (sign-up) or `reset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_password_reason: Option<String>,
+}
+
+impl EventAuth {
+    /// `context.auth` with just the connection: the rest is each trigger's to fill in.
+    pub fn connection(connection_id: &str) -> EventAuth {
+        EventAuth {
+            origin: None,
+            connection_id: connection_id.to_owned(),
+            is_existing_session: None,
+            is_new_user_record_created: None,
+            password: None,
+            provided_email: None,
+            hashed_password: None,
+            has_user_record_in_kinde: None,
+            first_password: None,
+            second_password: None,
+            new_password_reason: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for EventAuth {
@@ -110,6 +137,9 @@ impl std::fmt::Debug for EventAuth {
             .field("provided_email", &self.provided_email)
             .field("hashed_password", &self.hashed_password.as_ref().map(|_| "[redacted]"))
             .field("has_user_record_in_kinde", &self.has_user_record_in_kinde)
+            .field("first_password", &self.first_password.as_ref().map(|_| "[redacted]"))
+            .field("second_password", &self.second_password.as_ref().map(|_| "[redacted]"))
+            .field("new_password_reason", &self.new_password_reason)
             .finish()
     }
 }
@@ -120,6 +150,16 @@ pub struct EventUser {
     /// `kp_...`.
     pub id: String,
     pub identity_id: String,
+    /// `user:new_password_provided`: the user's email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl EventUser {
+    /// The user `id`, with Kinde's identity id for it.
+    pub fn of(id: &str) -> EventUser {
+        EventUser { id: id.to_owned(), identity_id: format!("identity_{}", id.trim_start_matches("kp_")), email: None }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,15 +225,10 @@ mod tests {
             application: EventApplication { client_id: "web".into() },
             auth: Some(EventAuth {
                 origin: Some("refresh_token_request".into()),
-                connection_id: "conn_password".into(),
                 is_existing_session: Some(false),
-                is_new_user_record_created: None,
-                password: None,
-                provided_email: None,
-                hashed_password: None,
-                has_user_record_in_kinde: None,
+                ..EventAuth::connection("conn_password")
             }),
-            user: Some(EventUser { id: "kp_1".into(), identity_id: "identity_1".into() }),
+            user: Some(EventUser::of("kp_1")),
             organization: Some(EventOrganization { code: "org_1".into() }),
         };
         let json = serde_json::to_value(&context).unwrap();

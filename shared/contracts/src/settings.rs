@@ -116,10 +116,10 @@ impl Binding {
         use crate::Trigger::*;
         match self {
             Binding::Mfa => Some("user:pre_mfa, which claimflow does not run"),
-            Binding::Widget if trigger != UserExistingPasswordProvided => {
-                Some("user:existing_password_provided (and user:new_password_provided)")
+            Binding::Widget if !matches!(trigger, UserExistingPasswordProvided | UserNewPasswordProvided) => {
+                Some("user:existing_password_provided and user:new_password_provided")
             }
-            Binding::SsoSession if matches!(trigger, M2mTokenGeneration | UserExistingPasswordProvided) => {
+            Binding::SsoSession if !matches!(trigger, UserTokensGeneration | UserPostAuthentication) => {
                 Some("user:tokens_generation (at sign-in) and user:post_authentication")
             }
             Binding::AccessToken | Binding::IdToken if !trigger.makes_tokens() => {

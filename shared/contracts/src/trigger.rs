@@ -25,14 +25,24 @@ pub enum Trigger {
     #[serde(rename = "user:existing_password_provided")]
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:existing_password_provided"))]
     UserExistingPasswordProvided,
+    /// Someone has filled in the sign-up form; no user record exists yet.
+    #[serde(rename = "user:pre_registration")]
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:pre_registration"))]
+    UserPreRegistration,
+    /// A new password was chosen (at sign-up; at a reset), before it is stored.
+    #[serde(rename = "user:new_password_provided")]
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:new_password_provided"))]
+    UserNewPasswordProvided,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 4] = [
+    pub const ALL: [Trigger; 6] = [
         Trigger::M2mTokenGeneration,
         Trigger::UserTokensGeneration,
         Trigger::UserPostAuthentication,
         Trigger::UserExistingPasswordProvided,
+        Trigger::UserPreRegistration,
+        Trigger::UserNewPasswordProvided,
     ];
 
     /// The canonical name, as stored and shown to users.
@@ -42,6 +52,8 @@ impl Trigger {
             Trigger::UserTokensGeneration => "user:tokens_generation",
             Trigger::UserPostAuthentication => "user:post_authentication",
             Trigger::UserExistingPasswordProvided => "user:existing_password_provided",
+            Trigger::UserPreRegistration => "user:pre_registration",
+            Trigger::UserNewPasswordProvided => "user:new_password_provided",
         }
     }
 
@@ -52,9 +64,7 @@ impl Trigger {
             "user:plan_selection" | "user:plan_cancellation_request" => {
                 Some("claimflow has no billing: no plan is ever selected or cancelled, so it would never run")
             }
-            "user:pre_registration" | "user:new_password_provided" | "user:new_username_provided" | "user:pre_mfa" => {
-                Some("claimflow does not run it yet")
-            }
+            "user:new_username_provided" | "user:pre_mfa" => Some("claimflow does not run it yet"),
             _ => None,
         }
     }
@@ -72,6 +82,8 @@ impl Trigger {
             "user:tokens_generation" => Some(Trigger::UserTokensGeneration),
             "user:post_authentication" => Some(Trigger::UserPostAuthentication),
             "user:existing_password_provided" => Some(Trigger::UserExistingPasswordProvided),
+            "user:pre_registration" => Some(Trigger::UserPreRegistration),
+            "user:new_password_provided" => Some(Trigger::UserNewPasswordProvided),
             _ => None,
         }
     }
@@ -84,6 +96,8 @@ impl Trigger {
             Trigger::UserTokensGeneration => "user_tokens_generation",
             Trigger::UserPostAuthentication => "user_post_authentication",
             Trigger::UserExistingPasswordProvided => "user_existing_password_provided",
+            Trigger::UserPreRegistration => "user_pre_registration",
+            Trigger::UserNewPasswordProvided => "user_new_password_provided",
         }
     }
 }

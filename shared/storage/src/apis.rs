@@ -94,6 +94,7 @@ impl Store {
                     client_secret_hash: Set(Some(bootstrap.admin_secret_hash.to_owned())),
                     created_at: Set(now),
                     access_token_lifetime: Set(None),
+                    allow_signup: Set(false),
                 }
                 .insert(&txn)
                 .await?;

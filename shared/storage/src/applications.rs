@@ -43,6 +43,7 @@ impl Store {
             client_secret_hash: Set(client_secret_hash),
             created_at: Set(now_ms()),
             access_token_lifetime: Set(None),
+            allow_signup: Set(false),
         }
         .insert(&self.db)
         .await?)
@@ -73,6 +74,15 @@ impl Store {
         let mut changed: application::ActiveModel = found.into();
         changed.name = Set(name.to_owned());
         Ok(changed.update(&self.db).await?)
+    }
+
+    pub async fn set_allow_signup(&self, id: &str, allow: bool) -> Result<()> {
+        let found =
+            application::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| not_found("application", id))?;
+        let mut changed: application::ActiveModel = found.into();
+        changed.allow_signup = Set(allow);
+        changed.update(&self.db).await?;
+        Ok(())
     }
 
     pub async fn delete_application(&self, id: &str) -> Result<()> {

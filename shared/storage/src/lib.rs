@@ -40,6 +40,7 @@ pub use organizations::{Member, NewMember, OrganizationFields};
 pub use properties::NewProperty;
 pub use runs::RunFilter;
 pub use sign_in::{CodeRedemption, RotationRefused};
+pub use users::new_user_id;
 pub use users::UserAccess;
 pub use workflows::NewDeployment;
 

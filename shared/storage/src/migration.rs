@@ -10,6 +10,7 @@ mod m20261203_000001_user_properties;
 mod m20261203_000002_workflow_modules;
 mod m20261203_000003_organization_handles;
 mod m20261203_000004_signing_keys;
+mod m20261204_000001_application_signup;
 
 use sea_orm_migration::prelude::*;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_workflow_modules::Migration),
             Box::new(m20261203_000003_organization_handles::Migration),
             Box::new(m20261203_000004_signing_keys::Migration),
+            Box::new(m20261204_000001_application_signup::Migration),
         ]
     }
 }

@@ -23,8 +23,37 @@ pub struct UserAccess {
     pub permissions: Vec<String>,
 }
 
+/// A new user's id, Kinde's shape: `kp_` and 32 hex digits.
+pub fn new_user_id() -> String {
+    format!("kp_{}", random_id())
+}
+
 impl Store {
     pub async fn create_user(&self, email: &str, given_name: &str, family_name: &str) -> Result<user::Model> {
+        self.insert_user(&new_user_id(), email, given_name, family_name, None).await
+    }
+
+    /// A user and their password in one row (a sign-up): both, or neither. `id` from
+    /// [`new_user_id`], so that workflows run before the user exists can be told it.
+    pub async fn create_user_with_password(
+        &self,
+        id: &str,
+        email: &str,
+        given_name: &str,
+        family_name: &str,
+        password_hash: &str,
+    ) -> Result<user::Model> {
+        self.insert_user(id, email, given_name, family_name, Some(password_hash)).await
+    }
+
+    async fn insert_user(
+        &self,
+        id: &str,
+        email: &str,
+        given_name: &str,
+        family_name: &str,
+        password_hash: Option<&str>,
+    ) -> Result<user::Model> {
         let txn = self.begin_write().await?;
         let conflict = || format!("a user with email {email:?} already exists");
         if user::Entity::find().filter(user::Column::Email.eq(email)).one(&txn).await?.is_some() {
@@ -32,11 +61,11 @@ impl Store {
         }
         let now = now_ms();
         let created = user::ActiveModel {
-            id: Set(format!("kp_{}", random_id())),
+            id: Set(id.to_owned()),
             email: Set(email.to_owned()),
             given_name: Set(given_name.to_owned()),
             family_name: Set(family_name.to_owned()),
-            password_hash: Set(None),
+            password_hash: Set(password_hash.map(str::to_owned)),
             created_at: Set(now),
             updated_at: Set(now),
         }

@@ -57,19 +57,13 @@ pub(super) async fn run(
             workflow: EventWorkflow { trigger: Trigger::UserExistingPasswordProvided },
             application: EventApplication { client_id: request.application.id.clone() },
             auth: Some(EventAuth {
-                origin: None,
-                connection_id: PASSWORD_CONNECTION_ID.to_owned(),
-                is_existing_session: None,
-                is_new_user_record_created: None,
                 password: Some(submitted.password.to_owned()),
                 provided_email: Some(submitted.email.to_owned()),
                 hashed_password: user.and_then(|user| user.password_hash.clone()),
                 has_user_record_in_kinde: Some(user.is_some()),
+                ..EventAuth::connection(PASSWORD_CONNECTION_ID)
             }),
-            user: user.map(|user| EventUser {
-                id: user.id.clone(),
-                identity_id: format!("identity_{}", user.id.trim_start_matches("kp_")),
-            }),
+            user: user.map(|user| EventUser::of(&user.id)),
             organization: None,
         },
     };

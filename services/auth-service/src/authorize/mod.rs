@@ -12,6 +12,9 @@ mod existing_password;
 mod logout;
 pub(crate) mod pages;
 mod post_authentication;
+mod signup;
+
+pub use signup::sign_up;
 
 use axum::{
     body::Bytes,
@@ -230,7 +233,8 @@ pub async fn authorize(
         Ok(session) => session,
         Err(err) => return storage_page(err).into_response(),
     };
-    let wants_login = request.prompt.as_deref() == Some("login");
+    // NOTE: `prompt=create` asks for the sign-up page, even with a session.
+    let wants_login = matches!(request.prompt.as_deref(), Some("login") | Some("create"));
     let fresh_enough = |auth_time: i64| {
         request.max_age.is_none_or(|max_age| claimflow_storage::now_ms() - auth_time <= max_age * 1000)
     };
@@ -260,6 +264,9 @@ pub async fn authorize(
             (nonce, jar.add(cookie))
         }
     };
+    if request.prompt.as_deref() == Some("create") {
+        return (jar, signup::page(&state, &request, &nonce)).into_response();
+    }
     let hint = request.login_hint.clone().unwrap_or_default();
     (jar, login_page(&state, &request, &nonce, &hint, None, StatusCode::OK)).into_response()
 }
@@ -391,7 +398,7 @@ pub async fn sign_in(
         return storage_page(err).into_response();
     }
     // NOTE: before the session exists, so that a denied sign-in leaves none behind.
-    let session_policy = match post_authentication::run(&state, &request, &user, peer, &headers).await {
+    let session_policy = match post_authentication::run(&state, &request, &user, false, peer, &headers).await {
         Ok(policy) => policy,
         Err(error) => {
             tracing::info!(error = error.code.as_str(), description = %error.description, "sign-in refused by its workflow");
@@ -575,6 +582,17 @@ fn login_page(
         csrf: &cookies::csrf_token(state, nonce),
         email,
         error,
+        sign_up_query: request.application.allow_signup.then(|| with_prompt(&request.raw, Some("create"))),
     }
     .respond(status, &request.redirect_uri)
+}
+
+/// The authorization request's query with its `prompt` replaced (or removed).
+fn with_prompt(raw: &str, prompt: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(url::form_urlencoded::parse(raw.as_bytes()).filter(|(name, _)| name != "prompt"));
+    if let Some(prompt) = prompt {
+        query.append_pair("prompt", prompt);
+    }
+    query.finish()
 }

@@ -20,6 +20,32 @@ pub struct LoginPage<'a> {
     pub email: &'a str,
     /// Shown next to the fields it is about.
     pub error: Option<&'a str>,
+    /// The authorization request with `prompt=create`, when the application allows sign-up.
+    pub sign_up_query: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub struct SignUpPage<'a> {
+    pub app_name: &'a str,
+    pub app_initial: String,
+    pub request: &'a str,
+    pub csrf: &'a str,
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub email: &'a str,
+    /// About the form as a whole (the email is taken, a workflow refused the sign-up).
+    pub error: Option<&'a str>,
+    /// About the password fields.
+    pub password_error: Option<&'a str>,
+    /// The authorization request without `prompt=create`: back to signing in.
+    pub sign_in_query: String,
+}
+
+impl SignUpPage<'_> {
+    pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
+        with_form_action(respond(status, self.render()), redirect_uri)
+    }
 }
 
 #[derive(Template)]
@@ -33,15 +59,19 @@ impl LoginPage<'_> {
     /// `redirect_uri` is the client's validated redirect URI: a successful sign-in redirects
     /// there, and browsers hold a form's redirects to the page's `form-action` as well.
     pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
-        let mut response = respond(status, self.render());
-        if let Some(policy) = form_action_source(redirect_uri)
-            .map(|source| PAGE_POLICY.replace("form-action 'self'", &format!("form-action 'self' {source}")))
-            .and_then(|policy| HeaderValue::from_str(&policy).ok())
-        {
-            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
-        }
-        response
+        with_form_action(respond(status, self.render()), redirect_uri)
     }
+}
+
+/// Lets the page's form redirect to the client's `redirect_uri` (and nowhere else).
+fn with_form_action(mut response: Response, redirect_uri: &str) -> Response {
+    if let Some(policy) = form_action_source(redirect_uri)
+        .map(|source| PAGE_POLICY.replace("form-action 'self'", &format!("form-action 'self' {source}")))
+        .and_then(|policy| HeaderValue::from_str(&policy).ok())
+    {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
 }
 
 const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
@@ -94,6 +124,7 @@ mod tests {
             csrf: "token",
             email: "x\"@example.com",
             error: Some("<b>bad</b>"),
+            sign_up_query: None,
         };
         let html = page.render().unwrap();
         assert!(!html.contains("<script>alert") && !html.contains("<b>bad"), "{html}");

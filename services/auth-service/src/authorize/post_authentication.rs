@@ -25,6 +25,7 @@ pub(super) async fn run(
     state: &AppState,
     request: &AuthorizationRequest,
     user: &user::Model,
+    new_user: bool,
     peer: SocketAddr,
     headers: &HeaderMap,
 ) -> Result<Option<SessionPolicy>, OAuthError> {
@@ -53,20 +54,10 @@ pub(super) async fn run(
             workflow: EventWorkflow { trigger: Trigger::UserPostAuthentication },
             application: EventApplication { client_id: request.application.id.clone() },
             auth: Some(EventAuth {
-                origin: None,
-                connection_id: PASSWORD_CONNECTION_ID.to_owned(),
-                is_existing_session: None,
-                // NOTE: a sign-in with a password finds the user; sign-up will say true.
-                is_new_user_record_created: Some(false),
-                password: None,
-                provided_email: None,
-                hashed_password: None,
-                has_user_record_in_kinde: None,
+                is_new_user_record_created: Some(new_user),
+                ..EventAuth::connection(PASSWORD_CONNECTION_ID)
             }),
-            user: Some(EventUser {
-                id: user.id.clone(),
-                identity_id: format!("identity_{}", user.id.trim_start_matches("kp_")),
-            }),
+            user: Some(EventUser::of(&user.id)),
             organization: None,
         },
     };

@@ -41,6 +41,8 @@ pub struct ApplicationView {
     /// `m2m`, `reg` or `spa`.
     #[serde(rename = "type")]
     app_type: &'static str,
+    /// claimflow's own: people may create an account on its sign-in page.
+    allow_signup: bool,
 }
 
 impl From<&application::Model> for ApplicationView {
@@ -50,6 +52,7 @@ impl From<&application::Model> for ApplicationView {
             client_id: application.id.clone(),
             name: application.name.clone(),
             app_type: application.app_type.as_str(),
+            allow_signup: application.allow_signup,
         }
     }
 }
@@ -74,6 +77,9 @@ pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>)
 pub struct UpdateApplication {
     #[schema(max_length = 256)]
     name: Option<String>,
+    /// claimflow's own: let people create an account on the sign-in page (`prompt=create`, and
+    /// a link on the login page). Off for a new application.
+    allow_signup: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/applications/{application_id}", summary = "Update an application",
@@ -90,6 +96,9 @@ pub async fn update(
             return Err(ApiError::bad_request("INVALID_NAME", "name must not be empty"));
         }
         state.store.rename_application(&application_id, name.trim()).await?;
+    }
+    if let Some(allow) = body.allow_signup {
+        state.store.set_allow_signup(&application_id, allow).await?;
     }
     reply("OK", "Application updated", Done {})
 }

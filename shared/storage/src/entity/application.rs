@@ -59,6 +59,8 @@ pub struct Model {
     pub created_at: i64,
     /// Seconds; the service default when unset.
     pub access_token_lifetime: Option<i64>,
+    /// People may create an account on this application's sign-in page.
+    pub allow_signup: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

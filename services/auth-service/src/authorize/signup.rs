@@ -1,0 +1,295 @@
+//! Sign-up: `prompt=create` (or the login page's link) shows the sign-up page of an application
+//! that allows it (`allow_signup`); `POST /oauth2/signup` creates the account and signs it in.
+//!
+//! On the way, `user:pre_registration` runs before anything exists (`denyAccess` stops the
+//! sign-up, its reason on the page) and `user:new_password_provided` (reason `initial`) with the
+//! password and its confirmation (`invalidateFormField` refuses it, its message at the password
+//! fields). The user and the password are stored in one row, only once both workflows agreed:
+//! a refusal or a failure leaves no user behind. Then `user:post_authentication` runs, with
+//! `isNewUserRecordCreated: true`, and the sign-in completes as after a password.
+//!
+//! Accounts are created with an unverified email: claimflow sends no email yet.
+
+use std::net::SocketAddr;
+
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, StatusCode},
+    response::Response,
+};
+use axum_extra::extract::cookie::CookieJar;
+use claimflow_contracts::{
+    event::{
+        AuthUrlParams, EventApplication, EventAuth, EventContext, EventDomains, EventRequest, EventRequestAuth,
+        EventUser, EventWorkflow, WorkflowEvent,
+    },
+    workflow::{SessionPolicy, WorkflowOutcome},
+    Trigger,
+};
+
+use super::{cookies, pages, parse_request, post_authentication, storage_page, AuthorizationRequest, SignedIn};
+use crate::{
+    issuance, oauth::error::OAuthError, passwords, secrets, user_tokens, user_tokens::PASSWORD_CONNECTION_ID, AppState,
+};
+
+/// What the sign-up form carried.
+#[derive(Default)]
+pub(super) struct Form {
+    given_name: String,
+    family_name: String,
+    email: String,
+    password: String,
+    confirmation: String,
+}
+
+/// The sign-up page (`prompt=create`), or why there is none.
+pub(super) fn page(state: &AppState, request: &AuthorizationRequest, nonce: &str) -> Response {
+    if !request.application.allow_signup {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            "Sign-up is not available",
+            "This application does not let you create an account here. Ask its owner for one, or sign in.",
+        );
+    }
+    render(state, request, nonce, &Form::default(), None, None, StatusCode::OK)
+}
+
+fn render(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    nonce: &str,
+    form: &Form,
+    error: Option<&str>,
+    password_error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let name = &request.application.name;
+    pages::SignUpPage {
+        app_name: name,
+        app_initial: pages::initial(name),
+        request: &request.raw,
+        csrf: &cookies::csrf_token(state, nonce),
+        given_name: &form.given_name,
+        family_name: &form.family_name,
+        email: &form.email,
+        error,
+        password_error,
+        sign_in_query: super::with_prompt(&request.raw, None),
+    }
+    .respond(status, &request.redirect_uri)
+}
+
+/// `POST /oauth2/signup`.
+pub async fn sign_up(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Bytes,
+) -> Response {
+    let fields: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
+    let request = match parse_request(&state, field("request")).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let nonce = cookies::value(&jar, cookies::CSRF).unwrap_or_default();
+    if nonce.is_empty() || !cookies::csrf_matches(&state, &nonce, field("csrf")) {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            "Sign-up form expired",
+            "This sign-up form has expired or was not sent from this site. Go back to the application and try again.",
+        );
+    }
+    if !request.application.allow_signup {
+        return page(&state, &request, &nonce);
+    }
+    let form = Form {
+        given_name: field("given_name").trim().to_owned(),
+        family_name: field("family_name").trim().to_owned(),
+        email: field("email").trim().to_owned(),
+        password: field("password").to_owned(),
+        confirmation: field("password_confirmation").to_owned(),
+    };
+    let refuse = |error: Option<&str>, password_error: Option<&str>, status: StatusCode| {
+        render(&state, &request, &nonce, &form, error, password_error, status)
+    };
+    if form.given_name.is_empty() || !valid_email(&form.email) {
+        return refuse(Some("Enter your first name and a valid email address."), None, StatusCode::BAD_REQUEST);
+    }
+    match state.store.find_user_by_email(&form.email).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            return refuse(
+                Some("An account with this email already exists. Sign in instead."),
+                None,
+                StatusCode::CONFLICT,
+            )
+        }
+        Err(err) => return storage_page(err).into_response(),
+    }
+
+    // user:pre_registration: nothing exists yet.
+    let event = sign_up_event(
+        &state,
+        &request,
+        Trigger::UserPreRegistration,
+        peer,
+        &headers,
+        EventAuth::connection(PASSWORD_CONNECTION_ID),
+        None,
+    );
+    match run(&state, Trigger::UserPreRegistration, event, Vec::new()).await {
+        Ok(_) => {}
+        Err(error) if error.code.as_str() == "access_denied" => {
+            return refuse(Some(&error.description), None, StatusCode::FORBIDDEN)
+        }
+        Err(error) => return unavailable(&error),
+    }
+
+    // user:new_password_provided (initial): the password and its confirmation.
+    let user_id = claimflow_storage::new_user_id();
+    let auth = EventAuth {
+        first_password: Some(form.password.clone()),
+        second_password: Some(form.confirmation.clone()),
+        new_password_reason: Some("initial".to_owned()),
+        ..EventAuth::connection(PASSWORD_CONNECTION_ID)
+    };
+    let user = EventUser { email: Some(form.email.clone()), ..EventUser::of(&user_id) };
+    let event = sign_up_event(&state, &request, Trigger::UserNewPasswordProvided, peer, &headers, auth, Some(user));
+    let redact = vec![form.password.clone(), form.confirmation.clone()];
+    match run(&state, Trigger::UserNewPasswordProvided, event, redact).await {
+        Ok(Some(outcome)) if !outcome.form_errors.is_empty() => {
+            let messages: Vec<&str> = outcome.form_errors.iter().map(|error| error.message.as_str()).collect();
+            return refuse(None, Some(&messages.join(" ")), StatusCode::BAD_REQUEST);
+        }
+        Ok(_) => {}
+        Err(error) => return unavailable(&error),
+    }
+    if form.password != form.confirmation {
+        return refuse(None, Some("The passwords do not match."), StatusCode::BAD_REQUEST);
+    }
+    let password = form.password.clone();
+    let hash = match tokio::task::spawn_blocking(move || passwords::hash(&password)).await {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(err)) => return refuse(None, Some(&capitalized(&err.to_string())), StatusCode::BAD_REQUEST),
+        Err(_) => return unavailable(&OAuthError::server_error("the password could not be hashed")),
+    };
+    let user = match state
+        .store
+        .create_user_with_password(&user_id, &form.email, &form.given_name, &form.family_name, &hash)
+        .await
+    {
+        Ok(user) => user,
+        Err(claimflow_storage::StorageError::Conflict(_)) => {
+            return refuse(
+                Some("An account with this email already exists. Sign in instead."),
+                None,
+                StatusCode::CONFLICT,
+            )
+        }
+        Err(err) => return storage_page(err).into_response(),
+    };
+    tracing::info!(user_id = %user.id, client_id = %request.application.id, "account created by sign-up");
+
+    // Signed in as after a password: post-authentication, a session, the code.
+    let session_policy = match post_authentication::run(&state, &request, &user, true, peer, &headers).await {
+        Ok(policy) => policy,
+        Err(error) => {
+            return super::Refusal::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                state: request.state.clone(),
+                error: error.code.as_str(),
+                description: error.description,
+            }
+            .into_response()
+        }
+    };
+    let secret = user_tokens::new_secret();
+    let lifetime = state.config.session_lifetime;
+    let session =
+        match state.store.create_session(&secrets::hash_secret(&secret), &user.id, lifetime.as_millis() as i64).await {
+            Ok(session) => session,
+            Err(err) => return storage_page(err).into_response(),
+        };
+    let persistence = match session_policy {
+        Some(SessionPolicy::NonPersistent) => None,
+        _ => Some(lifetime.as_secs()),
+    };
+    let jar = jar.add(cookies::cookie(&state.config.issuer, cookies::SESSION, secret, persistence));
+    let signed_in = SignedIn { user: &user, session_id: &session.id, auth_time: session.auth_time, existing: false };
+    super::complete(&state, &request, signed_in, peer, &headers, jar, StatusCode::SEE_OTHER).await
+}
+
+fn sign_up_event(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    trigger: Trigger,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    auth: EventAuth,
+    user: Option<EventUser>,
+) -> WorkflowEvent {
+    WorkflowEvent {
+        request: EventRequest {
+            auth: EventRequestAuth { audience: request.audience.clone() },
+            ip: peer.ip().to_string(),
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            locale: None,
+            auth_url_params: Some(AuthUrlParams {
+                state: request.state.clone(),
+                client_id: request.application.id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                org_code: request.org_code.clone(),
+                login_hint: request.login_hint.clone(),
+                scope: request.scopes.join(" "),
+                audience: request.audience.clone(),
+                prompt: request.prompt.clone(),
+            }),
+        },
+        context: EventContext {
+            domains: EventDomains { kinde_domain: state.config.issuer.clone() },
+            workflow: EventWorkflow { trigger },
+            application: EventApplication { client_id: request.application.id.clone() },
+            auth: Some(auth),
+            user,
+            organization: None,
+        },
+    }
+}
+
+/// Runs the live workflow of `trigger`, if there is one.
+async fn run(
+    state: &AppState,
+    trigger: Trigger,
+    event: WorkflowEvent,
+    redact: Vec<String>,
+) -> Result<Option<WorkflowOutcome>, OAuthError> {
+    let Some(deployment) = state.cache.live_deployment(&state.store, trigger).await? else { return Ok(None) };
+    issuance::run_sign_in_workflow(state, &deployment, event, redact).await.map(Some)
+}
+
+fn unavailable(error: &OAuthError) -> Response {
+    tracing::warn!(error = error.code.as_str(), description = %error.description, "sign-up stopped by a workflow");
+    pages::message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-up could not be completed",
+        "Your account could not be created just now; nothing was saved. Try again in a moment.",
+    )
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && email.len() <= 320
+        && !email.contains(char::is_whitespace)
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default() + "."
+}
