@@ -8,6 +8,7 @@ mod client_authentication;
 mod cluster;
 mod corpus;
 mod deploy;
+mod email;
 mod existing_password;
 mod health;
 mod hostile_input;

@@ -3,10 +3,12 @@
 //! when `DATABASE_URL` is set) and real V8. Each stack has its own broker, database, data
 //! directory and subject prefix, so tests run in parallel and may kill their broker.
 
+mod mail;
 mod sign_in;
 mod stack;
 mod workflows;
 
+pub use mail::*;
 pub use sign_in::*;
 pub use stack::*;
 pub use workflows::*;

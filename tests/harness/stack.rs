@@ -36,6 +36,8 @@ pub struct StackOptions {
     pub key_rotation: Option<Duration>,
     /// Run a cluster of 3 nats-servers with routes instead of one; services get all 3 URLs.
     pub nats_cluster: bool,
+    /// `CLAIMFLOW_SMTP_URL` of the stack's auth-services (a [`crate::MailSink`]'s URL).
+    pub smtp_url: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -52,6 +54,7 @@ impl Default for StackOptions {
             key_publish_lead: Duration::from_secs(600),
             key_rotation: None,
             nats_cluster: false,
+            smtp_url: None,
         }
     }
 }
@@ -223,6 +226,9 @@ impl Stack {
                 window: Duration::from_secs(900),
             },
             http_limits: options.http_limits,
+            smtp: options.smtp_url.as_deref().map(|url| {
+                auth_service::mail::Smtp::new(url, "claimflow <no-reply@claimflow.test>").expect("an SMTP URL")
+            }),
         };
         let signer_config = signer::Config {
             common: CommonConfig { nats_credentials: credentials("signer"), ..common.clone() },

@@ -39,6 +39,9 @@ pub struct Config {
     /// `CLAIMFLOW_LOGIN_LOCKOUT_SECS` (default 900) before sign-in is refused for the rest of it.
     pub login_throttle: LoginThrottle,
     pub http_limits: crate::HttpLimits,
+    /// `CLAIMFLOW_SMTP_URL` and `CLAIMFLOW_SMTP_FROM` (default `claimflow <no-reply@<issuer
+    /// host>>`): the codes of email verification and password resets. None: no email is sent.
+    pub smtp: Option<crate::mail::Smtp>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -75,7 +78,23 @@ impl Config {
         };
         common.ensure_data_dir()?;
         let admin = AdminCredentials::from_env_or_data_dir(&common.data_dir)?;
+        let smtp = match config::var("CLAIMFLOW_SMTP_URL") {
+            Some(url) => {
+                let host = url::Url::parse(&issuer).ok().and_then(|u| u.host_str().map(str::to_owned));
+                let from = config::var("CLAIMFLOW_SMTP_FROM")
+                    .unwrap_or_else(|| format!("claimflow <no-reply@{}>", host.as_deref().unwrap_or("localhost")));
+                let smtp = crate::mail::Smtp::new(&url, &from);
+                let variable = if from.parse::<lettre::message::Mailbox>().is_err() {
+                    "CLAIMFLOW_SMTP_FROM"
+                } else {
+                    "CLAIMFLOW_SMTP_URL"
+                };
+                Some(smtp.map_err(|message| ConfigError::new(variable, message))?)
+            }
+            None => None,
+        };
         Ok(Config {
+            smtp,
             http_addr,
             issuer,
             admin,

@@ -12,6 +12,7 @@ mod http_server;
 mod http_trace;
 mod issuance;
 pub mod jwks;
+pub mod mail;
 mod management;
 mod nul_bytes;
 mod oauth;
@@ -208,6 +209,9 @@ fn router(state: AppState, management_api: management::ManagementApi) -> Router 
         .route("/oauth2/token", post(oauth::token))
         .route("/oauth2/auth", get(authorize::authorize).post(authorize::sign_in))
         .route("/oauth2/signup", post(authorize::sign_up))
+        .route("/oauth2/verify", post(authorize::verify_email))
+        .route("/oauth2/reset", get(authorize::forgot_password).post(authorize::send_reset_code))
+        .route("/oauth2/reset/confirm", post(authorize::reset_password))
         .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/oauth2/v2/user_profile", get(userinfo::userinfo))
         .route("/oauth2/revoke", post(oauth::revoke))

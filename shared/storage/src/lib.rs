@@ -8,6 +8,7 @@
 mod apis;
 mod applications;
 mod audit;
+mod email_codes;
 pub mod entity;
 mod environment;
 mod migration;
@@ -34,6 +35,7 @@ pub const MAX_PAGE_SIZE: u64 = 500;
 pub use apis::ManagementBootstrap;
 pub use applications::{ApplicationPropertyValue, UrlChange};
 pub use audit::AuditFilter;
+pub use email_codes::{CodeCheck, MAX_CODE_ATTEMPTS};
 pub use entity::access_key::AccessKind;
 pub use environment::VariableChange;
 pub use organizations::{Member, NewMember, OrganizationFields};

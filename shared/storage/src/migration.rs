@@ -11,6 +11,7 @@ mod m20261203_000002_workflow_modules;
 mod m20261203_000003_organization_handles;
 mod m20261203_000004_signing_keys;
 mod m20261204_000001_application_signup;
+mod m20261204_000002_email_codes;
 
 use sea_orm_migration::prelude::*;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_organization_handles::Migration),
             Box::new(m20261203_000004_signing_keys::Migration),
             Box::new(m20261204_000001_application_signup::Migration),
+            Box::new(m20261204_000002_email_codes::Migration),
         ]
     }
 }

@@ -66,6 +66,7 @@ impl Store {
             given_name: Set(given_name.to_owned()),
             family_name: Set(family_name.to_owned()),
             password_hash: Set(password_hash.map(str::to_owned)),
+            email_verified: Set(false),
             created_at: Set(now),
             updated_at: Set(now),
         }

@@ -8,12 +8,14 @@
 use std::net::SocketAddr;
 
 mod cookies;
+mod email;
 mod existing_password;
 mod logout;
 pub(crate) mod pages;
 mod post_authentication;
 mod signup;
 
+pub use email::{forgot_password, reset_password, send_reset_code, verify_email};
 pub use signup::sign_up;
 
 use axum::{
@@ -256,14 +258,7 @@ pub async fn authorize(
         }
         .into_response();
     }
-    let (nonce, jar) = match cookies::value(&jar, cookies::CSRF) {
-        Some(nonce) if nonce.len() == 43 => (nonce, jar),
-        _ => {
-            let nonce = user_tokens::new_secret();
-            let cookie = cookies::cookie(&state.config.issuer, cookies::CSRF, nonce.clone(), None);
-            (nonce, jar.add(cookie))
-        }
-    };
+    let (nonce, jar) = csrf_nonce(&state, jar);
     if request.prompt.as_deref() == Some("create") {
         return (jar, signup::page(&state, &request, &nonce)).into_response();
     }
@@ -397,8 +392,26 @@ pub async fn sign_in(
     if let Err(err) = state.store.clear_login_failures(&account).await {
         return storage_page(err).into_response();
     }
+    // With email, an address nobody proved yet is proved before the first session.
+    if state.config.smtp.is_some() && !user.email_verified {
+        return email::start_verification(&state, &request, &nonce, &user).await;
+    }
+    start_session(&state, &request, &user, false, peer, &headers, jar).await
+}
+
+/// The person is who they say (a password, a sign-up, a code from an email): the
+/// post-authentication workflow, a new session, the code at the redirect.
+async fn start_session(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    user: &user::Model,
+    new_user: bool,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    jar: CookieJar,
+) -> Response {
     // NOTE: before the session exists, so that a denied sign-in leaves none behind.
-    let session_policy = match post_authentication::run(&state, &request, &user, false, peer, &headers).await {
+    let session_policy = match post_authentication::run(state, request, user, new_user, peer, headers).await {
         Ok(policy) => policy,
         Err(error) => {
             tracing::info!(error = error.code.as_str(), description = %error.description, "sign-in refused by its workflow");
@@ -425,8 +438,8 @@ pub async fn sign_in(
         _ => Some(state.config.session_lifetime.as_secs()),
     };
     let jar = jar.add(cookies::cookie(&state.config.issuer, cookies::SESSION, secret, lifetime));
-    let signed_in = SignedIn { user: &user, session_id: &session.id, auth_time: session.auth_time, existing: false };
-    complete(&state, &request, signed_in, peer, &headers, jar, StatusCode::SEE_OTHER).await
+    let signed_in = SignedIn { user, session_id: &session.id, auth_time: session.auth_time, existing: false };
+    complete(state, request, signed_in, peer, headers, jar, StatusCode::SEE_OTHER).await
 }
 
 struct SignedIn<'a> {
@@ -583,8 +596,21 @@ fn login_page(
         email,
         error,
         sign_up_query: request.application.allow_signup.then(|| with_prompt(&request.raw, Some("create"))),
+        can_reset: state.config.smtp.is_some(),
     }
     .respond(status, &request.redirect_uri)
+}
+
+/// This browser's CSRF nonce, made (and its cookie set) when it has none.
+fn csrf_nonce(state: &AppState, jar: CookieJar) -> (String, CookieJar) {
+    match cookies::value(&jar, cookies::CSRF) {
+        Some(nonce) if nonce.len() == 43 => (nonce, jar),
+        _ => {
+            let nonce = user_tokens::new_secret();
+            let cookie = cookies::cookie(&state.config.issuer, cookies::CSRF, nonce.clone(), None);
+            (nonce, jar.add(cookie))
+        }
+    }
 }
 
 /// The authorization request's query with its `prompt` replaced (or removed).

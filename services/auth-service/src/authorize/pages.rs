@@ -22,6 +22,8 @@ pub struct LoginPage<'a> {
     pub error: Option<&'a str>,
     /// The authorization request with `prompt=create`, when the application allows sign-up.
     pub sign_up_query: Option<String>,
+    /// Whether claimflow can send a password reset code (SMTP is set up).
+    pub can_reset: bool,
 }
 
 #[derive(Template)]
@@ -45,6 +47,46 @@ pub struct SignUpPage<'a> {
 impl SignUpPage<'_> {
     pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
         with_form_action(respond(status, self.render()), redirect_uri)
+    }
+}
+
+/// The page a one-time code from an email is typed into (with a new password, for a reset).
+#[derive(Template)]
+#[template(path = "code.html")]
+pub struct CodePage<'a> {
+    pub app_name: &'a str,
+    pub app_initial: String,
+    pub heading: &'a str,
+    pub email: &'a str,
+    pub action: &'a str,
+    pub button: &'a str,
+    pub request: &'a str,
+    pub csrf: &'a str,
+    pub ticket: &'a str,
+    pub new_password: bool,
+    pub error: Option<&'a str>,
+}
+
+/// "Forgot your password?": the email to send a reset code to.
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage<'a> {
+    pub app_name: &'a str,
+    pub app_initial: String,
+    pub request: &'a str,
+    pub csrf: &'a str,
+    pub email: &'a str,
+}
+
+impl CodePage<'_> {
+    pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
+        with_form_action(respond(status, self.render()), redirect_uri)
+    }
+}
+
+impl ForgotPage<'_> {
+    pub fn respond(&self, status: StatusCode) -> Response {
+        respond(status, self.render())
     }
 }
 
@@ -125,6 +167,7 @@ mod tests {
             email: "x\"@example.com",
             error: Some("<b>bad</b>"),
             sign_up_query: None,
+            can_reset: false,
         };
         let html = page.render().unwrap();
         assert!(!html.contains("<script>alert") && !html.contains("<b>bad"), "{html}");

@@ -8,7 +8,8 @@
 //! a refusal or a failure leaves no user behind. Then `user:post_authentication` runs, with
 //! `isNewUserRecordCreated: true`, and the sign-in completes as after a password.
 //!
-//! Accounts are created with an unverified email: claimflow sends no email yet.
+//! With `CLAIMFLOW_SMTP_URL`, the email address is proved with a code before the first session
+//! (see [`super::email`]); without it, accounts are created with an unverified email.
 
 use std::net::SocketAddr;
 
@@ -24,14 +25,12 @@ use claimflow_contracts::{
         AuthUrlParams, EventApplication, EventAuth, EventContext, EventDomains, EventRequest, EventRequestAuth,
         EventUser, EventWorkflow, WorkflowEvent,
     },
-    workflow::{SessionPolicy, WorkflowOutcome},
+    workflow::WorkflowOutcome,
     Trigger,
 };
 
-use super::{cookies, pages, parse_request, post_authentication, storage_page, AuthorizationRequest, SignedIn};
-use crate::{
-    issuance, oauth::error::OAuthError, passwords, secrets, user_tokens, user_tokens::PASSWORD_CONNECTION_ID, AppState,
-};
+use super::{cookies, pages, parse_request, storage_page, AuthorizationRequest};
+use crate::{issuance, oauth::error::OAuthError, passwords, user_tokens::PASSWORD_CONNECTION_ID, AppState};
 
 /// What the sign-up form carried.
 #[derive(Default)]
@@ -194,33 +193,11 @@ pub async fn sign_up(
     };
     tracing::info!(user_id = %user.id, client_id = %request.application.id, "account created by sign-up");
 
-    // Signed in as after a password: post-authentication, a session, the code.
-    let session_policy = match post_authentication::run(&state, &request, &user, true, peer, &headers).await {
-        Ok(policy) => policy,
-        Err(error) => {
-            return super::Refusal::Redirect {
-                redirect_uri: request.redirect_uri.clone(),
-                state: request.state.clone(),
-                error: error.code.as_str(),
-                description: error.description,
-            }
-            .into_response()
-        }
-    };
-    let secret = user_tokens::new_secret();
-    let lifetime = state.config.session_lifetime;
-    let session =
-        match state.store.create_session(&secrets::hash_secret(&secret), &user.id, lifetime.as_millis() as i64).await {
-            Ok(session) => session,
-            Err(err) => return storage_page(err).into_response(),
-        };
-    let persistence = match session_policy {
-        Some(SessionPolicy::NonPersistent) => None,
-        _ => Some(lifetime.as_secs()),
-    };
-    let jar = jar.add(cookies::cookie(&state.config.issuer, cookies::SESSION, secret, persistence));
-    let signed_in = SignedIn { user: &user, session_id: &session.id, auth_time: session.auth_time, existing: false };
-    super::complete(&state, &request, signed_in, peer, &headers, jar, StatusCode::SEE_OTHER).await
+    // With email, the address is proved first; then signed in as after a password.
+    if state.config.smtp.is_some() {
+        return super::email::start_verification(&state, &request, &nonce, &user).await;
+    }
+    super::start_session(&state, &request, &user, true, peer, &headers, jar).await
 }
 
 fn sign_up_event(
@@ -271,12 +248,12 @@ async fn run(
     issuance::run_sign_in_workflow(state, &deployment, event, redact).await.map(Some)
 }
 
-fn unavailable(error: &OAuthError) -> Response {
+pub(super) fn unavailable(error: &OAuthError) -> Response {
     tracing::warn!(error = error.code.as_str(), description = %error.description, "sign-up stopped by a workflow");
     pages::message(
         StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-up could not be completed",
-        "Your account could not be created just now; nothing was saved. Try again in a moment.",
+        "This could not be completed",
+        "A check this service runs could not be made just now; nothing was saved. Try again in a moment.",
     )
 }
 
@@ -289,7 +266,7 @@ fn valid_email(email: &str) -> bool {
         && !email.contains(char::is_whitespace)
 }
 
-fn capitalized(text: &str) -> String {
+pub(super) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default() + "."
 }

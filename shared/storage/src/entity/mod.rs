@@ -11,6 +11,7 @@ pub mod application_property;
 pub mod application_token_property;
 pub mod application_url;
 pub mod authorization_code;
+pub mod email_code;
 pub mod environment_variable;
 pub mod feature_flag;
 pub mod live_workflow;

@@ -12,6 +12,8 @@ pub struct Model {
     pub family_name: String,
     /// argon2id, PHC string; set with `PUT /users/{id}/password`.
     pub password_hash: Option<String>,
+    /// The person proved they read mail at `email` (a code sent there).
+    pub email_verified: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
