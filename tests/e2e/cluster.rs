@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use claimflow_contracts::{signer::IssueRequest, workflow::BaseClaims, TokenKind};
 use claimflow_e2e::{m2m_workflow, Stack, StackOptions};
 use claimflow_platform::nats_server::NatsServer;
 use serde_json::Value;
@@ -63,16 +62,7 @@ async fn on_a_secured_cluster_tokens_flow_records_are_kept_three_times_and_every
 
     // Whichever server a client reaches, a worker's credentials cannot get a token signed and
     // auth-service's can (the signer may sit on another server: requests cross the routes).
-    let request = IssueRequest {
-        event_id: "forged".into(),
-        access_token_kind: TokenKind::M2m,
-        base_claims: BaseClaims {
-            access: serde_json::json!({ "aud": ["acme"], "sub": "attacker" }).as_object().unwrap().clone(),
-            id: None,
-        },
-        workflow: None,
-        patches: vec![],
-    };
+    let request = claimflow_e2e::forged_issue_request();
     for (i, node) in nodes(&stack).into_iter().enumerate() {
         let worker = connect_to(node, "workflow-worker", "worker-secret").await;
         let forged =

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use claimflow_contracts::{signer::IssueRequest, workflow::BaseClaims, TokenKind};
 use claimflow_e2e::{m2m_workflow, Stack, StackOptions};
 use futures::StreamExt;
 
@@ -30,16 +29,7 @@ async fn with_per_service_users_a_token_with_a_workflow_is_issued() {
 async fn a_workers_credentials_cannot_ask_the_signer_for_a_token() {
     let stack = Stack::start_with(StackOptions { secured_nats: true, ..StackOptions::default() }).await;
     let worker = connect_as(&stack, "workflow-worker", "worker-secret").await;
-    let request = IssueRequest {
-        event_id: "forged".into(),
-        access_token_kind: TokenKind::M2m,
-        base_claims: BaseClaims {
-            access: serde_json::json!({ "aud": ["acme"], "sub": "attacker" }).as_object().unwrap().clone(),
-            id: None,
-        },
-        workflow: None,
-        patches: vec![],
-    };
+    let request = claimflow_e2e::forged_issue_request();
     let result = claimflow_platform::nats::request(&worker, &stack.prefix, &request, Duration::from_millis(500)).await;
     assert!(result.is_err(), "a worker got a token signed: {result:?}");
 

@@ -690,3 +690,18 @@ pub(crate) async fn fresh_postgres_database(server_url: &str) -> anyhow::Result<
     url.set_path(&format!("/{name}"));
     Ok((url.to_string(), name))
 }
+
+/// A signing request as an attacker would send it (a token for `acme`, `sub: attacker`):
+/// what the NATS permissions must keep a worker from sending.
+pub fn forged_issue_request() -> claimflow_contracts::signer::IssueRequest {
+    claimflow_contracts::signer::IssueRequest {
+        event_id: "forged".into(),
+        access_token_kind: claimflow_contracts::TokenKind::M2m,
+        base_claims: claimflow_contracts::workflow::BaseClaims {
+            access: json!({ "aud": ["acme"], "sub": "attacker" }).as_object().unwrap().clone(),
+            id: None,
+        },
+        workflow: None,
+        patches: vec![],
+    }
+}

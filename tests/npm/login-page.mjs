@@ -11,21 +11,13 @@
 //   SCREENSHOTS    a directory for login-error.png and login-phone.png
 //   CHROMIUM       default /usr/bin/chromium
 
-import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
+import { launch } from "./browser.mjs";
 
 const env = process.env;
 const result = {};
 mkdirSync(env.SCREENSHOTS, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-    // The harness's callbacks are on port 9, which browsers refuse by default.
-    `--explicitly-allowed-ports=${new URL(env.REDIRECT_URI).port}`,
-  ],
-});
+const browser = await launch(env);
 try {
   // A desktop window: a wrong password.
   const desktop = await browser.newPage({ viewport: { width: 1280, height: 800 } });

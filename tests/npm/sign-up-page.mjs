@@ -12,20 +12,13 @@
 //   SCREENSHOTS    a directory for signup-error.png and signup-phone.png
 //   CHROMIUM       default /usr/bin/chromium
 
-import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
+import { launch } from "./browser.mjs";
 
 const env = process.env;
 const result = {};
 mkdirSync(env.SCREENSHOTS, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-    `--explicitly-allowed-ports=${new URL(env.REDIRECT_URI).port}`,
-  ],
-});
+const browser = await launch(env);
 const fill = async (page, password, confirmation) => {
   await page.fill("#given_name", "Grace");
   await page.fill("#family_name", "Hopper");

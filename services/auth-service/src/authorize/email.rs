@@ -17,10 +17,7 @@ use axum::{
 };
 use axum_extra::extract::cookie::CookieJar;
 use claimflow_contracts::{
-    event::{
-        EventApplication, EventAuth, EventContext, EventDomains, EventRequest, EventRequestAuth, EventUser,
-        EventWorkflow, WorkflowEvent,
-    },
+    event::{EventAuth, EventUser},
     Trigger,
 };
 use claimflow_storage::{entity::user, CodeCheck};
@@ -121,36 +118,6 @@ fn code_page(
     .respond(status, &request.redirect_uri)
 }
 
-/// A form posted to one of the email pages: its authorization request, checked, and its fields.
-struct Posted {
-    request: AuthorizationRequest,
-    nonce: String,
-    fields: std::collections::HashMap<String, String>,
-}
-
-impl Posted {
-    async fn parse(state: &AppState, jar: &CookieJar, body: &Bytes) -> Result<Posted, Response> {
-        let fields: std::collections::HashMap<String, String> =
-            url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        let raw = fields.get("request").map(String::as_str).unwrap_or_default();
-        let request = parse_request(state, raw).await.map_err(|refusal| refusal.into_response())?;
-        let nonce = cookies::value(jar, cookies::CSRF).unwrap_or_default();
-        let csrf = fields.get("csrf").map(String::as_str).unwrap_or_default();
-        if nonce.is_empty() || !cookies::csrf_matches(state, &nonce, csrf) {
-            return Err(pages::message(
-                StatusCode::FORBIDDEN,
-                "Form expired",
-                "This form has expired or was not sent from this site. Go back to the application and sign in again.",
-            ));
-        }
-        Ok(Posted { request, nonce, fields })
-    }
-
-    fn field(&self, name: &str) -> &str {
-        self.fields.get(name).map(String::as_str).unwrap_or_default()
-    }
-}
-
 fn expired() -> Response {
     pages::message(
         StatusCode::GONE,
@@ -168,7 +135,7 @@ pub async fn verify_email(
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    let posted = match Posted::parse(&state, &jar, &body).await {
+    let posted = match super::PostedForm::parse(&state, &jar, &body, "verification").await {
         Ok(posted) => posted,
         Err(response) => return response,
     };
@@ -177,20 +144,7 @@ pub async fn verify_email(
     let checked = state.store.check_email_code(&ticket, &[VERIFY_SIGN_UP, VERIFY_EMAIL], &code).await;
     let (user_id, purpose) = match checked {
         Ok(CodeCheck::Accepted { user_id, purpose }) => (user_id, purpose),
-        Ok(CodeCheck::Wrong { attempts_left }) => {
-            let message = format!("That code is not right: {attempts_left} tries left.");
-            let (email, ticket) = (posted.field("email"), posted.field("ticket"));
-            return code_page(
-                &state,
-                &posted.request,
-                &posted.nonce,
-                email,
-                ticket,
-                false,
-                Some(&message),
-                StatusCode::BAD_REQUEST,
-            );
-        }
+        Ok(CodeCheck::Wrong { attempts_left }) => return wrong_code(&state, &posted, false, attempts_left),
         Ok(CodeCheck::Expired) => return expired(),
         Err(err) => return storage_page(err).into_response(),
     };
@@ -235,7 +189,7 @@ pub async fn forgot_password(State(state): State<AppState>, jar: CookieJar, RawQ
 /// `POST /oauth2/reset`: mails a reset code if the email has an account; the same page follows
 /// either way.
 pub async fn send_reset_code(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
-    let posted = match Posted::parse(&state, &jar, &body).await {
+    let posted = match super::PostedForm::parse(&state, &jar, &body, "password reset").await {
         Ok(posted) => posted,
         Err(response) => return response,
     };
@@ -269,7 +223,7 @@ pub async fn reset_password(
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    let posted = match Posted::parse(&state, &jar, &body).await {
+    let posted = match super::PostedForm::parse(&state, &jar, &body, "password reset").await {
         Ok(posted) => posted,
         Err(response) => return response,
     };
@@ -279,20 +233,7 @@ pub async fn reset_password(
     let code = secrets::hash_secret(posted.field("code").trim());
     let user_id = match state.store.check_email_code(&ticket, &[RESET_PASSWORD], &code).await {
         Ok(CodeCheck::Accepted { user_id, .. }) => user_id,
-        Ok(CodeCheck::Wrong { attempts_left }) => {
-            let message = format!("That code is not right: {attempts_left} tries left.");
-            let (email, ticket) = (posted.field("email"), posted.field("ticket"));
-            return code_page(
-                &state,
-                &posted.request,
-                &posted.nonce,
-                email,
-                ticket,
-                true,
-                Some(&message),
-                StatusCode::BAD_REQUEST,
-            );
-        }
+        Ok(CodeCheck::Wrong { attempts_left }) => return wrong_code(&state, &posted, true, attempts_left),
         Ok(CodeCheck::Expired) => return expired(),
         Err(err) => return storage_page(err).into_response(),
     };
@@ -301,28 +242,15 @@ pub async fn reset_password(
         Ok(None) => return expired(),
         Err(err) => return storage_page(err).into_response(),
     };
-    let event = WorkflowEvent {
-        request: EventRequest {
-            auth: EventRequestAuth { audience: posted.request.audience.clone() },
-            ip: peer.ip().to_string(),
-            user_agent: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-            locale: None,
-            auth_url_params: None,
-        },
-        context: EventContext {
-            domains: EventDomains { kinde_domain: state.config.issuer.clone() },
-            workflow: EventWorkflow { trigger: Trigger::UserNewPasswordProvided },
-            application: EventApplication { client_id: posted.request.application.id.clone() },
-            auth: Some(EventAuth {
-                first_password: Some(password.clone()),
-                second_password: Some(confirmation.clone()),
-                new_password_reason: Some("reset".to_owned()),
-                ..EventAuth::connection(PASSWORD_CONNECTION_ID)
-            }),
-            user: Some(EventUser { email: Some(user.email.clone()), ..EventUser::of(&user.id) }),
-            organization: None,
-        },
+    let auth = EventAuth {
+        first_password: Some(password.clone()),
+        second_password: Some(confirmation.clone()),
+        new_password_reason: Some("reset".to_owned()),
+        ..EventAuth::connection(PASSWORD_CONNECTION_ID)
     };
+    let user_event = EventUser { email: Some(user.email.clone()), ..EventUser::of(&user.id) };
+    let trigger = Trigger::UserNewPasswordProvided;
+    let event = super::sign_in_event(&state, &posted.request, trigger, (peer, &headers), auth, Some(user_event));
     // NOTE: the code was right and is spent: a refused password gets a new ticket for the same
     // code (no new email) to try again.
     let again = |message: String| retry_reset(&state, &posted, &user, message);
@@ -362,7 +290,7 @@ pub async fn reset_password(
 }
 
 /// The reset page again, with `message`, under a new ticket for the code just typed.
-async fn retry_reset(state: &AppState, posted: &Posted, user: &user::Model, message: String) -> Response {
+async fn retry_reset(state: &AppState, posted: &super::PostedForm, user: &user::Model, message: String) -> Response {
     let ticket = user_tokens::new_secret();
     let code = secrets::hash_secret(posted.field("code").trim());
     let stored = state
@@ -382,4 +310,11 @@ async fn retry_reset(state: &AppState, posted: &Posted, user: &user::Model, mess
         Some(&message),
         StatusCode::BAD_REQUEST,
     )
+}
+
+/// The code page again, saying the code was wrong.
+fn wrong_code(state: &AppState, posted: &super::PostedForm, reset: bool, attempts_left: i32) -> Response {
+    let message = format!("That code is not right: {attempts_left} tries left.");
+    let (email, ticket) = (posted.field("email"), posted.field("ticket"));
+    code_page(state, &posted.request, &posted.nonce, email, ticket, reset, Some(&message), StatusCode::BAD_REQUEST)
 }

@@ -10,12 +10,9 @@
 
 use std::net::SocketAddr;
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use claimflow_contracts::{
-    event::{
-        EventApplication, EventAuth, EventContext, EventDomains, EventRequest, EventRequestAuth, EventUser,
-        EventWorkflow, WorkflowEvent,
-    },
+    event::{EventAuth, EventUser},
     workflow::FormFieldError,
     Trigger,
 };
@@ -44,29 +41,16 @@ pub(super) async fn run(
     else {
         return Ok(None);
     };
-    let event = WorkflowEvent {
-        request: EventRequest {
-            auth: EventRequestAuth { audience: request.audience.clone() },
-            ip: peer.ip().to_string(),
-            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-            locale: None,
-            auth_url_params: None,
-        },
-        context: EventContext {
-            domains: EventDomains { kinde_domain: state.config.issuer.clone() },
-            workflow: EventWorkflow { trigger: Trigger::UserExistingPasswordProvided },
-            application: EventApplication { client_id: request.application.id.clone() },
-            auth: Some(EventAuth {
-                password: Some(submitted.password.to_owned()),
-                provided_email: Some(submitted.email.to_owned()),
-                hashed_password: user.and_then(|user| user.password_hash.clone()),
-                has_user_record_in_kinde: Some(user.is_some()),
-                ..EventAuth::connection(PASSWORD_CONNECTION_ID)
-            }),
-            user: user.map(|user| EventUser::of(&user.id)),
-            organization: None,
-        },
+    let auth = EventAuth {
+        password: Some(submitted.password.to_owned()),
+        provided_email: Some(submitted.email.to_owned()),
+        hashed_password: user.and_then(|user| user.password_hash.clone()),
+        has_user_record_in_kinde: Some(user.is_some()),
+        ..EventAuth::connection(PASSWORD_CONNECTION_ID)
     };
+    let user_event = user.map(|user| EventUser::of(&user.id));
+    let trigger = Trigger::UserExistingPasswordProvided;
+    let event = super::sign_in_event(state, request, trigger, (peer, headers), auth, user_event);
     let outcome =
         issuance::run_sign_in_workflow(state, &deployment, event, vec![submitted.password.to_owned()]).await?;
     Ok(Some(outcome.form_errors))

@@ -274,23 +274,12 @@ pub async fn sign_in(
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
-    let request = match parse_request(&state, field("request")).await {
-        Ok(request) => request,
-        Err(refusal) => return refusal.into_response(),
+    let posted = match PostedForm::parse(&state, &jar, &body, "sign-in").await {
+        Ok(posted) => posted,
+        Err(response) => return response,
     };
-    // NOTE: login CSRF: the form's token must be the MAC of this browser's CSRF cookie, which
-    // another site can neither read nor set.
-    let nonce = cookies::value(&jar, cookies::CSRF).unwrap_or_default();
-    if nonce.is_empty() || !cookies::csrf_matches(&state, &nonce, field("csrf")) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "Sign-in form expired",
-            "This sign-in form has expired or was not sent from this site. Go back to the application and sign in again.",
-        );
-    }
+    let (request, nonce) = (posted.request, posted.nonce);
+    let field = |name: &str| posted.fields.get(name).map(String::as_str).unwrap_or_default();
     let email = field("email").trim().to_owned();
     let password = field("password").to_owned();
     if email.is_empty() || password.is_empty() {
@@ -599,6 +588,79 @@ fn login_page(
         can_reset: state.config.smtp.is_some(),
     }
     .respond(status, &request.redirect_uri)
+}
+
+/// A form posted by one of the sign-in pages: its authorization request (checked again), this
+/// browser's CSRF nonce, and the fields.
+struct PostedForm {
+    request: AuthorizationRequest,
+    nonce: String,
+    fields: std::collections::HashMap<String, String>,
+}
+
+impl PostedForm {
+    /// Refuses a form without the MAC of this browser's CSRF cookie (login CSRF: another site
+    /// can neither read nor set it). `what` names the form on the refusal page.
+    async fn parse(state: &AppState, jar: &CookieJar, body: &Bytes, what: &str) -> Result<PostedForm, Response> {
+        let fields: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let raw = fields.get("request").map(String::as_str).unwrap_or_default();
+        let request = parse_request(state, raw).await.map_err(|refusal| refusal.into_response())?;
+        let nonce = cookies::value(jar, cookies::CSRF).unwrap_or_default();
+        let csrf = fields.get("csrf").map(String::as_str).unwrap_or_default();
+        if nonce.is_empty() || !cookies::csrf_matches(state, &nonce, csrf) {
+            let mut title = format!("{what} form expired");
+            title[..1].make_ascii_uppercase();
+            let message = format!(
+                "This {what} form has expired or was not sent from this site. Go back to the application and try again."
+            );
+            return Err(pages::message(StatusCode::FORBIDDEN, &title, &message));
+        }
+        Ok(PostedForm { request, nonce, fields })
+    }
+
+    fn field(&self, name: &str) -> &str {
+        self.fields.get(name).map(String::as_str).unwrap_or_default()
+    }
+}
+
+/// The event of a sign-in trigger: the authorization request's parameters, who (when known).
+fn sign_in_event(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    trigger: claimflow_contracts::Trigger,
+    caller: (SocketAddr, &HeaderMap),
+    auth: claimflow_contracts::event::EventAuth,
+    user: Option<claimflow_contracts::event::EventUser>,
+) -> claimflow_contracts::event::WorkflowEvent {
+    use claimflow_contracts::event::*;
+    let (peer, headers) = caller;
+    WorkflowEvent {
+        request: EventRequest {
+            auth: EventRequestAuth { audience: request.audience.clone() },
+            ip: peer.ip().to_string(),
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            locale: None,
+            auth_url_params: Some(AuthUrlParams {
+                state: request.state.clone(),
+                client_id: request.application.id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                org_code: request.org_code.clone(),
+                login_hint: request.login_hint.clone(),
+                scope: request.scopes.join(" "),
+                audience: request.audience.clone(),
+                prompt: request.prompt.clone(),
+            }),
+        },
+        context: EventContext {
+            domains: EventDomains { kinde_domain: state.config.issuer.clone() },
+            workflow: EventWorkflow { trigger },
+            application: EventApplication { client_id: request.application.id.clone() },
+            auth: Some(auth),
+            user,
+            organization: None,
+        },
+    }
 }
 
 /// This browser's CSRF nonce, made (and its cookie set) when it has none.

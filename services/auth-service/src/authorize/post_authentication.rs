@@ -6,12 +6,9 @@
 
 use std::net::SocketAddr;
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use claimflow_contracts::{
-    event::{
-        AuthUrlParams, EventApplication, EventAuth, EventContext, EventDomains, EventRequest, EventRequestAuth,
-        EventUser, EventWorkflow, WorkflowEvent,
-    },
+    event::{EventAuth, EventUser},
     workflow::SessionPolicy,
     Trigger,
 };
@@ -32,35 +29,10 @@ pub(super) async fn run(
     let Some(deployment) = state.cache.live_deployment(&state.store, Trigger::UserPostAuthentication).await? else {
         return Ok(None);
     };
-    let event = WorkflowEvent {
-        request: EventRequest {
-            auth: EventRequestAuth { audience: request.audience.clone() },
-            ip: peer.ip().to_string(),
-            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-            locale: None,
-            auth_url_params: Some(AuthUrlParams {
-                state: request.state.clone(),
-                client_id: request.application.id.clone(),
-                redirect_uri: request.redirect_uri.clone(),
-                org_code: request.org_code.clone(),
-                login_hint: request.login_hint.clone(),
-                scope: request.scopes.join(" "),
-                audience: request.audience.clone(),
-                prompt: request.prompt.clone(),
-            }),
-        },
-        context: EventContext {
-            domains: EventDomains { kinde_domain: state.config.issuer.clone() },
-            workflow: EventWorkflow { trigger: Trigger::UserPostAuthentication },
-            application: EventApplication { client_id: request.application.id.clone() },
-            auth: Some(EventAuth {
-                is_new_user_record_created: Some(new_user),
-                ..EventAuth::connection(PASSWORD_CONNECTION_ID)
-            }),
-            user: Some(EventUser::of(&user.id)),
-            organization: None,
-        },
-    };
+    let auth =
+        EventAuth { is_new_user_record_created: Some(new_user), ..EventAuth::connection(PASSWORD_CONNECTION_ID) };
+    let user = Some(EventUser::of(&user.id));
+    let event = super::sign_in_event(state, request, Trigger::UserPostAuthentication, (peer, headers), auth, user);
     let outcome = issuance::run_sign_in_workflow(state, &deployment, event, Vec::new()).await?;
     Ok(outcome.session_policy)
 }

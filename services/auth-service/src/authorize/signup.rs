@@ -16,20 +16,17 @@ use std::net::SocketAddr;
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::Response,
 };
 use axum_extra::extract::cookie::CookieJar;
 use claimflow_contracts::{
-    event::{
-        AuthUrlParams, EventApplication, EventAuth, EventContext, EventDomains, EventRequest, EventRequestAuth,
-        EventUser, EventWorkflow, WorkflowEvent,
-    },
+    event::{EventAuth, EventUser, WorkflowEvent},
     workflow::WorkflowOutcome,
     Trigger,
 };
 
-use super::{cookies, pages, parse_request, storage_page, AuthorizationRequest};
+use super::{cookies, pages, storage_page, AuthorizationRequest};
 use crate::{issuance, oauth::error::OAuthError, passwords, user_tokens::PASSWORD_CONNECTION_ID, AppState};
 
 /// What the sign-up form carried.
@@ -87,23 +84,14 @@ pub async fn sign_up(
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    let fields: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
-    let request = match parse_request(&state, field("request")).await {
-        Ok(request) => request,
-        Err(refusal) => return refusal.into_response(),
+    let posted = match super::PostedForm::parse(&state, &jar, &body, "sign-up").await {
+        Ok(posted) => posted,
+        Err(response) => return response,
     };
-    let nonce = cookies::value(&jar, cookies::CSRF).unwrap_or_default();
-    if nonce.is_empty() || !cookies::csrf_matches(&state, &nonce, field("csrf")) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "Sign-up form expired",
-            "This sign-up form has expired or was not sent from this site. Go back to the application and try again.",
-        );
-    }
+    let field = |name: &str| posted.field(name);
+    let (request, nonce) = (&posted.request, posted.nonce.as_str());
     if !request.application.allow_signup {
-        return page(&state, &request, &nonce);
+        return page(&state, request, nonce);
     }
     let form = Form {
         given_name: field("given_name").trim().to_owned(),
@@ -113,7 +101,7 @@ pub async fn sign_up(
         confirmation: field("password_confirmation").to_owned(),
     };
     let refuse = |error: Option<&str>, password_error: Option<&str>, status: StatusCode| {
-        render(&state, &request, &nonce, &form, error, password_error, status)
+        render(&state, request, nonce, &form, error, password_error, status)
     };
     if form.given_name.is_empty() || !valid_email(&form.email) {
         return refuse(Some("Enter your first name and a valid email address."), None, StatusCode::BAD_REQUEST);
@@ -131,15 +119,8 @@ pub async fn sign_up(
     }
 
     // user:pre_registration: nothing exists yet.
-    let event = sign_up_event(
-        &state,
-        &request,
-        Trigger::UserPreRegistration,
-        peer,
-        &headers,
-        EventAuth::connection(PASSWORD_CONNECTION_ID),
-        None,
-    );
+    let auth = EventAuth::connection(PASSWORD_CONNECTION_ID);
+    let event = super::sign_in_event(&state, request, Trigger::UserPreRegistration, (peer, &headers), auth, None);
     match run(&state, Trigger::UserPreRegistration, event, Vec::new()).await {
         Ok(_) => {}
         Err(error) if error.code.as_str() == "access_denied" => {
@@ -157,7 +138,8 @@ pub async fn sign_up(
         ..EventAuth::connection(PASSWORD_CONNECTION_ID)
     };
     let user = EventUser { email: Some(form.email.clone()), ..EventUser::of(&user_id) };
-    let event = sign_up_event(&state, &request, Trigger::UserNewPasswordProvided, peer, &headers, auth, Some(user));
+    let event =
+        super::sign_in_event(&state, request, Trigger::UserNewPasswordProvided, (peer, &headers), auth, Some(user));
     let redact = vec![form.password.clone(), form.confirmation.clone()];
     match run(&state, Trigger::UserNewPasswordProvided, event, redact).await {
         Ok(Some(outcome)) if !outcome.form_errors.is_empty() => {
@@ -195,46 +177,9 @@ pub async fn sign_up(
 
     // With email, the address is proved first; then signed in as after a password.
     if state.config.smtp.is_some() {
-        return super::email::start_verification(&state, &request, &nonce, &user).await;
+        return super::email::start_verification(&state, request, nonce, &user).await;
     }
-    super::start_session(&state, &request, &user, true, peer, &headers, jar).await
-}
-
-fn sign_up_event(
-    state: &AppState,
-    request: &AuthorizationRequest,
-    trigger: Trigger,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    auth: EventAuth,
-    user: Option<EventUser>,
-) -> WorkflowEvent {
-    WorkflowEvent {
-        request: EventRequest {
-            auth: EventRequestAuth { audience: request.audience.clone() },
-            ip: peer.ip().to_string(),
-            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-            locale: None,
-            auth_url_params: Some(AuthUrlParams {
-                state: request.state.clone(),
-                client_id: request.application.id.clone(),
-                redirect_uri: request.redirect_uri.clone(),
-                org_code: request.org_code.clone(),
-                login_hint: request.login_hint.clone(),
-                scope: request.scopes.join(" "),
-                audience: request.audience.clone(),
-                prompt: request.prompt.clone(),
-            }),
-        },
-        context: EventContext {
-            domains: EventDomains { kinde_domain: state.config.issuer.clone() },
-            workflow: EventWorkflow { trigger },
-            application: EventApplication { client_id: request.application.id.clone() },
-            auth: Some(auth),
-            user,
-            organization: None,
-        },
-    }
+    super::start_session(&state, request, &user, true, peer, &headers, jar).await
 }
 
 /// Runs the live workflow of `trigger`, if there is one.
