@@ -35,6 +35,8 @@ async fn post(stack: &Stack, browser: &Browser, page: &Answer, path: &str, field
 #[tokio::test]
 async fn a_sign_up_proves_its_address_with_the_emailed_code_before_its_first_session() {
     let (stack, sink, app) = stack_with_mail().await;
+    let (status, body) = stack.deploy(&[("kindeSrc/environment/workflows/afterSignIn/Workflow.ts", POST_AUTH)]).await;
+    assert_eq!(status, 200, "{body}");
     let browser = Browser::default();
     let (verifier, challenge) = pkce();
     let mut params = authorize_params(&challenge);
@@ -73,7 +75,20 @@ async fn a_sign_up_proves_its_address_with_the_emailed_code_before_its_first_ses
     assert_eq!(again.status, 410, "{}", again.body);
     stack.user_tokens(&app, "grace@example.com", "sign me up 42", &[]).await;
     assert_eq!(sink.messages().len(), 1, "one email in all");
+
+    // Post-authentication ran once the code was typed, knowing the user was new; then not.
+    let runs = stack.runs().await;
+    let mut logs: Vec<&str> = runs.iter().filter_map(|run| run["logs"][0]["message"].as_str()).collect();
+    logs.sort();
+    assert_eq!(logs, ["new user: false", "new user: true"], "{runs:?}");
 }
+
+const POST_AUTH: &str = r#"import { WorkflowSettings, WorkflowTrigger } from "@kinde/infrastructure";
+export const workflowSettings: WorkflowSettings = { id: "afterSignIn", trigger: WorkflowTrigger.PostAuthentication };
+export default async function after(event: any) {
+  console.log(`new user: ${event.context.auth.isNewUserRecordCreated}`);
+}
+"#;
 
 #[tokio::test]
 async fn an_unverified_user_gets_a_code_at_first_sign_in_and_five_wrong_codes_spend_it() {

@@ -34,24 +34,21 @@ const VERIFY_EMAIL: &str = "verify_email";
 const RESET_PASSWORD: &str = "reset_password";
 const CODE_LIFETIME_MS: i64 = 15 * 60 * 1000;
 
-/// Sends `user` a code to prove their address; the page to type it into.
+/// Sends `user` a code to prove their address; the page to type it into. `new_user`: the user
+/// has just signed up (post-authentication will hear so once the code is typed).
 pub(super) async fn start_verification(
     state: &AppState,
     request: &AuthorizationRequest,
     nonce: &str,
     user: &user::Model,
+    new_user: bool,
 ) -> Response {
-    let purpose = if user.password_hash.is_some() && recently_created(user) { VERIFY_SIGN_UP } else { VERIFY_EMAIL };
+    let purpose = if new_user { VERIFY_SIGN_UP } else { VERIFY_EMAIL };
     let subject = format!("Your code for {}", request.application.name);
     match send_code(state, user, purpose, &subject).await {
         Ok(ticket) => code_page(state, request, nonce, &user.email, &ticket, false, None, StatusCode::OK),
         Err(response) => response,
     }
-}
-
-/// A sign-up's user is minutes old when its address is first to be proved.
-fn recently_created(user: &user::Model) -> bool {
-    claimflow_storage::now_ms() - user.created_at < 60_000
 }
 
 /// Stores a new code for `user` and mails it; the ticket the form carries.

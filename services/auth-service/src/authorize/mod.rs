@@ -383,7 +383,7 @@ pub async fn sign_in(
     }
     // With email, an address nobody proved yet is proved before the first session.
     if state.config.smtp.is_some() && !user.email_verified {
-        return email::start_verification(&state, &request, &nonce, &user).await;
+        return email::start_verification(&state, &request, &nonce, &user, false).await;
     }
     start_session(&state, &request, &user, false, peer, &headers, jar).await
 }

@@ -177,7 +177,7 @@ pub async fn sign_up(
 
     // With email, the address is proved first; then signed in as after a password.
     if state.config.smtp.is_some() {
-        return super::email::start_verification(&state, request, nonce, &user).await;
+        return super::email::start_verification(&state, request, nonce, &user, true).await;
     }
     super::start_session(&state, request, &user, true, peer, &headers, jar).await
 }
