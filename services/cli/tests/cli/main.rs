@@ -53,8 +53,15 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Both tests start a `claimflow dev` stack on ports chosen free a moment before (its own and its
+/// nats-server's), and one kills its broker on purpose: one at a time, so that neither stack
+/// takes a port the other has just chosen.
+static ONE_DEV_STACK_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::await_holding_lock)] // held on purpose, for the whole test
 async fn dev_stack_deploys_the_example_and_issues_a_traced_token() {
+    let _one_at_a_time = ONE_DEV_STACK_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let data = tempfile::tempdir().unwrap();
     let (otlp, received) = otlp_receiver().await;
     let addr = format!("127.0.0.1:{}", free_port());
@@ -429,7 +436,9 @@ fn children_named(parent: u32, name: &str) -> Vec<u32> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::await_holding_lock)] // held on purpose, for the whole test
 async fn dev_stops_and_reaps_its_broker_when_the_broker_dies() {
+    let _one_at_a_time = ONE_DEV_STACK_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let data = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(CLAIMFLOW)
