@@ -72,15 +72,17 @@ pub async fn run_and_sign(
     }
 }
 
-/// Runs the live workflow of a trigger that shapes a sign-in rather than a token
-/// (`user:post_authentication`): its failure policy applied (a denial, or a failure under
-/// `stop`, is the error), its runs recorded.
+/// Runs the live workflow, if there is one, of the trigger that shapes a sign-in rather than a
+/// token named by `event` (`user:post_authentication`, ...): its failure policy applied (a
+/// denial, or a failure under `stop`, is the error), its runs recorded. `None`: no live workflow.
 pub async fn run_sign_in_workflow(
     state: &AppState,
-    deployment: &workflow_deployment::Model,
     event: WorkflowEvent,
     redact: Vec<String>,
-) -> Result<WorkflowOutcome, OAuthError> {
+) -> Result<Option<WorkflowOutcome>, OAuthError> {
+    let trigger = event.context.workflow.trigger;
+    let Some(deployment) = state.cache.live_deployment(&state.store, trigger).await? else { return Ok(None) };
+    let deployment = deployment.as_ref();
     let event_id = uuid::Uuid::new_v4().to_string();
     tracing::Span::current().record("event_id", event_id.as_str());
     let grant_type = "authorization_code";
@@ -90,7 +92,7 @@ pub async fn run_sign_in_workflow(
         run_workflow(state, deployment, &event_id, (event, redact), &base, TokenKind::Access, grant_type).await?;
     publish_runs(state, records::issuance_record(&event_id, grant_type, Some(deployment.trigger), &outcome, None))
         .await;
-    Ok(outcome)
+    Ok(Some(outcome))
 }
 
 /// Signed tokens, and what the workflow decided about the sign-in's session.

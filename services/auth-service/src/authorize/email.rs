@@ -251,20 +251,13 @@ pub async fn reset_password(
     // NOTE: the code was right and is spent: a refused password gets a new ticket for the same
     // code (no new email) to try again.
     let again = |message: String| retry_reset(&state, &posted, &user, message);
-    let deployment = match state.cache.live_deployment(&state.store, Trigger::UserNewPasswordProvided).await {
-        Ok(deployment) => deployment,
-        Err(err) => return storage_page(err).into_response(),
-    };
-    if let Some(deployment) = deployment {
-        let redact = vec![password.clone(), confirmation.clone()];
-        match issuance::run_sign_in_workflow(&state, &deployment, event, redact).await {
-            Ok(outcome) if !outcome.form_errors.is_empty() => {
-                let messages: Vec<&str> = outcome.form_errors.iter().map(|error| error.message.as_str()).collect();
-                return again(messages.join(" ")).await;
-            }
-            Ok(_) => {}
-            Err(error) => return super::signup::unavailable(&error),
+    match issuance::run_sign_in_workflow(&state, event, vec![password.clone(), confirmation.clone()]).await {
+        Ok(Some(outcome)) if !outcome.form_errors.is_empty() => {
+            let messages: Vec<&str> = outcome.form_errors.iter().map(|error| error.message.as_str()).collect();
+            return again(messages.join(" ")).await;
         }
+        Ok(_) => {}
+        Err(error) => return super::signup::unavailable(&error),
     }
     if password != confirmation {
         return again("The passwords do not match.".to_owned()).await;

@@ -37,10 +37,6 @@ pub(super) async fn run(
     peer: SocketAddr,
     headers: &HeaderMap,
 ) -> Result<Option<Vec<FormFieldError>>, OAuthError> {
-    let Some(deployment) = state.cache.live_deployment(&state.store, Trigger::UserExistingPasswordProvided).await?
-    else {
-        return Ok(None);
-    };
     let auth = EventAuth {
         password: Some(submitted.password.to_owned()),
         provided_email: Some(submitted.email.to_owned()),
@@ -51,7 +47,6 @@ pub(super) async fn run(
     let user_event = user.map(|user| EventUser::of(&user.id));
     let trigger = Trigger::UserExistingPasswordProvided;
     let event = super::sign_in_event(state, request, trigger, (peer, headers), auth, user_event);
-    let outcome =
-        issuance::run_sign_in_workflow(state, &deployment, event, vec![submitted.password.to_owned()]).await?;
-    Ok(Some(outcome.form_errors))
+    let outcome = issuance::run_sign_in_workflow(state, event, vec![submitted.password.to_owned()]).await?;
+    Ok(outcome.map(|outcome| outcome.form_errors))
 }

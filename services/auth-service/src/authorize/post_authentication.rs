@@ -26,13 +26,10 @@ pub(super) async fn run(
     peer: SocketAddr,
     headers: &HeaderMap,
 ) -> Result<Option<SessionPolicy>, OAuthError> {
-    let Some(deployment) = state.cache.live_deployment(&state.store, Trigger::UserPostAuthentication).await? else {
-        return Ok(None);
-    };
     let auth =
         EventAuth { is_new_user_record_created: Some(new_user), ..EventAuth::connection(PASSWORD_CONNECTION_ID) };
     let user = Some(EventUser::of(&user.id));
     let event = super::sign_in_event(state, request, Trigger::UserPostAuthentication, (peer, headers), auth, user);
-    let outcome = issuance::run_sign_in_workflow(state, &deployment, event, Vec::new()).await?;
-    Ok(outcome.session_policy)
+    let outcome = issuance::run_sign_in_workflow(state, event, Vec::new()).await?;
+    Ok(outcome.and_then(|outcome| outcome.session_policy))
 }

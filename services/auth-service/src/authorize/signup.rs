@@ -21,8 +21,7 @@ use axum::{
 };
 use axum_extra::extract::cookie::CookieJar;
 use claimflow_contracts::{
-    event::{EventAuth, EventUser, WorkflowEvent},
-    workflow::WorkflowOutcome,
+    event::{EventAuth, EventUser},
     Trigger,
 };
 
@@ -121,7 +120,7 @@ pub async fn sign_up(
     // user:pre_registration: nothing exists yet.
     let auth = EventAuth::connection(PASSWORD_CONNECTION_ID);
     let event = super::sign_in_event(&state, request, Trigger::UserPreRegistration, (peer, &headers), auth, None);
-    match run(&state, Trigger::UserPreRegistration, event, Vec::new()).await {
+    match issuance::run_sign_in_workflow(&state, event, Vec::new()).await {
         Ok(_) => {}
         Err(error) if error.code.as_str() == "access_denied" => {
             return refuse(Some(&error.description), None, StatusCode::FORBIDDEN)
@@ -141,7 +140,7 @@ pub async fn sign_up(
     let event =
         super::sign_in_event(&state, request, Trigger::UserNewPasswordProvided, (peer, &headers), auth, Some(user));
     let redact = vec![form.password.clone(), form.confirmation.clone()];
-    match run(&state, Trigger::UserNewPasswordProvided, event, redact).await {
+    match issuance::run_sign_in_workflow(&state, event, redact).await {
         Ok(Some(outcome)) if !outcome.form_errors.is_empty() => {
             let messages: Vec<&str> = outcome.form_errors.iter().map(|error| error.message.as_str()).collect();
             return refuse(None, Some(&messages.join(" ")), StatusCode::BAD_REQUEST);
@@ -180,17 +179,6 @@ pub async fn sign_up(
         return super::email::start_verification(&state, request, nonce, &user, true).await;
     }
     super::start_session(&state, request, &user, true, peer, &headers, jar).await
-}
-
-/// Runs the live workflow of `trigger`, if there is one.
-async fn run(
-    state: &AppState,
-    trigger: Trigger,
-    event: WorkflowEvent,
-    redact: Vec<String>,
-) -> Result<Option<WorkflowOutcome>, OAuthError> {
-    let Some(deployment) = state.cache.live_deployment(&state.store, trigger).await? else { return Ok(None) };
-    issuance::run_sign_in_workflow(state, &deployment, event, redact).await.map(Some)
 }
 
 pub(super) fn unavailable(error: &OAuthError) -> Response {
