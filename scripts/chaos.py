@@ -369,20 +369,38 @@ class Balancer:
                         self.out.pop(port, None)
 
 
-class Load:
-    """K threads asking for tokens in a loop, each on its own keep-alive connection to each
-    replica, spread by a [`Balancer`]."""
+IDLE_CLOSE = 5.0  # seconds: the load closes a keep-alive connection idle this long
 
-    def __init__(self, ports, form, threads):
+
+class Load:
+    """K threads asking for tokens, each on its own keep-alive connection to each replica, spread
+    by a [`Balancer`]. Without `rate` each thread asks again as soon as it has its answer (a closed
+    loop: a slower stack sees slower clients). With `rate` (tokens/s) requests start on a fixed
+    schedule, one every 1/rate s, whichever thread is free taking the next: an open loop, as many
+    independent clients make, where a stall shows as a backlog the stack must catch up on, and
+    "full rate" means the offered rate, not whatever the clients managed before."""
+
+    def __init__(self, ports, form, threads, rate=None):
         self.balancer, self.body = Balancer(ports if isinstance(ports, list) else [ports]), urllib.parse.urlencode(form)
+        self.rate, self.lock, self.next_slot = rate, threading.Lock(), None
         self.records = [[] for _ in range(threads)]  # per thread: (sent, latency, status, error, body, port)
         self.samples = []  # one token in 100, checked against the JWKS at the end
         self.stopping = threading.Event()
         self.pool = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(threads)]
 
     def start(self):
+        self.next_slot = now()
         for thread in self.pool:
             thread.start()
+
+    def wait_for_slot(self):
+        """With a rate: wait for the next free start time on the schedule (at once when behind)."""
+        if not self.rate:
+            return
+        with self.lock:
+            slot, self.next_slot = self.next_slot, self.next_slot + 1.0 / self.rate
+        if slot > now():
+            self.stopping.wait(slot - now())
 
     def stop(self):
         self.stopping.set()
@@ -391,11 +409,15 @@ class Load:
             thread.join(timeout=15)
 
     def run(self, index):
-        records, conns = self.records[index], {}  # port -> (connection, balancer generation)
+        records, conns = self.records[index], {}  # port -> (connection, balancer generation, last used)
         while not self.stopping.is_set():
+            self.wait_for_slot()
             port = self.balancer.pick()
-            conn, generation = conns.pop(port, (None, None))
-            if conn and generation != self.balancer.generation[port]:
+            conn, generation, used = conns.pop(port, (None, None, None))
+            # NOTE: a connection idle for IDLE_CLOSE is closed here, before auth-service closes it
+            # (CLAIMFLOW_HTTP_HEADER_TIMEOUT_SECS, 10 s): as a load balancer's idle timeout is set
+            # below its upstreams', so that a request never meets a connection closing under it.
+            if conn and (generation != self.balancer.generation[port] or now() - used > IDLE_CLOSE):
                 conn = conn.close()
             sent = now()
             try:
@@ -411,7 +433,7 @@ class Load:
                 self.balancer.failed(port)
             latency = now() - sent
             if conn:
-                conns[port] = (conn, generation)
+                conns[port] = (conn, generation, now())
             if status == 200:
                 token = json.loads(data)["access_token"]
                 records.append((sent, latency, 200, "", json.loads(b64url(token.split(".")[1]))["jti"], port))
@@ -471,8 +493,9 @@ def print_phase(p):
     if p.get("resent"):
         line += f", resent by auth-service: {p['resent']}"
     if p.get("full_rate_ms") is not None:
-        line += f", rate {p['steady_per_s']}/s before the kill, lowest {p['lowest_rate']:.0%} of it after, " \
-                f"at {FULL_RATE:.0%} or more from {p['full_rate_ms']} ms"
+        against = f"offered {p['offered_per_s']}/s, " if p.get("offered_per_s") else ""
+        line += f", {against}rate {p['steady_per_s']}/s before the kill, lowest {p['lowest_rate']:.0%} of " \
+                f"{'the offered' if against else 'it'} after, at {FULL_RATE:.0%} or more from {p['full_rate_ms']} ms"
     elif p["phase"] in OUTAGES:
         line += f", recovery {p['recovery_ms']} ms, all ok after {p['all_ok_after_ms']} ms"
     progress(line)
@@ -572,13 +595,15 @@ RATE_WINDOW = 0.5  # seconds: the window the rate after a kill is measured over
 FULL_RATE = 0.8  # of the rate before the kill: what counts as full on this noisy machine
 
 
-def full_rate_after(records, start, marks, hold):
-    """How the rate of issued tokens fared after the kill, against the load's own rate in the
-    settle before it: (seconds from the kill to the end of the last RATE_WINDOW below FULL_RATE
-    of that rate, 0 when none was; the lowest window's rate as a fraction; the rate before)."""
+def full_rate_after(records, start, marks, hold, offered):
+    """How the rate of issued tokens fared after the kill, against the offered rate (a paced
+    load's) or else the load's own rate in the settle before it: (seconds from the kill to the end
+    of the last RATE_WINDOW below FULL_RATE of that rate, 0 when none was; the lowest window's rate
+    as a fraction of it; the rate served before the kill)."""
     kill = marks["kills"][0]
     done = sorted(r[0] + r[1] for r in records if r[2] == 200)
-    steady = sum(1 for t in done if start <= t < kill) / max(kill - start, 1e-9)
+    before = sum(1 for t in done if start <= t < kill) / max(kill - start, 1e-9)
+    steady = offered or before
     back, lowest, t = 0.0, float("inf"), kill
     while t + RATE_WINDOW <= kill + hold:
         rate = sum(1 for d in done if t <= d < t + RATE_WINDOW) / RATE_WINDOW / max(steady, 1e-9)
@@ -586,7 +611,7 @@ def full_rate_after(records, start, marks, hold):
         if rate < FULL_RATE:
             back = t + RATE_WINDOW - kill
         t += 0.05
-    return back, lowest, steady
+    return back, lowest, before
 
 
 def run_phases(ctx):
@@ -600,8 +625,9 @@ def run_phases(ctx):
         records = ctx.load.between(start, now())
         result = summarize(name, records, start, marks, allowed)
         if ctx.args.cluster and "reaped" in marks:
-            after, lowest, steady = full_rate_after(records, start, marks, ctx.hold)
-            result.update(full_rate_ms=ms(after), lowest_rate=round(lowest, 2), steady_per_s=round(steady, 1))
+            after, lowest, steady = full_rate_after(records, start, marks, ctx.hold, ctx.args.rate)
+            result.update(full_rate_ms=ms(after), lowest_rate=round(lowest, 2), steady_per_s=round(steady, 1),
+                          offered_per_s=ctx.args.rate)
         result["crashed"] = check_crashes(ctx, f"phase {name}")
         if name != "auth-service":  # its counters start again at 0 when it restarts
             result["resent"] = {k: v - resent.get(k, 0) for k, v in resent_requests(ctx).items()}
@@ -1062,8 +1088,9 @@ def run(ctx, work, results):
 
 
 def run_load_and_faults(ctx, results):
-    progress(f"token load: {ctx.args.threads} threads; {ctx.settle} s settle before and after each fault")
-    ctx.load = Load(ctx.stack.http_ports, ctx.form, ctx.args.threads)
+    paced = f", {ctx.args.rate} tokens/s offered" if ctx.args.rate else ""
+    progress(f"token load: {ctx.args.threads} threads{paced}; {ctx.settle} s settle before and after each fault")
+    ctx.load = Load(ctx.stack.http_ports, ctx.form, ctx.args.threads, ctx.args.rate)
     ctx.load.start()
     try:
         results["phases"] = run_phases(ctx)
@@ -1136,7 +1163,9 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=20260611)
     parser.add_argument("--cases", type=int, help="fuzz cases (default 2000; --short 300; 0: none)")
     parser.add_argument("--case", type=int, help="run only this fuzz case of --seed (e.g. one a report listed)")
-    parser.add_argument("--threads", type=int, default=4, help="token load threads (default 4)")
+    parser.add_argument("--threads", type=int, help="token load threads (default 4; --cluster 16)")
+    parser.add_argument("--rate", type=float, help="offered token load per second, started on a fixed schedule "
+                        "(default with --cluster: 80, half of what 2 cores serve; 0: each thread asks again at once)")
     parser.add_argument("--timeout", type=float, default=10.0, help="per fuzz request, seconds (default 10)")
     parser.add_argument("--settle", type=float, help="seconds of load before and after each fault (2; --short 1)")
     parser.add_argument("--skip-phases", action="store_true", help="no fault phases: fuzz only")
@@ -1147,6 +1176,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     args.bin_dir = args.bin_dir or os.path.join(ROOT, "target", "release" if args.release else "debug")
     args.cases = args.cases if args.cases is not None else (0 if args.cluster else 300 if args.short else 2000)
+    args.threads = args.threads or (16 if args.cluster else 4)
+    args.rate = (args.rate if args.rate is not None else 80.0 if args.cluster else 0.0) or None
     if args.database_url == "$DATABASE_URL":
         args.database_url = os.environ.get("DATABASE_URL") or parser.error("--database-url: DATABASE_URL is not set")
     return args
@@ -1171,7 +1202,7 @@ def main(argv):
     signal.signal(signal.SIGTERM, interrupted)
     ctx, work, started, code = Context(args), tempfile.mkdtemp(prefix="claimflow-chaos-"), now(), 1
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    results = {"seed": args.seed, "short": args.short, "cluster": args.cluster, "threads": args.threads,
+    results = {"seed": args.seed, "short": args.short, "cluster": args.cluster, "threads": args.threads, "rate": args.rate,
                "bin_dir": args.bin_dir,
                "commit": commit.stdout.strip(),
                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cores": os.cpu_count()}
