@@ -151,3 +151,51 @@ async fn a_person_creates_an_account_from_the_login_pages_link_and_again_on_a_ph
     assert_eq!(id["email"], "grace@example.com", "{id}");
     assert!(screenshots().join("signup-error.png").exists() && screenshots().join("signup-phone.png").exists());
 }
+
+#[tokio::test]
+async fn a_person_enrols_an_authenticator_app_from_the_qr_page_on_a_phone() {
+    let stack = Stack::start().await;
+    let ada = stack.user_with_password(EMAIL, "Ada", "Lovelace", PASSWORD).await;
+    let app = stack.web_app("reg").await;
+    let policy = serde_json::json!({ "policy": "required" });
+    assert_eq!(stack.management(reqwest::Method::PUT, "mfa", Some(policy)).await.0, 200);
+    let (verifier, challenge) = pkce();
+    let login_url = stack.authorize_url(
+        &app,
+        &[
+            ("scope", "openid profile email"),
+            ("state", "st-mfa"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let environment = [
+        ("LOGIN_URL", login_url.as_str()),
+        ("REDIRECT_URI", &app.redirect_uri),
+        ("EMAIL", EMAIL),
+        ("PASSWORD", PASSWORD),
+    ];
+    let result = browser_script("mfa-page.mjs", &environment).await;
+
+    // The enrolment page: the QR code at its size, the key (160 bits in base32), the code field
+    // focused, nothing wider than the phone.
+    assert_eq!(result["enrol_status"], 200, "{result}");
+    assert_eq!(result["heading"], "Set up two-step verification");
+    assert_eq!(result["qr_size"], serde_json::json!([200, 200]), "{result}");
+    assert_eq!(result["secret_length"], 32, "{result}");
+    assert!(result["otpauth_link"].as_str().unwrap().starts_with("otpauth://totp/"), "{result}");
+    assert_eq!(result["focused"], "code");
+    assert!(result["scroll_width"].as_f64().unwrap() <= 360.0, "{result}");
+    // The code typed: ten recovery codes, then the client's redirect with a code for Ada.
+    assert_eq!(result["recovery_status"], 200, "{result}");
+    assert_eq!(result["recovery_heading"], "Save your recovery codes");
+    assert_eq!(result["recovery_codes"].as_array().map(Vec::len), Some(10), "{result}");
+    assert!(result["recovery_scroll_width"].as_f64().unwrap() <= 360.0, "{result}");
+    let callback = url::Url::parse(result["callback"].as_str().expect("the redirect URI was reached")).unwrap();
+    let param = |name: &str| callback.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned());
+    assert_eq!(param("state").as_deref(), Some("st-mfa"));
+    let (status, tokens) = stack.exchange_code(&app, &param("code").expect("a code"), &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(stack.verify_user_token(tokens["access_token"].as_str().unwrap()).await["sub"], ada.as_str());
+    assert!(screenshots().join("mfa-enrol.png").exists() && screenshots().join("mfa-recovery.png").exists());
+}

@@ -38,6 +38,8 @@ pub struct StackOptions {
     pub nats_cluster: bool,
     /// `CLAIMFLOW_SMTP_URL` of the stack's auth-services (a [`crate::MailSink`]'s URL).
     pub smtp_url: Option<String>,
+    /// `CLAIMFLOW_USERNAMES` of the stack's auth-services.
+    pub usernames: auth_service::config::Usernames,
 }
 
 impl Default for StackOptions {
@@ -55,6 +57,7 @@ impl Default for StackOptions {
             key_rotation: None,
             nats_cluster: false,
             smtp_url: None,
+            usernames: Default::default(),
         }
     }
 }
@@ -229,6 +232,7 @@ impl Stack {
             smtp: options.smtp_url.as_deref().map(|url| {
                 auth_service::mail::Smtp::new(url, "claimflow <no-reply@claimflow.test>").expect("an SMTP URL")
             }),
+            usernames: options.usernames,
         };
         let signer_config = signer::Config {
             common: CommonConfig { nats_credentials: credentials("signer"), ..common.clone() },

@@ -42,6 +42,38 @@ pub struct Config {
     /// `CLAIMFLOW_SMTP_URL` and `CLAIMFLOW_SMTP_FROM` (default `claimflow <no-reply@<issuer
     /// host>>`): the codes of email verification and password resets. None: no email is sent.
     pub smtp: Option<crate::mail::Smtp>,
+    /// `CLAIMFLOW_USERNAMES` (default `off`): whether the sign-up page asks for a username.
+    /// Users with one (from sign-up or the management API) sign in with it or their email.
+    pub usernames: Usernames,
+}
+
+/// Whether sign-up asks for a username.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Usernames {
+    #[default]
+    Off,
+    Optional,
+    Required,
+}
+
+impl Usernames {
+    /// Whether the sign-up page has a username field.
+    pub fn asked(self) -> bool {
+        self != Usernames::Off
+    }
+}
+
+impl std::str::FromStr for Usernames {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "off" => Ok(Usernames::Off),
+            "optional" => Ok(Usernames::Optional),
+            "required" => Ok(Usernames::Required),
+            _ => Err("use off, optional or required"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +127,7 @@ impl Config {
         };
         Ok(Config {
             smtp,
+            usernames: config::parse_or("CLAIMFLOW_USERNAMES", Usernames::Off)?,
             http_addr,
             issuer,
             admin,

@@ -204,6 +204,7 @@ async fn run_workflow(
                 denied: None,
                 session_policy: None,
                 form_errors: Vec::new(),
+                mfa_enforcement: None,
                 runs: vec![RunReport {
                     workflow_id: workflow.workflow_id.clone(),
                     deployment_id: workflow.deployment_id.clone(),

@@ -21,6 +21,7 @@ pub mod passwords;
 mod records;
 pub use claimflow_platform::secret_box;
 pub mod secrets;
+mod totp;
 mod user_tokens;
 mod userinfo;
 
@@ -212,6 +213,7 @@ fn router(state: AppState, management_api: management::ManagementApi) -> Router 
         .route("/oauth2/verify", post(authorize::verify_email))
         .route("/oauth2/reset", get(authorize::forgot_password).post(authorize::send_reset_code))
         .route("/oauth2/reset/confirm", post(authorize::reset_password))
+        .route("/oauth2/mfa", post(authorize::second_factor))
         .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/oauth2/v2/user_profile", get(userinfo::userinfo))
         .route("/oauth2/revoke", post(oauth::revoke))

@@ -169,6 +169,7 @@ pub async fn issue_user_tokens(state: &AppState, request: UserTokenRequest<'_>) 
             }),
             user: Some(EventUser::of(&request.user.id)),
             organization: request.org_code.map(|code| EventOrganization { code: code.to_owned() }),
+            mfa: None,
         },
     };
     let exp = base.access.get("exp").and_then(Value::as_u64).unwrap_or_default();

@@ -187,6 +187,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             "error": outcome.error,
             "denied": outcome.denied,
             "session_policy": outcome.session_policy,
+            "mfa_enforcement": outcome.mfa_enforcement,
             "form_errors": outcome.form_errors.iter().map(|(field, message)| json!({ "field": field, "message": message })).collect::<Vec<_>>(),
             "logs": outcome.logs,
             "added": added,
@@ -224,6 +225,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         if let Some(policy) = outcome.session_policy {
             let policy = serde_json::to_value(policy)?;
             println!("session policy: {} (the sign-in's session cookie)", policy.as_str().unwrap_or_default());
+        }
+        if let Some(enforcement) = outcome.mfa_enforcement {
+            let enforcement = serde_json::to_value(enforcement)?;
+            println!("MFA for this sign-in: {}", enforcement.as_str().unwrap_or_default());
         }
         // NOTE: a sign-in trigger shapes the sign-in (denied, session policy), no token.
         if compiled.trigger.makes_tokens() {

@@ -265,6 +265,7 @@ impl Worker {
                 .into_iter()
                 .map(|(field, message)| claimflow_contracts::workflow::FormFieldError { field, message })
                 .collect(),
+            mfa_enforcement: outcome.mfa_enforcement,
             runs: vec![RunReport {
                 workflow_id: workflow.workflow_id.clone(),
                 deployment_id: workflow.deployment_id.clone(),

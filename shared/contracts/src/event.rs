@@ -67,6 +67,23 @@ pub struct EventContext {
     /// User tokens only: the organization signed in to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<EventOrganization>,
+    /// `user:pre_mfa`: the policy that applies to this sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<EventMfa>,
+}
+
+/// `context.mfa` of `user:pre_mfa` (Kinde spells `enabled_factors` in snake case there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventMfa {
+    pub policy: crate::mfa::MfaPolicy,
+    /// `environment`, or `organization` when the organization's own policy applies.
+    pub context: String,
+    #[serde(rename = "enabled_factors")]
+    pub enabled_factors: Vec<String>,
+    /// claimflow exempts no role and no connection: always false.
+    pub is_user_role_exempt: bool,
+    pub is_user_connection_exempt: bool,
 }
 
 /// `context.auth` of the user triggers.
@@ -105,6 +122,10 @@ pub struct EventAuth {
     /// `user:new_password_provided`: `initial` (sign-up) or `reset`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_password_reason: Option<String>,
+    /// `user:new_username_provided`: the username as typed; at sign-in, a username typed
+    /// instead of an email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplied_username: Option<String>,
 }
 
 impl EventAuth {
@@ -122,6 +143,7 @@ impl EventAuth {
             first_password: None,
             second_password: None,
             new_password_reason: None,
+            supplied_username: None,
         }
     }
 }
@@ -140,6 +162,7 @@ impl std::fmt::Debug for EventAuth {
             .field("first_password", &self.first_password.as_ref().map(|_| "[redacted]"))
             .field("second_password", &self.second_password.as_ref().map(|_| "[redacted]"))
             .field("new_password_reason", &self.new_password_reason)
+            .field("supplied_username", &self.supplied_username)
             .finish()
     }
 }
@@ -206,6 +229,7 @@ mod tests {
                 auth: None,
                 user: None,
                 organization: None,
+                mfa: None,
             },
         };
         let json = serde_json::to_value(&event).unwrap();
@@ -230,6 +254,7 @@ mod tests {
             }),
             user: Some(EventUser::of("kp_1")),
             organization: Some(EventOrganization { code: "org_1".into() }),
+            mfa: None,
         };
         let json = serde_json::to_value(&context).unwrap();
         assert_eq!(json["auth"]["origin"], "refresh_token_request");

@@ -7,6 +7,7 @@
 pub mod base_claims;
 pub mod claims;
 pub mod event;
+pub mod mfa;
 pub mod records;
 pub mod settings;
 pub mod signer;

@@ -115,9 +115,14 @@ impl Binding {
     pub fn not_offered_on(self, trigger: crate::Trigger) -> Option<&'static str> {
         use crate::Trigger::*;
         match self {
-            Binding::Mfa => Some("user:pre_mfa, which claimflow does not run"),
-            Binding::Widget if !matches!(trigger, UserExistingPasswordProvided | UserNewPasswordProvided) => {
-                Some("user:existing_password_provided and user:new_password_provided")
+            Binding::Mfa if trigger != UserPreMfa => Some("user:pre_mfa"),
+            Binding::Widget
+                if !matches!(
+                    trigger,
+                    UserExistingPasswordProvided | UserNewPasswordProvided | UserNewUsernameProvided
+                ) =>
+            {
+                Some("user:existing_password_provided, user:new_password_provided and user:new_username_provided")
             }
             Binding::SsoSession if !matches!(trigger, UserTokensGeneration | UserPostAuthentication) => {
                 Some("user:tokens_generation (at sign-in) and user:post_authentication")

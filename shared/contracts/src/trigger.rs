@@ -33,16 +33,26 @@ pub enum Trigger {
     #[serde(rename = "user:new_password_provided")]
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:new_password_provided"))]
     UserNewPasswordProvided,
+    /// Someone has chosen a username on the sign-up form, before anything is stored.
+    #[serde(rename = "user:new_username_provided")]
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:new_username_provided"))]
+    UserNewUsernameProvided,
+    /// The first factor is done and the organization chosen; the second factor is not asked yet.
+    #[serde(rename = "user:pre_mfa")]
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "user:pre_mfa"))]
+    UserPreMfa,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 6] = [
+    pub const ALL: [Trigger; 8] = [
         Trigger::M2mTokenGeneration,
         Trigger::UserTokensGeneration,
         Trigger::UserPostAuthentication,
         Trigger::UserExistingPasswordProvided,
         Trigger::UserPreRegistration,
         Trigger::UserNewPasswordProvided,
+        Trigger::UserNewUsernameProvided,
+        Trigger::UserPreMfa,
     ];
 
     /// The canonical name, as stored and shown to users.
@@ -54,6 +64,8 @@ impl Trigger {
             Trigger::UserExistingPasswordProvided => "user:existing_password_provided",
             Trigger::UserPreRegistration => "user:pre_registration",
             Trigger::UserNewPasswordProvided => "user:new_password_provided",
+            Trigger::UserNewUsernameProvided => "user:new_username_provided",
+            Trigger::UserPreMfa => "user:pre_mfa",
         }
     }
 
@@ -64,7 +76,6 @@ impl Trigger {
             "user:plan_selection" | "user:plan_cancellation_request" => {
                 Some("claimflow has no billing: no plan is ever selected or cancelled, so it would never run")
             }
-            "user:new_username_provided" | "user:pre_mfa" => Some("claimflow does not run it yet"),
             _ => None,
         }
     }
@@ -84,6 +95,8 @@ impl Trigger {
             "user:existing_password_provided" => Some(Trigger::UserExistingPasswordProvided),
             "user:pre_registration" => Some(Trigger::UserPreRegistration),
             "user:new_password_provided" => Some(Trigger::UserNewPasswordProvided),
+            "user:new_username_provided" => Some(Trigger::UserNewUsernameProvided),
+            "user:pre_mfa" => Some(Trigger::UserPreMfa),
             _ => None,
         }
     }
@@ -98,6 +111,8 @@ impl Trigger {
             Trigger::UserExistingPasswordProvided => "user_existing_password_provided",
             Trigger::UserPreRegistration => "user_pre_registration",
             Trigger::UserNewPasswordProvided => "user_new_password_provided",
+            Trigger::UserNewUsernameProvided => "user_new_username_provided",
+            Trigger::UserPreMfa => "user_pre_mfa",
         }
     }
 }

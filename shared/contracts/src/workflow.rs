@@ -106,6 +106,9 @@ pub struct WorkflowOutcome {
     /// shown at the field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub form_errors: Vec<FormFieldError>,
+    /// `kinde.mfa.setEnforcementPolicy(...)`: whether this sign-in asks for a second factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_enforcement: Option<crate::mfa::MfaEnforcement>,
     pub runs: Vec<RunReport>,
 }
 
@@ -131,6 +134,13 @@ impl SessionPolicy {
             "persistent" => Some(SessionPolicy::Persistent),
             "non_persistent" | "non-persistent" => Some(SessionPolicy::NonPersistent),
             _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionPolicy::Persistent => "persistent",
+            SessionPolicy::NonPersistent => "non_persistent",
         }
     }
 }

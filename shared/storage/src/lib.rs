@@ -11,6 +11,7 @@ mod audit;
 mod email_codes;
 pub mod entity;
 mod environment;
+mod mfa;
 mod migration;
 mod organizations;
 mod properties;
@@ -38,12 +39,13 @@ pub use audit::AuditFilter;
 pub use email_codes::{CodeCheck, MAX_CODE_ATTEMPTS};
 pub use entity::access_key::AccessKind;
 pub use environment::VariableChange;
+pub use mfa::{MfaCheck, NewMfaChallenge, RECOVERY_CODES};
 pub use organizations::{Member, NewMember, OrganizationFields};
 pub use properties::NewProperty;
 pub use runs::RunFilter;
 pub use sign_in::{CodeRedemption, RotationRefused};
-pub use users::new_user_id;
 pub use users::UserAccess;
+pub use users::{new_user_id, NewUser};
 pub use workflows::NewDeployment;
 
 #[derive(Debug, thiserror::Error)]

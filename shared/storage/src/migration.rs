@@ -12,6 +12,7 @@ mod m20261203_000003_organization_handles;
 mod m20261203_000004_signing_keys;
 mod m20261204_000001_application_signup;
 mod m20261204_000002_email_codes;
+mod m20261207_000001_usernames_and_mfa;
 
 use sea_orm_migration::prelude::*;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_signing_keys::Migration),
             Box::new(m20261204_000001_application_signup::Migration),
             Box::new(m20261204_000002_email_codes::Migration),
+            Box::new(m20261207_000001_usernames_and_mfa::Migration),
         ]
     }
 }

@@ -58,6 +58,7 @@ impl Store {
             name: Set(new.name.unwrap_or_default()),
             external_id: Set(new.external_id),
             handle: Set(new.handle),
+            mfa_policy: Set(None),
             created_at: Set(now_ms()),
         }
         .insert(&self.db)

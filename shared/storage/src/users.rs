@@ -10,7 +10,8 @@ use sea_orm::{
 use crate::{
     entity::{
         access_key::{self, AccessKind},
-        feature_flag, organization_user, organization_user_grant, role_permission, user, user_property,
+        feature_flag, mfa_challenge, organization_user, organization_user_grant, recovery_code, role_permission, user,
+        user_property,
     },
     insert_unless_present, not_found, now_ms, random_id, unique_or_db, Result, StorageError, Store,
 };
@@ -23,41 +24,54 @@ pub struct UserAccess {
     pub permissions: Vec<String>,
 }
 
+/// A user to create. `username`, when given, is already lowercase and checked.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub username: Option<&'a str>,
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub password_hash: Option<&'a str>,
+}
+
 /// A new user's id, Kinde's shape: `kp_` and 32 hex digits.
 pub fn new_user_id() -> String {
     format!("kp_{}", random_id())
 }
 
 impl Store {
-    pub async fn create_user(&self, email: &str, given_name: &str, family_name: &str) -> Result<user::Model> {
-        self.insert_user(&new_user_id(), email, given_name, family_name, None).await
+    pub async fn create_user(
+        &self,
+        email: &str,
+        username: Option<&str>,
+        given_name: &str,
+        family_name: &str,
+    ) -> Result<user::Model> {
+        let new = NewUser { id: &new_user_id(), email, username, given_name, family_name, password_hash: None };
+        self.insert_user(new).await
     }
 
-    /// A user and their password in one row (a sign-up): both, or neither. `id` from
+    /// A user and their password in one row (a sign-up): both, or neither. `new.id` from
     /// [`new_user_id`], so that workflows run before the user exists can be told it.
-    pub async fn create_user_with_password(
-        &self,
-        id: &str,
-        email: &str,
-        given_name: &str,
-        family_name: &str,
-        password_hash: &str,
-    ) -> Result<user::Model> {
-        self.insert_user(id, email, given_name, family_name, Some(password_hash)).await
+    pub async fn create_user_with_password(&self, new: NewUser<'_>) -> Result<user::Model> {
+        self.insert_user(new).await
     }
 
-    async fn insert_user(
-        &self,
-        id: &str,
-        email: &str,
-        given_name: &str,
-        family_name: &str,
-        password_hash: Option<&str>,
-    ) -> Result<user::Model> {
+    async fn insert_user(&self, new: NewUser<'_>) -> Result<user::Model> {
+        let NewUser { id, email, username, given_name, family_name, password_hash } = new;
         let txn = self.begin_write().await?;
-        let conflict = || format!("a user with email {email:?} already exists");
+        let conflict = || match username {
+            Some(username) => format!("a user with email {email:?} or username {username:?} already exists"),
+            None => format!("a user with email {email:?} already exists"),
+        };
         if user::Entity::find().filter(user::Column::Email.eq(email)).one(&txn).await?.is_some() {
-            return Err(StorageError::Conflict(conflict()));
+            return Err(StorageError::Conflict(format!("a user with email {email:?} already exists")));
+        }
+        if let Some(username) = username {
+            if user::Entity::find().filter(user::Column::Username.eq(username)).one(&txn).await?.is_some() {
+                return Err(StorageError::Conflict(format!("a user with username {username:?} already exists")));
+            }
         }
         let now = now_ms();
         let created = user::ActiveModel {
@@ -67,6 +81,9 @@ impl Store {
             family_name: Set(family_name.to_owned()),
             password_hash: Set(password_hash.map(str::to_owned)),
             email_verified: Set(false),
+            username: Set(username.map(str::to_owned)),
+            totp_secret: Set(None),
+            totp_last_step: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -75,6 +92,12 @@ impl Store {
         .map_err(unique_or_db(conflict))?;
         txn.commit().await?;
         Ok(created)
+    }
+
+    /// The user with this username (stored lowercase).
+    pub async fn find_user_by_username(&self, username: &str) -> Result<Option<user::Model>> {
+        let username = username.trim().to_lowercase();
+        Ok(user::Entity::find().filter(user::Column::Username.eq(username)).one(&self.db).await?)
     }
 
     pub async fn list_users(&self) -> Result<Vec<user::Model>> {
@@ -104,6 +127,8 @@ impl Store {
             .await?;
         organization_user::Entity::delete_many().filter(organization_user::Column::UserId.eq(id)).exec(&txn).await?;
         user_property::Entity::delete_many().filter(user_property::Column::UserId.eq(id)).exec(&txn).await?;
+        recovery_code::Entity::delete_many().filter(recovery_code::Column::UserId.eq(id)).exec(&txn).await?;
+        mfa_challenge::Entity::delete_many().filter(mfa_challenge::Column::UserId.eq(id)).exec(&txn).await?;
         user::Entity::delete_by_id(id).exec(&txn).await?;
         txn.commit().await?;
         Ok(())

@@ -123,6 +123,8 @@ pub struct RunOutcome {
     pub session_policy: Option<claimflow_contracts::workflow::SessionPolicy>,
     /// `kinde.widget.invalidateFormField(field, message)`, in call order.
     pub form_errors: Vec<(String, String)>,
+    /// `kinde.mfa.setEnforcementPolicy(policy)`.
+    pub mfa_enforcement: Option<claimflow_contracts::mfa::MfaEnforcement>,
     pub logs: Vec<LogLine>,
     /// What went wrong, with where in the workflow's source when known (`... (Workflow.ts:3:9)`;
     /// for an inspection, the text alone: the place is in `error_location`).

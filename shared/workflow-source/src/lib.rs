@@ -457,6 +457,7 @@ fn check_bindings_used(
             "getEnvironmentVariable" => Binding::Env,
             "denyAccess" => Binding::Auth,
             "invalidateFormField" => Binding::Widget,
+            "setEnforcementPolicy" => Binding::Mfa,
             "secureFetch" => Binding::SecureFetch,
             "getLocalization" => Binding::Localization,
             _ => return None,

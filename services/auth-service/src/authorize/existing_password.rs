@@ -23,7 +23,9 @@ use crate::{issuance, oauth::error::OAuthError, user_tokens::PASSWORD_CONNECTION
 
 /// What was typed into the sign-in form.
 pub(super) struct Submitted<'a> {
-    pub email: &'a str,
+    /// An email, or a username (`by_username`).
+    pub login: &'a str,
+    pub by_username: bool,
     pub password: &'a str,
 }
 
@@ -39,7 +41,12 @@ pub(super) async fn run(
 ) -> Result<Option<Vec<FormFieldError>>, OAuthError> {
     let auth = EventAuth {
         password: Some(submitted.password.to_owned()),
-        provided_email: Some(submitted.email.to_owned()),
+        // NOTE: signed in with a username, the email is the user's, when claimflow knows them.
+        provided_email: match submitted.by_username {
+            false => Some(submitted.login.to_owned()),
+            true => user.map(|user| user.email.clone()),
+        },
+        supplied_username: submitted.by_username.then(|| submitted.login.to_lowercase()),
         hashed_password: user.and_then(|user| user.password_hash.clone()),
         has_user_record_in_kinde: Some(user.is_some()),
         ..EventAuth::connection(PASSWORD_CONNECTION_ID)

@@ -11,11 +11,14 @@ mod cookies;
 mod email;
 mod existing_password;
 mod logout;
+mod mfa;
 pub(crate) mod pages;
 mod post_authentication;
 mod signup;
 
 pub use email::{forgot_password, reset_password, send_reset_code, verify_email};
+pub use mfa::second_factor;
+pub(crate) use signup::check_username;
 pub use signup::sign_up;
 
 use axum::{
@@ -288,7 +291,11 @@ pub async fn sign_in(
             &request,
             &nonce,
             &email,
-            Some("Enter your email and password."),
+            Some(if state.config.usernames.asked() {
+                "Enter your email or username, and your password."
+            } else {
+                "Enter your email and password."
+            }),
             StatusCode::BAD_REQUEST,
         );
     }
@@ -321,11 +328,19 @@ pub async fn sign_in(
             Err(err) => return storage_page(err).into_response(),
         }
     }
-    let mut user = match state.store.find_user_by_email(&email).await {
+    // NOTE: an email has an `@`, a username never does.
+    let by_username = !email.contains('@');
+    let find = || async {
+        match by_username {
+            true => state.store.find_user_by_username(&email).await,
+            false => state.store.find_user_by_email(&email).await,
+        }
+    };
+    let mut user = match find().await {
         Ok(user) => user,
         Err(err) => return storage_page(err).into_response(),
     };
-    let submitted = existing_password::Submitted { email: &email, password: &password };
+    let submitted = existing_password::Submitted { login: &email, by_username, password: &password };
     match existing_password::run(&state, &request, submitted, user.as_ref(), peer, &headers).await {
         Ok(None) => {}
         Ok(Some(refused)) if !refused.is_empty() => {
@@ -337,7 +352,7 @@ pub async fn sign_in(
             return login_page(&state, &request, &nonce, &email, Some(&messages.join(" ")), StatusCode::UNAUTHORIZED);
         }
         // The workflow may have created the user, or set the password (drip-feed migration).
-        Ok(Some(_)) => match state.store.find_user_by_email(&email).await {
+        Ok(Some(_)) => match find().await {
             Ok(found) => user = found,
             Err(err) => return storage_page(err).into_response(),
         },
@@ -374,7 +389,11 @@ pub async fn sign_in(
             &request,
             &nonce,
             &email,
-            Some("The email or password is incorrect."),
+            Some(if state.config.usernames.asked() {
+                "The email, username or password is incorrect."
+            } else {
+                "The email or password is incorrect."
+            }),
             StatusCode::UNAUTHORIZED,
         );
     };
@@ -389,7 +408,8 @@ pub async fn sign_in(
 }
 
 /// The person is who they say (a password, a sign-up, a code from an email): the
-/// post-authentication workflow, a new session, the code at the redirect.
+/// post-authentication workflow, the second factor when one is asked for, a new session, the
+/// code at the redirect.
 async fn start_session(
     state: &AppState,
     request: &AuthorizationRequest,
@@ -413,6 +433,25 @@ async fn start_session(
             return refusal.into_response();
         }
     };
+    let (nonce, jar) = csrf_nonce(state, jar);
+    let first = mfa::FirstFactor { user, session_policy };
+    if let Some(response) = mfa::gate(state, request, &nonce, &first, (peer, headers)).await {
+        return (jar, response).into_response();
+    }
+    open_session(state, request, user, session_policy, peer, headers, jar).await
+}
+
+/// Every factor is done: a new session (its cookie as the post-authentication workflow set it),
+/// then the code at the redirect.
+async fn open_session(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    user: &user::Model,
+    session_policy: Option<SessionPolicy>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    jar: CookieJar,
+) -> Response {
     let secret = user_tokens::new_secret();
     let session = match state
         .store
@@ -464,10 +503,9 @@ async fn complete(
         Ok(organizations) => organizations,
         Err(err) => return storage_page(err).into_response(),
     };
-    let org_code = match &request.org_code {
-        Some(code) if organizations.contains(code) => Some(code.clone()),
-        Some(code) => return refuse("access_denied", format!("the user is not a member of organization {code}")),
-        None => organizations.first().cloned(),
+    let org_code = match organization_for(request, &organizations) {
+        Ok(org_code) => org_code,
+        Err(description) => return refuse("access_denied", description),
     };
     let issued = user_tokens::issue_user_tokens(
         state,
@@ -530,6 +568,16 @@ async fn complete(
     }
 }
 
+/// The organization a sign-in is to: the one asked for (`org_code`), if the user is a member of
+/// it, else the user's first, if any.
+fn organization_for(request: &AuthorizationRequest, organizations: &[String]) -> Result<Option<String>, String> {
+    match &request.org_code {
+        Some(code) if organizations.contains(code) => Ok(Some(code.clone())),
+        Some(code) => Err(format!("the user is not a member of organization {code}")),
+        None => Ok(organizations.first().cloned()),
+    }
+}
+
 pub(super) fn redirect_to(base: &str, params: &[(&str, &str)], state: Option<&str>, status: StatusCode) -> Response {
     let location = match url::Url::parse(base) {
         Ok(mut url) => {
@@ -583,6 +631,7 @@ fn login_page(
         request: &request.raw,
         csrf: &cookies::csrf_token(state, nonce),
         email,
+        usernames: state.config.usernames.asked(),
         error,
         sign_up_query: request.application.allow_signup.then(|| with_prompt(&request.raw, Some("create"))),
         can_reset: state.config.smtp.is_some(),
@@ -659,6 +708,7 @@ fn sign_in_event(
             auth: Some(auth),
             user,
             organization: None,
+            mfa: None,
         },
     }
 }

@@ -18,6 +18,8 @@ pub struct LoginPage<'a> {
     pub csrf: &'a str,
     /// Prefills the email field.
     pub email: &'a str,
+    /// The field takes a username too (`CLAIMFLOW_USERNAMES`).
+    pub usernames: bool,
     /// Shown next to the fields it is about.
     pub error: Option<&'a str>,
     /// The authorization request with `prompt=create`, when the application allows sign-up.
@@ -36,8 +38,13 @@ pub struct SignUpPage<'a> {
     pub given_name: &'a str,
     pub family_name: &'a str,
     pub email: &'a str,
+    /// The username field, when sign-up asks for one (`CLAIMFLOW_USERNAMES`), with its value.
+    pub username: Option<&'a str>,
+    pub username_required: bool,
     /// About the form as a whole (the email is taken, a workflow refused the sign-up).
     pub error: Option<&'a str>,
+    /// About the username field.
+    pub username_error: Option<&'a str>,
     /// About the password fields.
     pub password_error: Option<&'a str>,
     /// The authorization request without `prompt=create`: back to signing in.
@@ -65,6 +72,35 @@ pub struct CodePage<'a> {
     pub ticket: &'a str,
     pub new_password: bool,
     pub error: Option<&'a str>,
+}
+
+/// The second factor: enrolment (a QR code and the key), a code, or the recovery codes.
+#[derive(Template)]
+#[template(path = "mfa.html")]
+pub struct MfaPage<'a> {
+    pub app_name: &'a str,
+    pub app_initial: String,
+    pub request: &'a str,
+    pub csrf: &'a str,
+    pub ticket: &'a str,
+    /// `enrol`, `challenge` or `recovery`.
+    pub mode: &'a str,
+    /// An `<svg>` element made by the `qrcode` crate from the otpauth URI (no text of ours in it).
+    pub qr_svg: &'a str,
+    /// Base32, for typing into an app by hand.
+    pub secret: &'a str,
+    /// The same as a link, for an app on the device showing the page.
+    pub otpauth_uri: &'a str,
+    /// Enrolment may be skipped.
+    pub optional: bool,
+    pub recovery_codes: &'a [String],
+    pub error: Option<&'a str>,
+}
+
+impl MfaPage<'_> {
+    pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
+        with_form_action(respond(status, self.render()), redirect_uri)
+    }
 }
 
 /// "Forgot your password?": the email to send a reset code to.
@@ -165,6 +201,7 @@ mod tests {
             request: "a=1&b=\"2\"",
             csrf: "token",
             email: "x\"@example.com",
+            usernames: false,
             error: Some("<b>bad</b>"),
             sign_up_query: None,
             can_reset: false,

@@ -1,6 +1,10 @@
 //! Sign-up: `prompt=create` (or the login page's link) shows the sign-up page of an application
 //! that allows it (`allow_signup`); `POST /oauth2/signup` creates the account and signs it in.
 //!
+//! With `CLAIMFLOW_USERNAMES`, the page asks for a username too, and `user:new_username_provided`
+//! runs with it first (`invalidateFormField("p_username", ...)` refuses it, its message at the
+//! field).
+//!
 //! On the way, `user:pre_registration` runs before anything exists (`denyAccess` stops the
 //! sign-up, its reason on the page) and `user:new_password_provided` (reason `initial`) with the
 //! password and its confirmation (`invalidateFormField` refuses it, its message at the password
@@ -26,7 +30,11 @@ use claimflow_contracts::{
 };
 
 use super::{cookies, pages, storage_page, AuthorizationRequest};
-use crate::{issuance, oauth::error::OAuthError, passwords, user_tokens::PASSWORD_CONNECTION_ID, AppState};
+use claimflow_storage::NewUser;
+
+use crate::{
+    config::Usernames, issuance, oauth::error::OAuthError, passwords, user_tokens::PASSWORD_CONNECTION_ID, AppState,
+};
 
 /// What the sign-up form carried.
 #[derive(Default)]
@@ -34,6 +42,7 @@ pub(super) struct Form {
     given_name: String,
     family_name: String,
     email: String,
+    username: String,
     password: String,
     confirmation: String,
 }
@@ -47,7 +56,15 @@ pub(super) fn page(state: &AppState, request: &AuthorizationRequest, nonce: &str
             "This application does not let you create an account here. Ask its owner for one, or sign in.",
         );
     }
-    render(state, request, nonce, &Form::default(), None, None, StatusCode::OK)
+    render(state, request, nonce, &Form::default(), Errors::default(), StatusCode::OK)
+}
+
+/// What the page says is wrong: about the form as a whole, or next to a field.
+#[derive(Default, Clone, Copy)]
+struct Errors<'a> {
+    form: Option<&'a str>,
+    username: Option<&'a str>,
+    password: Option<&'a str>,
 }
 
 fn render(
@@ -55,8 +72,7 @@ fn render(
     request: &AuthorizationRequest,
     nonce: &str,
     form: &Form,
-    error: Option<&str>,
-    password_error: Option<&str>,
+    errors: Errors<'_>,
     status: StatusCode,
 ) -> Response {
     let name = &request.application.name;
@@ -68,8 +84,11 @@ fn render(
         given_name: &form.given_name,
         family_name: &form.family_name,
         email: &form.email,
-        error,
-        password_error,
+        username: state.config.usernames.asked().then_some(form.username.as_str()),
+        username_required: state.config.usernames == Usernames::Required,
+        error: errors.form,
+        username_error: errors.username,
+        password_error: errors.password,
         sign_in_query: super::with_prompt(&request.raw, None),
     }
     .respond(status, &request.redirect_uri)
@@ -96,11 +115,15 @@ pub async fn sign_up(
         given_name: field("given_name").trim().to_owned(),
         family_name: field("family_name").trim().to_owned(),
         email: field("email").trim().to_owned(),
+        username: field("username").trim().to_lowercase(),
         password: field("password").to_owned(),
         confirmation: field("password_confirmation").to_owned(),
     };
     let refuse = |error: Option<&str>, password_error: Option<&str>, status: StatusCode| {
-        render(&state, request, nonce, &form, error, password_error, status)
+        render(&state, request, nonce, &form, Errors { form: error, password: password_error, username: None }, status)
+    };
+    let refuse_username = |message: &str, status: StatusCode| {
+        render(&state, request, nonce, &form, Errors { username: Some(message), ..Errors::default() }, status)
     };
     if form.given_name.is_empty() || !valid_email(&form.email) {
         return refuse(Some("Enter your first name and a valid email address."), None, StatusCode::BAD_REQUEST);
@@ -115,6 +138,36 @@ pub async fn sign_up(
             )
         }
         Err(err) => return storage_page(err).into_response(),
+    }
+    let username = Some(form.username.clone()).filter(|name| state.config.usernames.asked() && !name.is_empty());
+    if username.is_none() && state.config.usernames == Usernames::Required {
+        return refuse_username("Choose a username.", StatusCode::BAD_REQUEST);
+    }
+    if let Some(username) = &username {
+        if let Err(message) = check_username(username) {
+            return refuse_username(message, StatusCode::BAD_REQUEST);
+        }
+        match state.store.find_user_by_username(username).await {
+            Ok(None) => {}
+            Ok(Some(_)) => return refuse_username("This username is taken; choose another.", StatusCode::CONFLICT),
+            Err(err) => return storage_page(err).into_response(),
+        }
+        // user:new_username_provided: the username as typed (lowercased), before anything exists.
+        let auth =
+            EventAuth { supplied_username: Some(username.clone()), ..EventAuth::connection(PASSWORD_CONNECTION_ID) };
+        let trigger = Trigger::UserNewUsernameProvided;
+        let event = super::sign_in_event(&state, request, trigger, (peer, &headers), auth, None);
+        match issuance::run_sign_in_workflow(&state, event, Vec::new()).await {
+            Ok(Some(outcome)) if !outcome.form_errors.is_empty() => {
+                let messages: Vec<&str> = outcome.form_errors.iter().map(|error| error.message.as_str()).collect();
+                return refuse_username(&messages.join(" "), StatusCode::BAD_REQUEST);
+            }
+            Ok(_) => {}
+            Err(error) if error.code.as_str() == "access_denied" => {
+                return refuse(Some(&error.description), None, StatusCode::FORBIDDEN)
+            }
+            Err(error) => return unavailable(&error),
+        }
     }
 
     // user:pre_registration: nothing exists yet.
@@ -157,15 +210,19 @@ pub async fn sign_up(
         Ok(Err(err)) => return refuse(None, Some(&capitalized(&err.to_string())), StatusCode::BAD_REQUEST),
         Err(_) => return unavailable(&OAuthError::server_error("the password could not be hashed")),
     };
-    let user = match state
-        .store
-        .create_user_with_password(&user_id, &form.email, &form.given_name, &form.family_name, &hash)
-        .await
-    {
+    let new = NewUser {
+        id: &user_id,
+        email: &form.email,
+        username: username.as_deref(),
+        given_name: &form.given_name,
+        family_name: &form.family_name,
+        password_hash: Some(&hash),
+    };
+    let user = match state.store.create_user_with_password(new).await {
         Ok(user) => user,
         Err(claimflow_storage::StorageError::Conflict(_)) => {
             return refuse(
-                Some("An account with this email already exists. Sign in instead."),
+                Some("An account with this email or username already exists. Sign in instead."),
                 None,
                 StatusCode::CONFLICT,
             )
@@ -188,6 +245,18 @@ pub(super) fn unavailable(error: &OAuthError) -> Response {
         "This could not be completed",
         "A check this service runs could not be made just now; nothing was saved. Try again in a moment.",
     )
+}
+
+/// A username: 3 to 64 lowercase letters, digits, `.`, `_` or `-`, starting with a letter or a
+/// digit, and no `@` (what tells a username from an email at sign-in).
+pub(crate) fn check_username(username: &str) -> Result<(), &'static str> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c);
+    let starts_well = username.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if (3..=64).contains(&username.len()) && username.chars().all(allowed) && starts_well {
+        Ok(())
+    } else {
+        Err("A username has 3 to 64 letters, digits, dots, dashes or underscores, and starts with a letter or a digit.")
+    }
 }
 
 fn valid_email(email: &str) -> bool {

@@ -10,6 +10,7 @@ mod audit;
 mod connections;
 mod environment_variables;
 mod limits;
+mod mfa;
 mod organization_members;
 mod organizations;
 mod properties;
@@ -107,6 +108,9 @@ impl ManagementApi {
             .routes(routes!(signing_keys::list))
             .routes(routes!(signing_keys::rotate))
             .routes(routes!(signing_keys::revoke))
+            .routes(routes!(mfa::get_environment, mfa::set_environment))
+            .routes(routes!(mfa::get_organization, mfa::set_organization))
+            .routes(routes!(mfa::reset_user))
             .split_for_parts();
         crate::openapi::complete(&mut document, issuer, &ErrorBody::name());
         let scopes = RouteScopes::of(&document);

@@ -52,8 +52,12 @@ pub struct Identity {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityDetails {
+    /// `"type": "email"`.
     #[schema(max_length = 320)]
     email: Option<String>,
+    /// `"type": "username"`: 3 to 64 lowercase letters, digits, `.`, `_` or `-`.
+    #[schema(max_length = 64)]
+    username: Option<String>,
 }
 
 /// A user as Kinde describes one.
@@ -65,6 +69,10 @@ pub struct UserView {
     first_name: String,
     last_name: String,
     full_name: String,
+    /// The username identity, when the user has one.
+    username: Option<String>,
+    /// Whether the user enrolled an authenticator app.
+    is_mfa_enrolled: bool,
     /// Unix milliseconds.
     created_on: i64,
 }
@@ -74,6 +82,8 @@ impl From<user::Model> for UserView {
         Self {
             full_name: format!("{} {}", user.given_name, user.family_name).trim().to_owned(),
             preferred_email: user.email.clone(),
+            is_mfa_enrolled: user.totp_secret.is_some(),
+            username: user.username,
             id: user.id,
             email: user.email,
             first_name: user.given_name,
@@ -124,16 +134,38 @@ pub async fn create_user(State(state): State<AppState>, ApiJson(body): ApiJson<C
             format!("identities[].details.email {email:?} is not an email address"),
         ));
     }
-    let user = state.store.create_user(&email, body.profile.given_name.trim(), body.profile.family_name.trim()).await?;
+    let username = match body.identities.iter().find(|identity| identity.kind == "username") {
+        Some(identity) => {
+            let username = identity.details.username.as_deref().unwrap_or_default().trim().to_lowercase();
+            crate::authorize::check_username(&username).map_err(|message| {
+                ApiError::bad_request(
+                    "INVALID_USERNAME",
+                    format!("identities[].details.username {username:?}: {message}"),
+                )
+            })?;
+            Some(username)
+        }
+        None => None,
+    };
+    if let Some(other) =
+        body.identities.iter().map(|identity| identity.kind.as_str()).find(|kind| !["email", "username"].contains(kind))
+    {
+        return Err(ApiError::bad_request(
+            "INVALID_IDENTITIES",
+            format!("identities[].type {other:?} is not supported: claimflow has email and username identities"),
+        ));
+    }
+    let (given, family) = (body.profile.given_name.trim(), body.profile.family_name.trim());
+    let user = state.store.create_user(&email, username.as_deref(), given, family).await?;
     if let Some(org_code) = body.organization_code {
         let member = NewMember { user_id: user.id.clone(), roles: vec![], permissions: vec![] };
         state.store.add_organization_members(&org_code, vec![member]).await?;
     }
-    Ok(Json(CreatedUser {
-        id: user.id,
-        created: true,
-        identities: vec![CreatedIdentity { kind: "email", result: IdentityResult { created: true } }],
-    }))
+    let mut identities = vec![CreatedIdentity { kind: "email", result: IdentityResult { created: true } }];
+    if user.username.is_some() {
+        identities.push(CreatedIdentity { kind: "username", result: IdentityResult { created: true } });
+    }
+    Ok(Json(CreatedUser { id: user.id, created: true, identities }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -172,7 +204,7 @@ pub struct UserDetail {
     identities: Option<Vec<IdentityView>>,
 }
 
-/// How a user signs in: claimflow has email and password.
+/// How a user signs in: an email, and a username when they have one.
 #[derive(Serialize, ToSchema)]
 pub struct IdentityView {
     r#type: &'static str,
@@ -221,8 +253,11 @@ pub async fn get_user(State(state): State<AppState>, ApiQuery(query): ApiQuery<U
         true => Some(state.store.user_organizations(&id).await?),
         false => None,
     };
-    let identities =
-        expand.contains(&"identities").then(|| vec![IdentityView { r#type: "email", identity: user.email.clone() }]);
+    let identities = expand.contains(&"identities").then(|| {
+        let email = IdentityView { r#type: "email", identity: user.email.clone() };
+        let username = user.username.clone().map(|name| IdentityView { r#type: "username", identity: name });
+        std::iter::once(email).chain(username).collect()
+    });
     Ok(Json(UserDetail { user: user.into(), organizations, identities }))
 }
 

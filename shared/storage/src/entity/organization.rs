@@ -10,6 +10,8 @@ pub struct Model {
     pub external_id: Option<String>,
     /// Unique when set (Kinde's `handle`).
     pub handle: Option<String>,
+    /// Its own MFA policy; none: the environment's applies.
+    pub mfa_policy: Option<claimflow_contracts::mfa::MfaPolicy>,
     pub created_at: i64,
 }
 

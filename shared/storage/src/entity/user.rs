@@ -14,6 +14,13 @@ pub struct Model {
     pub password_hash: Option<String>,
     /// The person proved they read mail at `email` (a code sent there).
     pub email_verified: bool,
+    /// A second identity to sign in with: lowercase, unique when set.
+    pub username: Option<String>,
+    /// The authenticator app's TOTP secret (base32), sealed with the secrets key; set once the
+    /// user enrolled.
+    pub totp_secret: Option<String>,
+    /// The 30-second step of the last code accepted: no code works twice.
+    pub totp_last_step: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -18,6 +18,7 @@
   const op_deny_access = (reason) => host.denyAccess(reason);
   const op_set_session_policy = (policy) => host.setSessionPolicy(policy);
   const op_invalidate_form_field = (field, message) => host.invalidateFormField(field, message);
+  const op_set_mfa_enforcement = (policy) => host.setMfaEnforcement(policy);
   const op_env_get = (key) => parse(host.envGet(key));
   const op_fetch = (request) => parse(host.fetch(stringify(request)));
   const op_secure_fetch = (request) => parse(host.secureFetch(stringify(request)));
@@ -76,6 +77,9 @@
   }
   if (declared.has("kinde.ssoSession")) {
     kinde.ssoSession = Object.freeze({ setPolicy: (policy) => op_set_session_policy(String(policy)) });
+  }
+  if (declared.has("kinde.mfa")) {
+    kinde.mfa = Object.freeze({ setEnforcementPolicy: (policy) => op_set_mfa_enforcement(String(policy ?? "")) });
   }
   if (declared.has("kinde.widget")) {
     kinde.widget = Object.freeze({

@@ -63,6 +63,10 @@ export function invalidateFormField(fieldName, message) {
   requireBinding("widget", "widget binding not available").invalidateFormField(fieldName, message);
 }
 
+export function setEnforcementPolicy(policy) {
+  requireBinding("mfa", "mfa binding not available").setEnforcementPolicy(policy);
+}
+
 export function denyAccess(reason) {
   requireBinding("auth", "auth binding not available").denyAccess(reason);
 }

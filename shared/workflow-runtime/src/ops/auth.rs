@@ -1,7 +1,8 @@
 //! `kinde.auth.denyAccess(reason)`: the first denial of a run stands.
 //! `kinde.ssoSession.setPolicy(policy)`: the last policy set stands.
+//! `kinde.mfa.setEnforcementPolicy(policy)`: the last policy set stands.
 
-use claimflow_contracts::{workflow::SessionPolicy, TokenKind};
+use claimflow_contracts::{mfa::MfaEnforcement, workflow::SessionPolicy, TokenKind};
 use deno_core::v8;
 
 use super::{string_arg, with_run, Returned, Thrown};
@@ -53,6 +54,23 @@ pub(super) fn invalidate_form_field(
             ));
         }
         run.form_errors.push((field, message));
+        Ok(Returned::Undefined)
+    });
+}
+
+pub(super) fn set_mfa_enforcement(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    rv: v8::ReturnValue<v8::Value>,
+) {
+    let policy = string_arg(scope, &args, 0).unwrap_or_default();
+    with_run(scope, rv, |run| {
+        let parsed = MfaEnforcement::parse(&policy).ok_or_else(|| {
+            Thrown::Type(format!(
+                "kinde.mfa.setEnforcementPolicy: the policy must be \"required\", \"optional\" or \"skip\", not {policy:?}"
+            ))
+        })?;
+        run.mfa_enforcement = Some(parsed);
         Ok(Returned::Undefined)
     });
 }

@@ -34,6 +34,7 @@ pub(crate) struct RunState {
     pub(crate) set: Vec<(TokenKind, Claims)>,
     pub(crate) denied: Option<String>,
     pub(crate) session_policy: Option<claimflow_contracts::workflow::SessionPolicy>,
+    pub(crate) mfa_enforcement: Option<claimflow_contracts::mfa::MfaEnforcement>,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) log_bytes: usize,
     pub(crate) logs_truncated: bool,
@@ -85,6 +86,7 @@ pub(crate) fn host_template<'s>(scope: &v8::PinScope<'s, '_, ()>) -> v8::Local<'
     add("denyAccess", v8::FunctionTemplate::new(scope, auth::deny_access));
     add("setSessionPolicy", v8::FunctionTemplate::new(scope, auth::set_session_policy));
     add("invalidateFormField", v8::FunctionTemplate::new(scope, auth::invalidate_form_field));
+    add("setMfaEnforcement", v8::FunctionTemplate::new(scope, auth::set_mfa_enforcement));
     add("envGet", v8::FunctionTemplate::new(scope, env::get));
     add("fetch", v8::FunctionTemplate::new(scope, fetch::fetch));
     add("secureFetch", v8::FunctionTemplate::new(scope, fetch::secure_fetch));

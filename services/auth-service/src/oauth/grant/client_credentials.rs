@@ -85,6 +85,7 @@ pub async fn exchange(
             auth: None,
             user: None,
             organization: None,
+            mfa: None,
         },
     };
     let base = BaseClaims { access, id: None };
