@@ -286,3 +286,39 @@ async fn an_optional_policy_lets_a_user_skip_enrolment_and_asks_an_enrolled_user
     let answer = submit(&stack, &browser, &skipped, &[("code", &totp(&secret, at))]).await;
     tokens_of(&stack, &app, &answer, &verifier).await;
 }
+
+#[tokio::test]
+async fn a_failing_pre_mfa_workflow_stops_the_sign_in_with_a_page_or_leaves_the_policy_as_it_is() {
+    let stack = Stack::start().await;
+    let app = stack.web_app("reg").await;
+    stack.user_with_password("ada@example.com", "Ada", "Lovelace", PASSWORD).await;
+    assert_eq!(set_environment_policy(&stack, json!({ "policy": "required" })).await.0, 200);
+    let failing = |action: &str| {
+        PRE_MFA.replace("action: \"stop\"", &format!("action: \"{action}\"")).replace(
+            "  console.log(",
+            "  setEnforcementPolicy(\"skip\");\n  throw new Error(\"the risk service is down\");\n  console.log(",
+        )
+    };
+    let path = "kindeSrc/environment/workflows/mfaPolicy/Workflow.ts";
+
+    // stop: a page that says so, no session, no code; the run says why.
+    let (status, body) = stack.deploy(&[(path, &failing("stop"))]).await;
+    assert_eq!(status, 200, "{body}");
+    let browser = Browser::default();
+    let (answer, _) = stack.sign_in(&browser, &app, "ada@example.com", PASSWORD, &[]).await;
+    assert_eq!(answer.status, 503, "{:?} {}", answer.location, answer.body);
+    assert!(answer.body.contains("Sign-in could not be completed"), "{}", answer.body);
+    assert!(!answer.body.contains("risk service"), "no internals on the page: {}", answer.body);
+    assert!(!browser.has_cookie("claimflow_session"));
+    let runs = stack.runs().await;
+    assert_eq!(runs[0]["status"], "failed", "{runs:?}");
+    assert!(runs[0]["error"].as_str().unwrap().contains("the risk service is down"), "{runs:?}");
+
+    // continue: the policy stands as if no workflow ran (its skip, set before it threw, is dropped).
+    let (status, body) = stack.deploy(&[(path, &failing("continue"))]).await;
+    assert_eq!(status, 200, "{body}");
+    let browser = Browser::default();
+    let (page, _) = stack.sign_in(&browser, &app, "ada@example.com", PASSWORD, &[]).await;
+    assert_eq!(page.status, 200, "{:?}", page.location);
+    assert!(page.body.contains("Set up two-step verification"), "{}", page.body);
+}

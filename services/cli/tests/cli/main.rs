@@ -484,3 +484,54 @@ async fn dev_stops_and_reaps_its_broker_when_the_broker_dies() {
     let state = std::fs::read_to_string(format!("/proc/{broker}/stat")).unwrap_or_default();
     assert!(!state.contains(") Z "), "nats-server left as a zombie: {state}");
 }
+
+/// `claimflow run` of a sign-in trigger: no token, what the workflow decided about the sign-in.
+#[test]
+fn a_local_run_of_a_pre_mfa_workflow_prints_the_policy_it_sets() {
+    let project = tempfile::tempdir().unwrap();
+    let workflow = project.path().join("Workflow.ts");
+    std::fs::write(
+        &workflow,
+        r#"import { WorkflowSettings, WorkflowTrigger, onUserPreMFA, setEnforcementPolicy } from "@kinde/infrastructure";
+export const workflowSettings: WorkflowSettings = { id: "mfa", trigger: WorkflowTrigger.UserPreMFA, bindings: { "kinde.mfa": {} } };
+export default async function mfa(event: onUserPreMFA) {
+  console.log(`policy ${event.context.mfa.policy} from the ${event.context.mfa.context}`);
+  if (event.context.organization?.code === "org_relaxed") setEnforcementPolicy("skip");
+}
+"#,
+    )
+    .unwrap();
+    let event = |org: &str| {
+        let file = project.path().join(format!("{org}.json"));
+        let body = json!({
+            "request": { "ip": "127.0.0.1", "auth": { "audience": [] } },
+            "context": {
+                "domains": { "kindeDomain": "https://id.example.com" },
+                "workflow": { "trigger": "user:pre_mfa" },
+                "application": { "clientId": "local-client" },
+                "auth": { "connectionId": "conn_password" },
+                "user": { "id": "kp_1", "identityId": "identity_1" },
+                "organization": { "code": org },
+                "mfa": { "policy": "required", "context": "environment", "enabled_factors": ["mfa:authenticator_app"],
+                         "isUserRoleExempt": false, "isUserConnectionExempt": false },
+            },
+        });
+        std::fs::write(&file, body.to_string()).unwrap();
+        file
+    };
+    let run = |event: std::path::PathBuf| {
+        let output = Command::new(CLAIMFLOW)
+            .args(["run", workflow.to_str().unwrap(), "--event", event.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "claimflow run: {}{stdout}", String::from_utf8_lossy(&output.stderr));
+        stdout
+    };
+    let relaxed = run(event("org_relaxed"));
+    assert!(relaxed.contains("[log] policy required from the environment"), "{relaxed}");
+    assert!(relaxed.contains("MFA for this sign-in: skip"), "{relaxed}");
+    let strict = run(event("org_strict"));
+    assert!(!strict.contains("MFA for this sign-in"), "no change: {strict}");
+    assert!(!strict.contains("claims"), "a sign-in trigger makes no token: {strict}");
+}
