@@ -13,11 +13,14 @@ mod existing_password;
 mod logout;
 mod mfa;
 pub(crate) mod pages;
+mod password;
 mod post_authentication;
+mod request;
 mod signup;
 
 pub use email::{forgot_password, reset_password, send_reset_code, verify_email};
 pub use mfa::second_factor;
+pub use password::sign_in;
 pub(crate) use signup::check_username;
 pub use signup::sign_up;
 
@@ -28,36 +31,19 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use axum_extra::extract::cookie::CookieJar;
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use claimflow_contracts::workflow::SessionPolicy;
-use claimflow_storage::entity::{application, session, user};
+use claimflow_storage::entity::{session, user};
 
 pub use logout::logout;
 
+use password::login_page;
+use request::{parse_request, with_prompt, AuthorizationRequest};
+
 use crate::{
-    passwords, secrets,
-    user_tokens::{self, NewCode, Origin, UserTokenRequest, USER_SCOPES},
+    secrets,
+    user_tokens::{self, NewCode, Origin, UserTokenRequest},
     AppState,
 };
-
-/// A validated authorization request.
-struct AuthorizationRequest {
-    /// The query string as received: carried through the sign-in form.
-    raw: String,
-    application: std::sync::Arc<application::Model>,
-    redirect_uri: String,
-    state: Option<String>,
-    nonce: Option<String>,
-    scopes: Vec<String>,
-    audience: Vec<String>,
-    code_challenge: Option<String>,
-    prompt: Option<String>,
-    org_code: Option<String>,
-    /// Prefills the email field.
-    login_hint: Option<String>,
-    /// Seconds: an older sign-in asks for the password again.
-    max_age: Option<i64>,
-}
 
 /// Why an authorization request stops.
 pub(super) enum Refusal {
@@ -84,141 +70,6 @@ impl Refusal {
 pub(super) fn storage_page(err: claimflow_storage::StorageError) -> Refusal {
     tracing::error!(%err, "storage error during sign-in");
     Refusal::Page(StatusCode::INTERNAL_SERVER_ERROR, "The sign-in service cannot reach its database.".to_owned())
-}
-
-async fn parse_request(state: &AppState, raw: &str) -> Result<AuthorizationRequest, Refusal> {
-    let mut params: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-    let mut audience = Vec::new();
-    let mut repeated = None;
-    for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
-        if name == "audience" {
-            audience.extend(value.split_whitespace().map(str::to_owned));
-        } else if params.insert(name.to_string(), value.into_owned()).is_some() {
-            repeated = Some(name.into_owned());
-        }
-    }
-    let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
-    let page = |message: String| Refusal::Page(StatusCode::BAD_REQUEST, message);
-    let client_id =
-        get("client_id").ok_or_else(|| page("The request names no application (client_id is missing).".into()))?;
-    let application = state
-        .cache
-        .application(&state.store, client_id)
-        .await
-        .map_err(storage_page)?
-        .ok_or_else(|| page(format!("No application has the client_id {client_id:?}.")))?;
-    if !application.app_type.signs_users_in() {
-        return Err(page(format!(
-            "Application {client_id} is a machine-to-machine application; people cannot sign in to it."
-        )));
-    }
-    let redirect_uri = get("redirect_uri").ok_or_else(|| page("The request has no redirect_uri.".into()))?;
-    let registered = state.store.application_urls(&application.id, "redirect").await.map_err(storage_page)?;
-    // NOTE: exact string match (RFC 9700 §4.1.3): no prefix, no normalisation, so no open redirect.
-    if !registered.iter().any(|url| url == redirect_uri) {
-        return Err(page(format!(
-            "The redirect_uri {redirect_uri:?} is not registered for application {client_id}; \
-             add it to the application's callback URLs."
-        )));
-    }
-    let redirect_uri = redirect_uri.to_owned();
-    let client_state = get("state").map(str::to_owned);
-    let refuse = |error: &'static str, description: String| Refusal::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state: client_state.clone(),
-        error,
-        description,
-    };
-    if let Some(name) = repeated {
-        return Err(refuse("invalid_request", format!("parameter {name} is repeated")));
-    }
-    match get("response_type") {
-        Some("code") => {}
-        Some(other) => {
-            return Err(refuse(
-                "unsupported_response_type",
-                format!("response_type {other:?} is not supported; use code"),
-            ))
-        }
-        None => return Err(refuse("invalid_request", "response_type is required (code)".into())),
-    }
-    if let Some(mode) = get("response_mode").filter(|mode| *mode != "query") {
-        return Err(refuse("invalid_request", format!("response_mode {mode:?} is not supported; use query")));
-    }
-    let scopes: Vec<String> = get("scope").unwrap_or("openid").split_whitespace().map(str::to_owned).collect();
-    if let Some(unknown) = scopes.iter().find(|scope| !USER_SCOPES.contains(&scope.as_str())) {
-        return Err(refuse(
-            "invalid_scope",
-            format!("scope {unknown:?} is not supported; use {}", USER_SCOPES.join(" ")),
-        ));
-    }
-    let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
-        (Some(challenge), Some("S256")) => Some(challenge.to_owned()),
-        (Some(_), None | Some("plain")) => {
-            return Err(refuse("invalid_request", "code_challenge_method must be S256 (plain is not accepted)".into()))
-        }
-        (Some(_), Some(other)) => {
-            return Err(refuse(
-                "invalid_request",
-                format!("code_challenge_method {other:?} is not supported; use S256"),
-            ))
-        }
-        (None, _) if application.client_secret_hash.is_none() => {
-            return Err(refuse(
-                "invalid_request",
-                "code_challenge is required: public clients (SPAs) must use PKCE with S256".into(),
-            ))
-        }
-        (None, _) => None,
-    };
-    if let Some(challenge) = &code_challenge {
-        if challenge.len() != 43 || URL_SAFE_NO_PAD.decode(challenge).is_err() {
-            return Err(refuse("invalid_request", "code_challenge is not a base64url SHA-256 (43 characters)".into()));
-        }
-    }
-    for audience in &audience {
-        let api = state.cache.api_by_audience(&state.store, audience).await.map_err(storage_page)?;
-        let authorized = match &api {
-            Some(api) => state
-                .cache
-                .granted_scopes(&state.store, &api.id, &application.id)
-                .await
-                .map_err(storage_page)?
-                .is_some(),
-            None => false,
-        };
-        if !authorized {
-            return Err(refuse(
-                "invalid_target",
-                format!("application {client_id} is not authorized for an API with the audience {audience:?}"),
-            ));
-        }
-    }
-    let prompt = get("prompt").map(str::to_owned);
-    if let Some(prompt) =
-        prompt.as_deref().filter(|p| !["none", "login", "consent", "select_account", "create"].contains(p))
-    {
-        return Err(refuse("invalid_request", format!("prompt {prompt:?} is not supported")));
-    }
-    let max_age = match get("max_age").map(str::parse::<i64>) {
-        None => None,
-        Some(Ok(seconds)) if seconds >= 0 => Some(seconds),
-        Some(_) => return Err(refuse("invalid_request", "max_age must be a number of seconds".into())),
-    };
-    Ok(AuthorizationRequest {
-        login_hint: get("login_hint").map(str::to_owned),
-        max_age,
-        raw: raw.to_owned(),
-        redirect_uri: redirect_uri.clone(),
-        state: client_state.clone(),
-        nonce: get("nonce").map(str::to_owned),
-        scopes,
-        audience,
-        code_challenge,
-        prompt,
-        org_code: get("org_code").map(str::to_owned),
-        application,
-    })
 }
 
 /// `GET /oauth2/auth`.
@@ -267,144 +118,6 @@ pub async fn authorize(
     }
     let hint = request.login_hint.clone().unwrap_or_default();
     (jar, login_page(&state, &request, &nonce, &hint, None, StatusCode::OK)).into_response()
-}
-
-/// `POST /oauth2/auth`: the sign-in form.
-pub async fn sign_in(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    jar: CookieJar,
-    body: Bytes,
-) -> Response {
-    let posted = match PostedForm::parse(&state, &jar, &body, "sign-in").await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
-    let (request, nonce) = (posted.request, posted.nonce);
-    let field = |name: &str| posted.fields.get(name).map(String::as_str).unwrap_or_default();
-    let email = field("email").trim().to_owned();
-    let password = field("password").to_owned();
-    if email.is_empty() || password.is_empty() {
-        return login_page(
-            &state,
-            &request,
-            &nonce,
-            &email,
-            Some(if state.config.usernames.asked() {
-                "Enter your email or username, and your password."
-            } else {
-                "Enter your email and password."
-            }),
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    let throttle = state.config.login_throttle;
-    let account = format!("account:{}", email.to_lowercase());
-    let address = format!("ip:{}", peer.ip());
-    let now = claimflow_storage::now_ms();
-    let since = now - throttle.window.as_millis() as i64;
-    for (subject, limit) in [(&account, throttle.max_per_account), (&address, throttle.max_per_ip)] {
-        match state.store.login_failures_since(subject, since).await {
-            Ok((count, oldest)) if count >= limit => {
-                let retry_after = oldest.map(|at| at + throttle.window.as_millis() as i64 - now).unwrap_or(0).max(1000);
-                let minutes = (retry_after + 59_999) / 60_000;
-                tracing::warn!(subject = %subject, failures = count, "sign-in throttled");
-                let mut response = login_page(
-                    &state,
-                    &request,
-                    &nonce,
-                    &email,
-                    Some(&format!(
-                        "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
-                        if minutes == 1 { "" } else { "s" }
-                    )),
-                    StatusCode::TOO_MANY_REQUESTS,
-                );
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from((retry_after / 1000).max(1)));
-                return response;
-            }
-            Ok(_) => {}
-            Err(err) => return storage_page(err).into_response(),
-        }
-    }
-    // NOTE: an email has an `@`, a username never does.
-    let by_username = !email.contains('@');
-    let find = || async {
-        match by_username {
-            true => state.store.find_user_by_username(&email).await,
-            false => state.store.find_user_by_email(&email).await,
-        }
-    };
-    let mut user = match find().await {
-        Ok(user) => user,
-        Err(err) => return storage_page(err).into_response(),
-    };
-    let submitted = existing_password::Submitted { login: &email, by_username, password: &password };
-    match existing_password::run(&state, &request, submitted, user.as_ref(), peer, &headers).await {
-        Ok(None) => {}
-        Ok(Some(refused)) if !refused.is_empty() => {
-            // NOTE: a password the workflow refused counts as a wrong one for the throttle.
-            if let Err(err) = state.store.record_login_failure(&[account, address]).await {
-                return storage_page(err).into_response();
-            }
-            let messages: Vec<&str> = refused.iter().map(|error| error.message.as_str()).collect();
-            return login_page(&state, &request, &nonce, &email, Some(&messages.join(" ")), StatusCode::UNAUTHORIZED);
-        }
-        // The workflow may have created the user, or set the password (drip-feed migration).
-        Ok(Some(_)) => match find().await {
-            Ok(found) => user = found,
-            Err(err) => return storage_page(err).into_response(),
-        },
-        Err(error) if error.code.as_str() == "access_denied" => {
-            return login_page(&state, &request, &nonce, &email, Some(&error.description), StatusCode::FORBIDDEN);
-        }
-        Err(error) => {
-            tracing::warn!(error = error.code.as_str(), description = %error.description, "sign-in stopped by its password workflow");
-            return pages::message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in could not be completed",
-                "Your password could not be checked just now. Try again in a moment.",
-            );
-        }
-    }
-    let stored = user.as_ref().and_then(|user| user.password_hash.clone());
-    // NOTE: an unknown email costs the same argon2 verification as a wrong password, so response
-    // times do not tell which accounts exist.
-    let verified = tokio::task::spawn_blocking(move || match stored {
-        Some(hash) => passwords::verify(&hash, &password),
-        None => {
-            passwords::verify(passwords::dummy_hash(), &password);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false);
-    let Some(user) = user.filter(|_| verified) else {
-        if let Err(err) = state.store.record_login_failure(&[account, address]).await {
-            return storage_page(err).into_response();
-        }
-        return login_page(
-            &state,
-            &request,
-            &nonce,
-            &email,
-            Some(if state.config.usernames.asked() {
-                "The email, username or password is incorrect."
-            } else {
-                "The email or password is incorrect."
-            }),
-            StatusCode::UNAUTHORIZED,
-        );
-    };
-    if let Err(err) = state.store.clear_login_failures(&account).await {
-        return storage_page(err).into_response();
-    }
-    // With email, an address nobody proved yet is proved before the first session.
-    if state.config.smtp.is_some() && !user.email_verified {
-        return email::start_verification(&state, &request, &nonce, &user, false).await;
-    }
-    start_session(&state, &request, &user, false, peer, &headers, jar).await
 }
 
 /// The person is who they say (a password, a sign-up, a code from an email): the
@@ -616,29 +329,6 @@ pub(super) async fn browser_session(
     }
 }
 
-fn login_page(
-    state: &AppState,
-    request: &AuthorizationRequest,
-    nonce: &str,
-    email: &str,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let name = &request.application.name;
-    pages::LoginPage {
-        app_name: name,
-        app_initial: pages::initial(name),
-        request: &request.raw,
-        csrf: &cookies::csrf_token(state, nonce),
-        email,
-        usernames: state.config.usernames.asked(),
-        error,
-        sign_up_query: request.application.allow_signup.then(|| with_prompt(&request.raw, Some("create"))),
-        can_reset: state.config.smtp.is_some(),
-    }
-    .respond(status, &request.redirect_uri)
-}
-
 /// A form posted by one of the sign-in pages: its authorization request (checked again), this
 /// browser's CSRF nonce, and the fields.
 struct PostedForm {
@@ -723,14 +413,4 @@ fn csrf_nonce(state: &AppState, jar: CookieJar) -> (String, CookieJar) {
             (nonce, jar.add(cookie))
         }
     }
-}
-
-/// The authorization request's query with its `prompt` replaced (or removed).
-fn with_prompt(raw: &str, prompt: Option<&str>) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.extend_pairs(url::form_urlencoded::parse(raw.as_bytes()).filter(|(name, _)| name != "prompt"));
-    if let Some(prompt) = prompt {
-        query.append_pair("prompt", prompt);
-    }
-    query.finish()
 }
