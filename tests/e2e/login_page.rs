@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use claimflow_e2e::{pkce, Stack};
+use claimflow_e2e::{pkce, Stack, WebApp};
 use serde_json::Value;
 
 const EMAIL: &str = "ada@example.com";
@@ -42,21 +42,24 @@ async fn browser_script(script: &str, environment: &[(&str, &str)]) -> Value {
     result
 }
 
+/// An authorization request for `app` with PKCE and `state`: (the verifier, the URL).
+fn login_url(stack: &Stack, app: &WebApp, state: &str) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let params = [
+        ("scope", "openid profile email"),
+        ("state", state),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    (verifier, stack.authorize_url(app, &params))
+}
+
 #[tokio::test]
 async fn a_person_signs_in_with_the_keyboard_alone_on_a_phone_after_a_wrong_password() {
     let stack = Stack::start().await;
     stack.user_with_password(EMAIL, "Ada", "Lovelace", PASSWORD).await;
     let app = stack.web_app("reg").await;
-    let (verifier, challenge) = pkce();
-    let login_url = stack.authorize_url(
-        &app,
-        &[
-            ("scope", "openid profile email"),
-            ("state", "st-browser"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let (verifier, login_url) = login_url(&stack, &app, "st-browser");
     let environment = [
         ("LOGIN_URL", login_url.as_str()),
         ("REDIRECT_URI", &app.redirect_uri),
@@ -105,16 +108,7 @@ async fn a_person_creates_an_account_from_the_login_pages_link_and_again_on_a_ph
     let body = serde_json::json!({ "allow_signup": true });
     let path = format!("applications/{}", app.client_id);
     assert_eq!(stack.management(reqwest::Method::PATCH, &path, Some(body)).await.0, 200);
-    let (verifier, challenge) = pkce();
-    let login_url = stack.authorize_url(
-        &app,
-        &[
-            ("scope", "openid profile email"),
-            ("state", "st-sign-up"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let (verifier, login_url) = login_url(&stack, &app, "st-sign-up");
     let environment = [
         ("LOGIN_URL", login_url.as_str()),
         ("REDIRECT_URI", &app.redirect_uri),
@@ -159,16 +153,7 @@ async fn a_person_enrols_an_authenticator_app_from_the_qr_page_on_a_phone() {
     let app = stack.web_app("reg").await;
     let policy = serde_json::json!({ "policy": "required" });
     assert_eq!(stack.management(reqwest::Method::PUT, "mfa", Some(policy)).await.0, 200);
-    let (verifier, challenge) = pkce();
-    let login_url = stack.authorize_url(
-        &app,
-        &[
-            ("scope", "openid profile email"),
-            ("state", "st-mfa"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let (verifier, login_url) = login_url(&stack, &app, "st-mfa");
     let environment = [
         ("LOGIN_URL", login_url.as_str()),
         ("REDIRECT_URI", &app.redirect_uri),

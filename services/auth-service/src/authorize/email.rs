@@ -22,7 +22,7 @@ use claimflow_contracts::{
 };
 use claimflow_storage::{entity::user, CodeCheck};
 
-use super::{cookies, pages, parse_request, storage_page, AuthorizationRequest};
+use super::{cookies, pages, pages::FormPage, parse_request, storage_page, AuthorizationRequest};
 use crate::{
     issuance, oauth::error::OAuthError, passwords, secrets, user_tokens, user_tokens::PASSWORD_CONNECTION_ID, AppState,
 };

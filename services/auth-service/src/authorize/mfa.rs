@@ -30,7 +30,7 @@ use claimflow_contracts::{
 };
 use claimflow_storage::{entity::user, MfaCheck, NewMfaChallenge, RECOVERY_CODES};
 
-use super::{cookies, pages, storage_page, AuthorizationRequest, Refusal};
+use super::{cookies, pages, pages::FormPage, storage_page, AuthorizationRequest, Refusal};
 use crate::{issuance, secrets, totp, user_tokens, user_tokens::PASSWORD_CONNECTION_ID, AppState};
 
 /// How long the page waits for a code.

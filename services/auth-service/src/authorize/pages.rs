@@ -51,11 +51,7 @@ pub struct SignUpPage<'a> {
     pub sign_in_query: String,
 }
 
-impl SignUpPage<'_> {
-    pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
-        with_form_action(respond(status, self.render()), redirect_uri)
-    }
-}
+impl FormPage for SignUpPage<'_> {}
 
 /// The page a one-time code from an email is typed into (with a new password, for a reset).
 #[derive(Template)]
@@ -97,11 +93,7 @@ pub struct MfaPage<'a> {
     pub error: Option<&'a str>,
 }
 
-impl MfaPage<'_> {
-    pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
-        with_form_action(respond(status, self.render()), redirect_uri)
-    }
-}
+impl FormPage for MfaPage<'_> {}
 
 /// "Forgot your password?": the email to send a reset code to.
 #[derive(Template)]
@@ -114,11 +106,7 @@ pub struct ForgotPage<'a> {
     pub email: &'a str,
 }
 
-impl CodePage<'_> {
-    pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
-        with_form_action(respond(status, self.render()), redirect_uri)
-    }
-}
+impl FormPage for CodePage<'_> {}
 
 impl ForgotPage<'_> {
     pub fn respond(&self, status: StatusCode) -> Response {
@@ -133,13 +121,16 @@ struct MessagePage<'a> {
     message: &'a str,
 }
 
-impl LoginPage<'_> {
+/// A page whose form, once sent, may end at the client's redirect URI (a sign-in that succeeds).
+pub trait FormPage: Template {
     /// `redirect_uri` is the client's validated redirect URI: a successful sign-in redirects
     /// there, and browsers hold a form's redirects to the page's `form-action` as well.
-    pub fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
+    fn respond(&self, status: StatusCode, redirect_uri: &str) -> Response {
         with_form_action(respond(status, self.render()), redirect_uri)
     }
 }
+
+impl FormPage for LoginPage<'_> {}
 
 /// Lets the page's form redirect to the client's `redirect_uri` (and nowhere else).
 fn with_form_action(mut response: Response, redirect_uri: &str) -> Response {

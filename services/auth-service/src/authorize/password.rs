@@ -13,8 +13,8 @@ use axum::{
 use axum_extra::extract::cookie::CookieJar;
 
 use super::{
-    cookies, email, existing_password, pages, start_session, storage_page, with_prompt, AuthorizationRequest,
-    PostedForm,
+    cookies, email, existing_password, pages, pages::FormPage, start_session, storage_page, with_prompt,
+    AuthorizationRequest, PostedForm,
 };
 use crate::{passwords, AppState};
 

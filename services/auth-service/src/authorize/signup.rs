@@ -29,7 +29,7 @@ use claimflow_contracts::{
     Trigger,
 };
 
-use super::{cookies, pages, storage_page, AuthorizationRequest};
+use super::{cookies, pages, pages::FormPage, storage_page, AuthorizationRequest};
 use claimflow_storage::NewUser;
 
 use crate::{
