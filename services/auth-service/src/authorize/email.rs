@@ -10,7 +10,6 @@
 use std::net::SocketAddr;
 
 use axum::{
-    body::Bytes,
     extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -130,12 +129,8 @@ pub async fn verify_email(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
-    body: Bytes,
+    posted: super::PostedForm,
 ) -> Response {
-    let posted = match super::PostedForm::parse(&state, &jar, &body, "verification").await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
     let ticket = secrets::hash_secret(posted.field("ticket"));
     let code = secrets::hash_secret(posted.field("code").trim());
     let checked = state.store.check_email_code(&ticket, &[VERIFY_SIGN_UP, VERIFY_EMAIL], &code).await;
@@ -185,11 +180,7 @@ pub async fn forgot_password(State(state): State<AppState>, jar: CookieJar, RawQ
 
 /// `POST /oauth2/reset`: mails a reset code if the email has an account; the same page follows
 /// either way.
-pub async fn send_reset_code(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
-    let posted = match super::PostedForm::parse(&state, &jar, &body, "password reset").await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
+pub async fn send_reset_code(State(state): State<AppState>, posted: super::PostedForm) -> Response {
     let email = posted.field("email").trim().to_owned();
     let ticket = match state.store.find_user_by_email(&email).await {
         Ok(Some(user)) => {
@@ -218,12 +209,8 @@ pub async fn reset_password(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
-    body: Bytes,
+    posted: super::PostedForm,
 ) -> Response {
-    let posted = match super::PostedForm::parse(&state, &jar, &body, "password reset").await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
     let (password, confirmation) =
         (posted.field("password").to_owned(), posted.field("password_confirmation").to_owned());
     let ticket = secrets::hash_secret(posted.field("ticket"));

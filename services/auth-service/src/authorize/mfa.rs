@@ -16,7 +16,6 @@
 use std::net::SocketAddr;
 
 use axum::{
-    body::Bytes,
     extract::{ConnectInfo, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::Response,
@@ -197,12 +196,8 @@ pub async fn second_factor(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
-    body: Bytes,
+    posted: super::PostedForm,
 ) -> Response {
-    let posted = match super::PostedForm::parse(&state, &jar, &body, "verification").await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
     let (request, nonce) = (&posted.request, posted.nonce.as_str());
     let ticket = posted.field("ticket");
     let ticket_hash = secrets::hash_secret(ticket);

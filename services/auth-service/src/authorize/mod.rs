@@ -330,8 +330,9 @@ pub(super) async fn browser_session(
 }
 
 /// A form posted by one of the sign-in pages: its authorization request (checked again), this
-/// browser's CSRF nonce, and the fields.
-struct PostedForm {
+/// browser's CSRF nonce, and the fields. As an extractor, it refuses a form that fails
+/// [`PostedForm::parse`] with the page that says why.
+pub struct PostedForm {
     request: AuthorizationRequest,
     nonce: String,
     fields: std::collections::HashMap<String, String>,
@@ -360,6 +361,23 @@ impl PostedForm {
 
     fn field(&self, name: &str) -> &str {
         self.fields.get(name).map(String::as_str).unwrap_or_default()
+    }
+}
+
+impl axum::extract::FromRequest<AppState> for PostedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        // The form's name on the refusal page, from the route it was posted to.
+        let what = match request.uri().path() {
+            "/oauth2/signup" => "sign-up",
+            "/oauth2/verify" | "/oauth2/mfa" => "verification",
+            "/oauth2/reset" | "/oauth2/reset/confirm" => "password reset",
+            _ => "sign-in",
+        };
+        let jar = CookieJar::from_headers(request.headers());
+        let body = Bytes::from_request(request, state).await.map_err(IntoResponse::into_response)?;
+        PostedForm::parse(state, &jar, &body, what).await
     }
 }
 

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 
 use axum::{
-    body::Bytes,
     extract::{ConnectInfo, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::Response,
@@ -14,7 +13,7 @@ use axum_extra::extract::cookie::CookieJar;
 
 use super::{
     cookies, email, existing_password, pages, pages::FormPage, start_session, storage_page, with_prompt,
-    AuthorizationRequest, PostedForm,
+    AuthorizationRequest,
 };
 use crate::{passwords, AppState};
 
@@ -24,12 +23,8 @@ pub async fn sign_in(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
-    body: Bytes,
+    posted: super::PostedForm,
 ) -> Response {
-    let posted = match PostedForm::parse(&state, &jar, &body, "sign-in").await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
     let (request, nonce) = (posted.request, posted.nonce);
     let field = |name: &str| posted.fields.get(name).map(String::as_str).unwrap_or_default();
     let email = field("email").trim().to_owned();

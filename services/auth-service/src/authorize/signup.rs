@@ -18,7 +18,6 @@
 use std::net::SocketAddr;
 
 use axum::{
-    body::Bytes,
     extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode},
     response::Response,
@@ -100,12 +99,8 @@ pub async fn sign_up(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
-    body: Bytes,
+    posted: super::PostedForm,
 ) -> Response {
-    let posted = match super::PostedForm::parse(&state, &jar, &body, "sign-up").await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
     let field = |name: &str| posted.field(name);
     let (request, nonce) = (&posted.request, posted.nonce.as_str());
     if !request.application.allow_signup {
