@@ -112,8 +112,13 @@ async fn a_required_policy_enrols_from_a_qr_code_then_asks_for_a_code_or_a_recov
     let secret = element_text(&page, "totp-secret");
     assert_eq!(base32_decode(&secret).len(), 20, "a 160-bit key: {secret}");
 
-    // A wrong code is refused with the tries left; the app's code enrols.
+    // The form works only from the browser that signed in (its CSRF cookie).
     let enrolled_at = now();
+    let stranger = submit(&stack, &Browser::default(), &page, &[("code", &totp(&secret, enrolled_at))]).await;
+    assert_eq!(stranger.status, 403, "{}", stranger.body);
+    assert!(stranger.body.contains("Verification form expired"), "{}", stranger.body);
+
+    // A wrong code is refused with the tries left; the app's code enrols.
     let right = totp(&secret, enrolled_at);
     let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
     let answer = submit(&stack, &browser, &page, &[("code", &wrong)]).await;
