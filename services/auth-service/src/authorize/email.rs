@@ -5,7 +5,7 @@
 //! The browser holds a ticket (a random secret in the form) and the person types the code from
 //! the email; both are stored hashed, a code works for 15 minutes and 5 tries, and a new code
 //! replaces the old. A reset never tells whether an email has an account: the same page follows
-//! either way. The new password goes through `user:new_password_provided` (reason `reset`).
+//! either way, as fast (its email goes out after the answer, a failure to send only logged). The new password goes through `user:new_password_provided` (reason `reset`).
 
 use std::net::SocketAddr;
 
@@ -44,14 +44,30 @@ pub(super) async fn start_verification(
 ) -> Response {
     let purpose = if new_user { VERIFY_SIGN_UP } else { VERIFY_EMAIL };
     let subject = format!("Your code for {}", request.application.name);
-    match send_code(state, user, purpose, &subject).await {
+    match send_code(state, user, purpose, &subject, Delivery::Wait).await {
         Ok(ticket) => code_page(state, request, nonce, &user.email, &ticket, false, None, StatusCode::OK),
         Err(response) => response,
     }
 }
 
+/// How a code's email goes out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Before the page answers: a failure is shown (verification).
+    Wait,
+    /// After it (a reset): the answer takes as long whether or not the email has an account,
+    /// and a failure is only logged.
+    Background,
+}
+
 /// Stores a new code for `user` and mails it; the ticket the form carries.
-async fn send_code(state: &AppState, user: &user::Model, purpose: &str, subject: &str) -> Result<String, Response> {
+async fn send_code(
+    state: &AppState,
+    user: &user::Model,
+    purpose: &str,
+    subject: &str,
+    delivery: Delivery,
+) -> Result<String, Response> {
     let Some(smtp) = &state.config.smtp else {
         return Err(pages::message(StatusCode::NOT_FOUND, "Email is not set up", "This service sends no email."));
     };
@@ -75,6 +91,15 @@ async fn send_code(state: &AppState, user: &user::Model, purpose: &str, subject:
          If you did not ask for it, you can ignore this email.\n",
         if user.given_name.is_empty() { "there" } else { &user.given_name }
     );
+    if delivery == Delivery::Background {
+        let (smtp, to, subject, user_id) = (smtp.clone(), user.email.clone(), subject.to_owned(), user.id.clone());
+        tokio::spawn(async move {
+            if let Err(err) = smtp.send(&to, &subject, body).await {
+                tracing::error!(%err, %user_id, "cannot send a password reset code by email");
+            }
+        });
+        return Ok(ticket);
+    }
     if let Err(err) = smtp.send(&user.email, subject, body).await {
         tracing::error!(%err, user_id = %user.id, "cannot send a code by email");
         return Err(pages::message(
@@ -189,6 +214,7 @@ pub async fn send_reset_code(State(state): State<AppState>, posted: super::Poste
                 &user,
                 RESET_PASSWORD,
                 &format!("Reset your password for {}", posted.request.application.name),
+                Delivery::Background,
             )
             .await
             {
