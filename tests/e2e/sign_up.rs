@@ -177,3 +177,22 @@ async fn sign_up_workflows_refuse_with_their_messages_and_leave_no_user() {
     assert!(!text.contains(PASSWORD) && !text.contains("no digits at all"), "a password in a run record: {text}");
     assert_eq!(logs("user:post_authentication"), ["new user: true"], "{runs:?}");
 }
+
+#[tokio::test]
+async fn sign_ups_from_one_address_are_rate_limited_as_failed_sign_ins_are() {
+    let stack = Stack::start().await;
+    let app = stack.web_app("reg").await;
+    allow_sign_up(&stack, &app).await;
+    stack.user_with_password("taken@example.com", "Taken", "T", PASSWORD).await;
+    let browser = Browser::default();
+    let (page, _) = sign_up_page(&stack, &browser, &app, &[]).await;
+    // The harness allows 20 per address in 15 minutes; each sign-up sent counts, made or not.
+    for attempt in 1..=20 {
+        let answer = submit(&stack, &browser, &page, "taken@example.com", PASSWORD, PASSWORD).await;
+        assert_eq!(answer.status, 409, "attempt {attempt}: {}", answer.body);
+    }
+    let answer = submit(&stack, &browser, &page, "new@example.com", PASSWORD, PASSWORD).await;
+    assert_eq!(answer.status, 429, "{}", answer.body);
+    assert!(answer.body.contains("Too many sign-ups from your network. Try again in 15 minutes."), "{}", answer.body);
+    assert_eq!(user_count(&stack).await, 1, "nothing made once throttled");
+}

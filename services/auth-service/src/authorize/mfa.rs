@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 
 use axum::{
     extract::{ConnectInfo, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::Response,
 };
 use axum_extra::extract::cookie::CookieJar;
@@ -238,21 +238,17 @@ pub async fn second_factor(
         _ => {}
     }
 
-    let throttle = state.config.login_throttle;
     let subject = format!("mfa:{}", user.id);
-    let since = claimflow_storage::now_ms() - throttle.window.as_millis() as i64;
-    match state.store.login_failures_since(&subject, since).await {
-        Ok((count, _)) if count >= throttle.max_per_account => {
-            tracing::warn!(user_id = %user.id, failures = count, "MFA codes throttled");
-            let mut response = pages::message(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many wrong codes",
-                "Too many wrong codes were typed for this account. Wait a while, then sign in again.",
+    match super::throttled(&state, &subject, state.config.login_throttle.max_per_account).await {
+        Ok(Some(retry_after)) => {
+            let message = format!(
+                "Too many wrong codes were typed for this account. {} Then sign in again.",
+                super::try_again_in(retry_after)
             );
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(throttle.window.as_secs().max(1)));
-            return response;
+            let page = pages::message(StatusCode::TOO_MANY_REQUESTS, "Too many wrong codes", &message);
+            return super::with_retry_after(page, retry_after);
         }
-        Ok(_) => {}
+        Ok(None) => {}
         Err(err) => return storage_page(err).into_response(),
     }
     let code = posted.field("code").trim();

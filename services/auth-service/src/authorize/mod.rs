@@ -421,6 +421,36 @@ fn sign_in_event(
     }
 }
 
+/// How long `subject` (`account:…`, `ip:…`, `mfa:…`, `signup:…`) must wait, in milliseconds: `Some`
+/// when it has `limit` or more failures recorded within the sign-in throttle's window.
+async fn throttled(
+    state: &AppState,
+    subject: &str,
+    limit: u64,
+) -> Result<Option<i64>, claimflow_storage::StorageError> {
+    let window = state.config.login_throttle.window.as_millis() as i64;
+    let now = claimflow_storage::now_ms();
+    let (count, oldest) = state.store.login_failures_since(subject, now - window).await?;
+    if count < limit {
+        return Ok(None);
+    }
+    tracing::warn!(%subject, failures = count, "throttled");
+    Ok(Some(oldest.map(|at| at + window - now).unwrap_or(0).max(1000)))
+}
+
+/// "Try again in N minutes."
+fn try_again_in(retry_after_ms: i64) -> String {
+    let minutes = (retry_after_ms + 59_999) / 60_000;
+    format!("Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" })
+}
+
+/// A throttled answer: 429 with `Retry-After` (whole seconds).
+fn with_retry_after(mut response: Response, retry_after_ms: i64) -> Response {
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from((retry_after_ms / 1000).max(1)));
+    response
+}
+
 /// This browser's CSRF nonce, made (and its cookie set) when it has none.
 fn csrf_nonce(state: &AppState, jar: CookieJar) -> (String, CookieJar) {
     match cookies::value(&jar, cookies::CSRF) {

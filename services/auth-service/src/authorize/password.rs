@@ -6,14 +6,14 @@ use std::net::SocketAddr;
 
 use axum::{
     extract::{ConnectInfo, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::Response,
 };
 use axum_extra::extract::cookie::CookieJar;
 
 use super::{
-    cookies, email, existing_password, pages, pages::FormPage, start_session, storage_page, with_prompt,
-    AuthorizationRequest,
+    cookies, email, existing_password, pages, pages::FormPage, start_session, storage_page, throttled, try_again_in,
+    with_prompt, with_retry_after, AuthorizationRequest,
 };
 use crate::{passwords, AppState};
 
@@ -46,29 +46,14 @@ pub async fn sign_in(
     let throttle = state.config.login_throttle;
     let account = format!("account:{}", email.to_lowercase());
     let address = format!("ip:{}", peer.ip());
-    let now = claimflow_storage::now_ms();
-    let since = now - throttle.window.as_millis() as i64;
     for (subject, limit) in [(&account, throttle.max_per_account), (&address, throttle.max_per_ip)] {
-        match state.store.login_failures_since(subject, since).await {
-            Ok((count, oldest)) if count >= limit => {
-                let retry_after = oldest.map(|at| at + throttle.window.as_millis() as i64 - now).unwrap_or(0).max(1000);
-                let minutes = (retry_after + 59_999) / 60_000;
-                tracing::warn!(subject = %subject, failures = count, "sign-in throttled");
-                let mut response = login_page(
-                    &state,
-                    &request,
-                    &nonce,
-                    &email,
-                    Some(&format!(
-                        "Too many failed sign-in attempts. Try again in {minutes} minute{}.",
-                        if minutes == 1 { "" } else { "s" }
-                    )),
-                    StatusCode::TOO_MANY_REQUESTS,
-                );
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from((retry_after / 1000).max(1)));
-                return response;
+        match throttled(&state, subject, limit).await {
+            Ok(Some(retry_after)) => {
+                let message = format!("Too many failed sign-in attempts. {}", try_again_in(retry_after));
+                let page = login_page(&state, &request, &nonce, &email, Some(&message), StatusCode::TOO_MANY_REQUESTS);
+                return with_retry_after(page, retry_after);
             }
-            Ok(_) => {}
+            Ok(None) => {}
             Err(err) => return storage_page(err).into_response(),
         }
     }

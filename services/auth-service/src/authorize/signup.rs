@@ -106,6 +106,22 @@ pub async fn sign_up(
     if !request.application.allow_signup {
         return page(&state, request, nonce);
     }
+    // NOTE: every sign-up sent counts, made or not: the form tells whether an email has an
+    // account, so it is rate-limited per address like failed sign-ins.
+    let address = format!("signup:{}", peer.ip());
+    match super::throttled(&state, &address, state.config.login_throttle.max_per_ip).await {
+        Ok(Some(retry_after)) => {
+            let message = format!("Too many sign-ups from your network. {}", super::try_again_in(retry_after));
+            let errors = Errors { form: Some(&message), ..Errors::default() };
+            let page = render(&state, request, nonce, &Form::default(), errors, StatusCode::TOO_MANY_REQUESTS);
+            return super::with_retry_after(page, retry_after);
+        }
+        Ok(None) => {}
+        Err(err) => return storage_page(err).into_response(),
+    }
+    if let Err(err) = state.store.record_login_failure(&[address]).await {
+        return storage_page(err).into_response();
+    }
     let form = Form {
         given_name: field("given_name").trim().to_owned(),
         family_name: field("family_name").trim().to_owned(),
