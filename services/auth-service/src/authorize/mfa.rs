@@ -281,7 +281,14 @@ pub async fn second_factor(
         let hash = secrets::hash_secret(&totp::normalize_recovery_code(code));
         state.store.use_recovery_code(&user.id, &hash).await
     } else {
-        let secret = user.totp_secret.as_deref().and_then(|sealed| state.config.secrets.open(sealed).ok());
+        let secret = user.totp_secret.as_deref().and_then(|sealed| match state.config.secrets.open(sealed) {
+            Ok(secret) => Some(secret),
+            Err(_) => {
+                // NOTE: only a recovery code or an MFA reset gets this user in.
+                tracing::error!(user_id = %user.id, "an authenticator secret does not decrypt (CLAIMFLOW_SECRETS_KEY changed?)");
+                None
+            }
+        });
         match secret.and_then(|secret| totp::matching_step(&secret, code, now)) {
             Some(step) => state.store.accept_totp_step(&user.id, step).await,
             None => Ok(false),
