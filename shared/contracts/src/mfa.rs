@@ -22,8 +22,6 @@ pub enum MfaPolicy {
 }
 
 impl MfaPolicy {
-    pub const NAMES: &'static str = "\"off\", \"optional\" or \"required\"";
-
     pub fn parse(name: &str) -> Option<MfaPolicy> {
         match name {
             "off" => Some(MfaPolicy::Off),

@@ -6,7 +6,7 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
+    ColumnTrait, Condition, EntityTrait, QueryFilter,
 };
 
 use crate::{
@@ -185,14 +185,6 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(updated.rows_affected == 1)
-    }
-
-    pub async fn recovery_codes_left(&self, user_id: &str) -> Result<u64> {
-        Ok(recovery_code::Entity::find()
-            .filter(recovery_code::Column::UserId.eq(user_id))
-            .filter(recovery_code::Column::UsedAt.is_null())
-            .count(&self.db)
-            .await?)
     }
 
     /// Forgets a user's authenticator app and recovery codes (a lost phone): the next sign-in

@@ -253,10 +253,9 @@ pub async fn second_factor(
     }
     let code = posted.field("code").trim();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let enrolment = pending.as_ref().map(|secret| totp::Enrolment::of(secret, &issuer_label(&state), &user.email));
 
     // Enrolment: the first code proves the app holds the secret; the recovery codes follow.
-    if let (Some(secret), Some(enrolment)) = (&pending, &enrolment) {
+    if let Some(secret) = &pending {
         if let Some(step) = totp::matching_step(secret, code, now) {
             let codes = totp::recovery_codes(RECOVERY_CODES);
             let hashes: Vec<String> =
@@ -272,7 +271,9 @@ pub async fn second_factor(
             let shown = Shown { ticket, enrolment: None, optional: false, recovery_codes: &codes };
             return page(&state, request, nonce, shown, None, StatusCode::OK);
         }
-        let shown = Shown { ticket, enrolment: Some(enrolment), optional: challenge.optional, recovery_codes: &[] };
+        // NOTE: the QR code is drawn again only for a wrong code, when the page shows it again.
+        let enrolment = totp::Enrolment::of(secret, &issuer_label(&state), &user.email);
+        let shown = Shown { ticket, enrolment: Some(&enrolment), optional: challenge.optional, recovery_codes: &[] };
         return wrong_code(&state, request, nonce, &subject, &ticket_hash, shown).await;
     }
 
