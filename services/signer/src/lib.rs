@@ -234,6 +234,12 @@ fn now_ms() -> i64 {
 /// rotation that is due).
 const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
+/// A key change waits for every signer and auth-service to act on it: until none has answered for
+/// [`ANNOUNCE_QUIET`] after the last, [`ANNOUNCE_MAX`] at most (a replica cut off from NATS reads
+/// the keys again within [`KEY_CHECK_INTERVAL`]).
+const ANNOUNCE_QUIET: Duration = Duration::from_millis(250);
+const ANNOUNCE_MAX: Duration = Duration::from_secs(2);
+
 /// A key's use is recorded this far ahead of the tokens it signs (seconds): one write a minute.
 const RECORD_AHEAD_SECS: i64 = 60;
 
@@ -349,11 +355,14 @@ impl Signer {
         Ok(listed)
     }
 
-    /// Tells every signer and auth-service that the keys changed (this signer has reloaded them).
+    /// Tells every signer and auth-service that the keys changed (this signer has reloaded them),
+    /// and waits until they have acted on it: once a revocation is answered, no signer signs with
+    /// the key, and no auth-service publishes it.
     async fn announce_change(&self) {
         let subject = KeyCommand::changed_subject(&self.prefix);
-        if let Err(err) = self.client.publish(subject, bytes::Bytes::new()).await {
-            tracing::error!(%err, "cannot announce the key change; other services see it within 10 s");
+        match nats::announce(&self.client, subject, bytes::Bytes::new(), ANNOUNCE_QUIET, ANNOUNCE_MAX).await {
+            Ok(heard) => tracing::debug!(heard, "the key change was heard"),
+            Err(err) => tracing::error!(%err, "cannot announce the key change; other services see it within 10 s"),
         }
     }
 
@@ -375,17 +384,24 @@ impl Signer {
         loop {
             let changed = async {
                 match changes.as_mut() {
-                    Some(changes) => changes.next().await.is_some(),
+                    Some(changes) => changes.next().await,
                     None => std::future::pending().await,
                 }
             };
+            let mut announced = None;
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = ticks.tick() => self.rotate_when_due().await,
-                alive = changed => if !alive { changes = None },
+                change = changed => match change {
+                    Some(change) => announced = Some(change.reply),
+                    None => changes = None,
+                },
             }
             if let Err(err) = self.reload().await {
                 tracing::warn!(%err, "cannot read the signing keys; signing with those known");
+            }
+            if let Some(reply) = announced {
+                nats::acknowledge(&self.client, reply).await;
             }
         }
     }
@@ -410,7 +426,12 @@ impl Signer {
                 if let Err(err) = self.reload().await {
                     tracing::error!(%err, "cannot read the signing keys back");
                 }
-                self.announce_change().await;
+                // NOTE: not waited for (this loop answers its own notice): the key signs after
+                // the publication lead, long after every replica heard.
+                let subject = KeyCommand::changed_subject(&self.prefix);
+                if let Err(err) = self.client.publish(subject, bytes::Bytes::new()).await {
+                    tracing::error!(%err, "cannot announce the rotation; other services see it within 10 s");
+                }
             }
             Ok(false) => {}
             Err(err) => tracing::warn!(%err, "cannot rotate the signing key"),

@@ -456,7 +456,8 @@ impl Extractor for HeaderExtractor<'_> {
 
 /// Writes `span`'s context as `traceparent` / `tracestate` headers.
 /// Calls `on_message` for every message published on `subject` (a notice, not a request) until
-/// `shutdown` is cancelled or the subscription ends.
+/// `shutdown` is cancelled or the subscription ends; a notice sent by [`announce`] is acknowledged
+/// once `on_message` is done with it.
 pub async fn follow<F, Fut>(
     client: &Client,
     subject: String,
@@ -472,11 +473,55 @@ where
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             message = messages.next() => match message {
-                Some(message) => on_message(message).await,
+                Some(message) => {
+                    let reply = message.reply.clone();
+                    on_message(message).await;
+                    acknowledge(client, reply).await;
+                }
                 None => return Ok(()),
             },
         }
     }
+}
+
+/// Tells the announcer of a notice (see [`announce`]) that this process has acted on it.
+pub async fn acknowledge(client: &Client, reply: Option<async_nats::Subject>) {
+    if let Some(reply) = reply {
+        if let Err(err) = client.publish(reply, bytes::Bytes::new()).await {
+            tracing::debug!(%err, "cannot acknowledge a notice");
+        }
+    }
+}
+
+/// Publishes a notice on `subject` to every follower and waits until they have acted on it:
+/// until no acknowledgement came for `quiet` after the last one, `max` at most (nobody knows how
+/// many replicas follow, so silence ends the wait). Returns how many acknowledged.
+pub async fn announce(
+    client: &Client,
+    subject: String,
+    payload: bytes::Bytes,
+    quiet: Duration,
+    max: Duration,
+) -> Result<usize, async_nats::Error> {
+    let inbox = client.new_inbox();
+    let mut acks = client.subscribe(inbox.clone()).await?;
+    client.publish_with_reply(subject, inbox, payload).await?;
+    client.flush().await?;
+    let deadline = tokio::time::Instant::now() + max;
+    let mut heard = 0;
+    // NOTE: the first wait is the longest: the announcer follows the subject too, so one
+    // acknowledgement comes unless the broker went away.
+    let mut wait = max;
+    loop {
+        let until = deadline.min(tokio::time::Instant::now() + wait);
+        match tokio::time::timeout_at(until, acks.next()).await {
+            Ok(Some(_)) => heard += 1,
+            Ok(None) | Err(_) => break,
+        }
+        wait = quiet;
+    }
+    let _ = acks.unsubscribe().await;
+    Ok(heard)
 }
 
 pub fn inject_context(span: &Span, headers: &mut HeaderMap) {
