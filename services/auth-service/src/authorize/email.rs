@@ -55,8 +55,8 @@ pub(super) async fn start_verification(
 enum Delivery {
     /// Before the page answers: a failure is shown (verification).
     Wait,
-    /// After it (a reset): the answer takes as long whether or not the email has an account,
-    /// and a failure is only logged.
+    /// After it (a reset): the code is stored and mailed once the page has answered, so the
+    /// answer takes as long whether or not the email has an account; a failure is only logged.
     Background,
 }
 
@@ -73,32 +73,30 @@ async fn send_code(
     };
     let ticket = user_tokens::new_secret();
     let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
-    let stored = state
-        .store
-        .create_email_code(
-            &secrets::hash_secret(&ticket),
-            &user.id,
-            purpose,
-            &secrets::hash_secret(&code),
-            CODE_LIFETIME_MS,
-        )
-        .await;
-    if let Err(err) = stored {
-        return Err(storage_page(err).into_response());
-    }
     let body = format!(
         "Hello {},\n\nYour code is {code}. Type it on the page that asked for it; it works for 15 minutes.\n\n\
          If you did not ask for it, you can ignore this email.\n",
         if user.given_name.is_empty() { "there" } else { &user.given_name }
     );
+    let (store, ticket_hash, code_hash) =
+        (state.store.clone(), secrets::hash_secret(&ticket), secrets::hash_secret(&code));
+    let (user_id, purpose) = (user.id.clone(), purpose.to_owned());
+    let stored =
+        async move { store.create_email_code(&ticket_hash, &user_id, &purpose, &code_hash, CODE_LIFETIME_MS).await };
     if delivery == Delivery::Background {
         let (smtp, to, subject, user_id) = (smtp.clone(), user.email.clone(), subject.to_owned(), user.id.clone());
         tokio::spawn(async move {
+            if let Err(err) = stored.await {
+                return tracing::error!(%err, %user_id, "cannot store a password reset code");
+            }
             if let Err(err) = smtp.send(&to, &subject, body).await {
                 tracing::error!(%err, %user_id, "cannot send a password reset code by email");
             }
         });
         return Ok(ticket);
+    }
+    if let Err(err) = stored.await {
+        return Err(storage_page(err).into_response());
     }
     if let Err(err) = smtp.send(&user.email, subject, body).await {
         tracing::error!(%err, user_id = %user.id, "cannot send a code by email");
