@@ -3,6 +3,7 @@
 //! when `DATABASE_URL` is set) and real V8. Each stack has its own broker, database, data
 //! directory and subject prefix, so tests run in parallel and may kill their broker.
 
+mod api;
 mod mail;
 mod sign_in;
 mod stack;
