@@ -100,7 +100,7 @@ async fn signers_share_the_deployments_keys_rotate_ahead_of_use_and_revoke_at_on
     }
     assert_eq!(kids.len(), 1, "one key for both signers: {kids:?}");
     let first = kids.into_iter().next().unwrap();
-    assert_eq!(published_kids(&stack).await, [first.clone()]);
+    assert_eq!(published_kids(&stack).await, std::slice::from_ref(&first));
 
     // Rotation: the new key is published at once; the old one still signs until the lead time.
     let (status, listed) = stack.management(Method::POST, "signing_keys/rotate", None).await;
@@ -144,7 +144,7 @@ async fn signers_share_the_deployments_keys_rotate_ahead_of_use_and_revoke_at_on
         health_addr: None,
         ..stack.signer_config()
     };
-    let err = signer::run(wrong, tokio_util::sync::CancellationToken::new()).await.err().expect("refused");
+    let err = signer::run(wrong, tokio_util::sync::CancellationToken::new()).await.expect_err("refused");
     assert!(err.to_string().contains("CLAIMFLOW_SECRETS_KEY"), "{err}");
     stop_second.cancel();
     second.await.unwrap().unwrap();

@@ -125,7 +125,7 @@ impl WarmIsolate {
             self.retired = true;
         }
         let platform = v8::V8::get_current_platform();
-        while v8::Platform::pump_message_loop(&platform, &mut self.isolate, false) {}
+        while v8::Platform::pump_message_loop(&platform, &self.isolate, false) {}
         if !self.retired {
             self.prepare_context();
         }
@@ -142,7 +142,7 @@ impl Drop for WarmIsolate {
         self.spare = None;
         self.isolate.low_memory_notification();
         let platform = v8::V8::get_current_platform();
-        while v8::Platform::pump_message_loop(&platform, &mut self.isolate, false) {}
+        while v8::Platform::pump_message_loop(&platform, &self.isolate, false) {}
     }
 }
 
