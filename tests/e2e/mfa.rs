@@ -262,6 +262,60 @@ export default async function claims(event: any) { kinde.mfa.setEnforcementPolic
     assert!(message.contains("user:pre_mfa"), "{message}");
 }
 
+/// Kinde's exempt roles: an organization's own policy skips a member whose roles there are all
+/// exempt; one role that is not, and the policy applies. The pre-MFA workflow hears which.
+#[tokio::test]
+async fn an_organizations_exempt_roles_spare_members_whose_roles_are_all_exempt() {
+    let stack = Stack::start().await;
+    let app = stack.web_app("reg").await;
+    let ada = stack.user_with_password("ada@example.com", "Ada", "Lovelace", PASSWORD).await;
+    let bob = stack.user_with_password("bob@example.com", "Bob", "Babbage", PASSWORD).await;
+    for key in ["auditor", "admin"] {
+        let (status, body) = stack.management(Method::POST, "roles", Some(json!({ "name": key, "key": key }))).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, org) = stack.management(Method::POST, "organization", Some(json!({ "name": "Ledger" }))).await;
+    let code = org["organization"]["code"].as_str().unwrap().to_owned();
+    let users = json!({ "users": [{ "id": ada, "roles": ["auditor"] }, { "id": bob, "roles": ["auditor", "admin"] }] });
+    let (status, body) = stack.management(Method::POST, &format!("organizations/{code}/users"), Some(users)).await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!("organizations/{code}/mfa");
+    let (status, body) =
+        stack.management(Method::PUT, &path, Some(json!({ "policy": "required", "exempt_roles": ["nope"] }))).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains(r#"exempt_roles: there is no role with the key \"nope\""#), "{body}");
+    let (status, body) =
+        stack.management(Method::PUT, &path, Some(json!({ "policy": "required", "exempt_roles": ["auditor"] }))).await;
+    assert_eq!((status, body["exempt_roles"].clone()), (200, json!(["auditor"])), "{body}");
+    assert_eq!(stack.management(Method::GET, &path, None).await.1["exempt_roles"], json!(["auditor"]));
+    let (status, body) = stack.deploy(&[("kindeSrc/environment/workflows/mfaPolicy/Workflow.ts", PRE_MFA)]).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Only exempt roles: no second factor. One more role: asked to enrol.
+    let browser = Browser::default();
+    let (answer, verifier) = stack.sign_in(&browser, &app, "ada@example.com", PASSWORD, &[("org_code", &code)]).await;
+    assert_eq!(tokens_of(&stack, &app, &answer, &verifier).await["org_code"], code.as_str());
+    let browser = Browser::default();
+    let (page, _) = stack.sign_in(&browser, &app, "bob@example.com", PASSWORD, &[("org_code", &code)]).await;
+    assert_eq!(page.status, 200, "{:?}", page.location);
+    assert!(page.body.contains("Set up two-step verification"), "{}", page.body);
+
+    let runs: Vec<Value> = stack.runs().await.into_iter().filter(|run| run["trigger"] == "user:pre_mfa").collect();
+    let exempt: Vec<(String, Value)> = runs
+        .iter()
+        .map(|run| serde_json::from_str::<Value>(run["logs"][0]["message"].as_str().unwrap()).unwrap())
+        .map(|event| (event["user"].as_str().unwrap().to_owned(), event["mfa"]["isUserRoleExempt"].clone()))
+        .collect();
+    assert!(
+        exempt.contains(&(ada.clone(), json!(true))) && exempt.contains(&(bob.clone(), json!(false))),
+        "{exempt:?}"
+    );
+
+    // A PUT sets the policy and the exempt roles together: without them, none are left.
+    let (status, body) = stack.management(Method::PUT, &path, Some(json!({ "policy": null }))).await;
+    assert_eq!((status, body["exempt_roles"].clone()), (200, json!([])), "a PUT sets both: {body}");
+}
+
 #[tokio::test]
 async fn an_optional_policy_lets_a_user_skip_enrolment_and_asks_an_enrolled_user_for_a_code() {
     let stack = Stack::start().await;

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::{
-    entity::{mfa_challenge, organization, recovery_code, setting, user},
+    entity::{access_key::AccessKind, mfa_challenge, organization, recovery_code, setting, user},
     not_found, now_ms, Result, Store,
 };
 
@@ -60,18 +60,29 @@ impl Store {
         Ok(())
     }
 
-    /// `None`: the environment's policy applies to the organization.
-    pub async fn set_organization_mfa_policy(
+    /// An organization's own MFA policy (`None`: the environment's applies to it) and the roles,
+    /// by key, exempt from it; an unknown role is refused, naming it.
+    pub async fn set_organization_mfa(
         &self,
         code: &str,
         policy: Option<MfaPolicy>,
+        exempt_roles: &[String],
     ) -> Result<organization::Model> {
         let found = organization::Entity::find_by_id(code)
             .one(&self.db)
             .await?
             .ok_or_else(|| not_found("organization", code))?;
+        let roles = self.list_access_keys(AccessKind::Role).await?;
+        if let Some(unknown) = exempt_roles.iter().find(|key| !roles.iter().any(|role| &role.key == *key)) {
+            return Err(not_found("role", unknown));
+        }
+        let mut exempt = exempt_roles.to_vec();
+        exempt.sort();
+        exempt.dedup();
         let mut changed: organization::ActiveModel = found.into();
         changed.mfa_policy = Set(policy);
+        changed.mfa_exempt_roles_json =
+            Set((!exempt.is_empty()).then(|| serde_json::to_string(&exempt).expect("strings serialize")));
         Ok(changed.update(&self.db).await?)
     }
 

@@ -13,6 +13,7 @@ mod m20261203_000004_signing_keys;
 mod m20261204_000001_application_signup;
 mod m20261204_000002_email_codes;
 mod m20261207_000001_usernames_and_mfa;
+mod m20261207_000002_mfa_exempt_roles;
 
 use sea_orm_migration::prelude::*;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_application_signup::Migration),
             Box::new(m20261204_000002_email_codes::Migration),
             Box::new(m20261207_000001_usernames_and_mfa::Migration),
+            Box::new(m20261207_000002_mfa_exempt_roles::Migration),
         ]
     }
 }

@@ -59,6 +59,7 @@ impl Store {
             external_id: Set(new.external_id),
             handle: Set(new.handle),
             mfa_policy: Set(None),
+            mfa_exempt_roles_json: Set(None),
             created_at: Set(now_ms()),
         }
         .insert(&self.db)

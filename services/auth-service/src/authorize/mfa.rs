@@ -57,7 +57,7 @@ pub(super) async fn gate(
     };
     // NOTE: a sign-in to an organization the user is not in is refused later, with the code.
     let org_code = super::organization_for(request, &organizations).ok().flatten();
-    let (policy, context) = match policy_for(state, org_code.as_deref()).await {
+    let (policy, context, role_exempt) = match policy_for(state, org_code.as_deref(), &user.id).await {
         Ok(found) => found,
         Err(err) => return Some(storage_page(err).into_response()),
     };
@@ -69,11 +69,12 @@ pub(super) async fn gate(
         policy,
         context: context.to_owned(),
         enabled_factors: vec![AUTHENTICATOR_APP.to_owned()],
-        is_user_role_exempt: false,
+        is_user_role_exempt: role_exempt,
         is_user_connection_exempt: false,
     });
+    let default = if role_exempt { MfaEnforcement::Skip } else { MfaEnforcement::of(policy) };
     let enforcement = match issuance::run_sign_in_workflow(state, event, Vec::new()).await {
-        Ok(outcome) => outcome.and_then(|outcome| outcome.mfa_enforcement).unwrap_or(MfaEnforcement::of(policy)),
+        Ok(outcome) => outcome.and_then(|outcome| outcome.mfa_enforcement).unwrap_or(default),
         Err(error) if error.code.as_str() == "access_denied" => {
             let refusal = Refusal::Redirect {
                 redirect_uri: request.redirect_uri.clone(),
@@ -117,18 +118,28 @@ pub(super) async fn gate(
     Some(page(state, request, nonce, shown, None, StatusCode::OK))
 }
 
-/// The policy for a sign-in to `org_code` (or to no organization), and where it comes from
-/// (`context.mfa.context`).
+/// The policy for `user_id`'s sign-in to `org_code` (or to no organization), where it comes from
+/// (`context.mfa.context`), and whether the user's roles exempt them from it: an organization's
+/// own policy exempts a member whose roles there are all among its exempt roles (as Kinde does:
+/// one role that is not, and the policy applies).
 async fn policy_for(
     state: &AppState,
     org_code: Option<&str>,
-) -> Result<(MfaPolicy, &'static str), claimflow_storage::StorageError> {
+    user_id: &str,
+) -> Result<(MfaPolicy, &'static str, bool), claimflow_storage::StorageError> {
     if let Some(code) = org_code {
-        if let Some(policy) = state.store.find_organization(code).await?.and_then(|org| org.mfa_policy) {
-            return Ok((policy, "organization"));
+        if let Some(organization) = state.store.find_organization(code).await? {
+            if let Some(policy) = organization.mfa_policy {
+                let exempt = organization.mfa_exempt_roles();
+                let role_exempt = !exempt.is_empty() && {
+                    let roles = state.store.user_access(code, user_id).await?.roles;
+                    !roles.is_empty() && roles.iter().all(|role| exempt.contains(&role.key))
+                };
+                return Ok((policy, "organization", role_exempt));
+            }
         }
     }
-    Ok((state.store.environment_mfa_policy().await?, "environment"))
+    Ok((state.store.environment_mfa_policy().await?, "environment", false))
 }
 
 /// The name an authenticator app lists the account under: the issuer's host.

@@ -103,6 +103,10 @@ pub struct OrganizationMfa {
     policy: Option<Policy>,
     #[serde(default)]
     enabled_factors: Option<Vec<String>>,
+    /// Keys of roles exempt from the organization's own policy: a member whose roles there are
+    /// all exempt is not asked for a second factor (one role that is not, and they are).
+    #[serde(default)]
+    exempt_roles: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -112,6 +116,8 @@ pub struct OrganizationMfaSettings {
     /// What applies to a sign-in to the organization.
     effective_policy: Policy,
     enabled_factors: Vec<&'static str>,
+    /// Exempt from the organization's own policy (not from the environment's).
+    exempt_roles: Vec<String>,
 }
 
 async fn organization_settings(state: &AppState, code: &str) -> Result<OrganizationMfaSettings, ApiError> {
@@ -125,6 +131,7 @@ async fn organization_settings(state: &AppState, code: &str) -> Result<Organizat
         policy: organization.mfa_policy.map(Policy::from),
         effective_policy: effective.into(),
         enabled_factors: vec![AUTHENTICATOR_APP],
+        exempt_roles: organization.mfa_exempt_roles(),
     })
 }
 
@@ -147,8 +154,14 @@ pub async fn set_organization(
     ApiJson(body): ApiJson<OrganizationMfa>,
 ) -> Answer<OrganizationMfaSettings> {
     check_factors(body.enabled_factors.as_deref())?;
-    state.store.set_organization_mfa_policy(&code, body.policy.map(MfaPolicy::from)).await?;
-    tracing::info!(org_code = %code, policy = ?body.policy, "organization MFA policy set");
+    let policy = body.policy.map(MfaPolicy::from);
+    state.store.set_organization_mfa(&code, policy, &body.exempt_roles).await.map_err(|err| match err {
+        claimflow_storage::StorageError::NotFound { what: "role", id } => {
+            ApiError::bad_request("INVALID_REQUEST", format!("exempt_roles: there is no role with the key {id:?}"))
+        }
+        other => other.into(),
+    })?;
+    tracing::info!(org_code = %code, policy = ?body.policy, exempt_roles = ?body.exempt_roles, "organization MFA policy set");
     reply("OK", "MFA policy updated", organization_settings(&state, &code).await?)
 }
 
