@@ -81,3 +81,35 @@ async fn a_workers_credentials_cannot_listen_to_signer_requests_or_other_replies
         .await;
     assert!(refused.is_err());
 }
+
+/// On the shipped permissions too, a key change reaches every signer (its notice, and the
+/// acknowledgements the revocation waits for): each token after a revocation, whichever of the
+/// two signers signs it, has the new key and verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_per_service_users_a_revoked_key_signs_nothing_on_any_signer() {
+    let stack = Stack::start_with(StackOptions { secured_nats: true, ..StackOptions::default() }).await;
+    let (client_id, client_secret) = stack.m2m_client_for("acme").await;
+    let second_dir = tempfile::tempdir().unwrap();
+    let (stop_second, second) = stack.add_signer(second_dir.path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let token = || async {
+        let token = stack.m2m_token(&client_id, &client_secret, "acme").await.expect("a token");
+        token["access_token"].as_str().unwrap().to_owned()
+    };
+    let kid_of = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.expect("a kid");
+    let mut signing = kid_of(&token().await);
+    for _ in 0..3 {
+        let (status, body) = stack.management(reqwest::Method::DELETE, &format!("signing_keys/{signing}"), None).await;
+        assert_eq!(status, 200, "{body}");
+        let revoked = std::mem::take(&mut signing);
+        for _ in 0..10 {
+            let token = token().await;
+            let kid = kid_of(&token);
+            assert_ne!(kid, revoked, "a signer signed with a key revoked before the request");
+            stack.verify(&token, "acme").await.expect("verifies through the JWKS");
+            signing = kid;
+        }
+    }
+    stop_second.cancel();
+    second.await.unwrap().unwrap();
+}
