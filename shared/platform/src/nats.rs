@@ -454,7 +454,6 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// Writes `span`'s context as `traceparent` / `tracestate` headers.
 /// Calls `on_message` for every message published on `subject` (a notice, not a request) until
 /// `shutdown` is cancelled or the subscription ends; a notice sent by [`announce`] is acknowledged
 /// once `on_message` is done with it.
@@ -524,6 +523,7 @@ pub async fn announce(
     Ok(heard)
 }
 
+/// Writes `span`'s context as `traceparent` / `tracestate` headers.
 pub fn inject_context(span: &Span, headers: &mut HeaderMap) {
     let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
