@@ -21,11 +21,11 @@ import time
 import traceback
 import urllib.parse
 
-from common import AUDIENCE, ROOT, SetupError, call, now, progress
 from faults import CLUSTER_PHASES, OUTAGES, PHASES, run_phases
 from fuzz import run_fuzz
 from load import Load, verify_rs256
-from stack import Stack, api, fuzz_targets, management_token, provision
+from stack import AUDIENCE, Stack, api, fuzz_targets, management_token, provision
+from suite import ROOT, SetupError, call, now, progress
 
 
 def worst(values):

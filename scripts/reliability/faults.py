@@ -4,8 +4,8 @@ import collections
 import re
 import time
 
-from common import call, ms, now, percentile, progress
 from stack import wait_ready
+from suite import call, ms, now, percentile, progress
 
 # The phases where no survivor carries the load: each kind's outage.
 OUTAGES = ("all-signers", "broker", "auth-service")

@@ -8,7 +8,10 @@ import threading
 import time
 import urllib.parse
 
-from common import SHA256_DIGEST_INFO, call, now
+from suite import call, now
+
+
+SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 
 
 def b64url(text):

@@ -10,7 +10,18 @@ import socket
 import subprocess
 import time
 
-from common import AUDIENCE, SetupError, WORKFLOW, call, free_port, now, progress
+from suite import SetupError, call, free_port, now, progress
+
+
+AUDIENCE = "https://api.chaos.example"
+WORKFLOW = """import { WorkflowSettings, WorkflowTrigger, m2mTokenClaims } from "@kinde/infrastructure";
+export const workflowSettings: WorkflowSettings = {
+  id: "chaosClaims", trigger: WorkflowTrigger.M2MTokenGeneration, bindings: { "kinde.m2mToken": {} } };
+export default async function handle(event: any): Promise<void> {
+  kinde.m2mToken.setCustomClaim("chaos", "steady");
+  m2mTokenClaims().applicationId = event.context.application.clientId;
+}
+"""
 
 
 class Service:

@@ -1,29 +1,15 @@
-"""What every part of the reliability suite shares: the constants, one HTTP call, progress."""
+"""The suite's own plumbing, shared by every part: where the repository is, the setup error, the
+progress line, one HTTP call on a fresh connection, and the figures' arithmetic."""
 
 import http.client
 import json
 import os
-import re
 import socket
 import time
 import urllib.parse
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-AUDIENCE = "https://api.chaos.example"
-WORKFLOW = """import { WorkflowSettings, WorkflowTrigger, m2mTokenClaims } from "@kinde/infrastructure";
-export const workflowSettings: WorkflowSettings = {
-  id: "chaosClaims", trigger: WorkflowTrigger.M2MTokenGeneration, bindings: { "kinde.m2mToken": {} } };
-export default async function handle(event: any): Promise<void> {
-  kinde.m2mToken.setCustomClaim("chaos", "steady");
-  m2mTokenClaims().applicationId = event.context.application.clientId;
-}
-"""
-# What no answer may show: storage, panics, source paths.
-LEAK = re.compile(r"database|sqlx|sqlite|SQLITE|invalid byte sequence|panicked|stack backtrace|RUST_BACKTRACE"
-                  r"|src/.*\.rs|UNIQUE constraint|no such table|DbErr|sea_orm")
-SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
-KINDS = ("token", "authorize", "wellknown", "management", "deploy")
 
 
 class SetupError(Exception):
