@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use claimflow_e2e::{m2m_workflow, Stack, StackOptions};
+
+use crate::signing::kid_of;
 use futures::StreamExt;
 
 async fn connect_as(stack: &Stack, user: &str, password: &str) -> async_nats::Client {
@@ -96,7 +98,6 @@ async fn with_per_service_users_a_revoked_key_signs_nothing_on_any_signer() {
         let token = stack.m2m_token(&client_id, &client_secret, "acme").await.expect("a token");
         token["access_token"].as_str().unwrap().to_owned()
     };
-    let kid_of = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.expect("a kid");
     let mut signing = kid_of(&token().await);
     for _ in 0..3 {
         let (status, body) = stack.management(reqwest::Method::DELETE, &format!("signing_keys/{signing}"), None).await;

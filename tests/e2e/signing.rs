@@ -58,7 +58,7 @@ async fn es256_and_eddsa_tokens_verify_through_the_jwks_with_jose() {
     }
 }
 
-fn kid_of(token: &str) -> String {
+pub(crate) fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.expect("a kid")
 }
 
